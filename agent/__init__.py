@@ -1,0 +1,1 @@
+"""The deep-memory-backtracking agent: a LangGraph graph over the caption memory."""

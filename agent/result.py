@@ -1,0 +1,84 @@
+"""What a question returns, and what each step of the agent's stream looks like.
+
+The CLI, the notebooks, the evaluation harness and the trajectory all consume these types.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from vidrecall.types import fmt_time
+
+
+class Evidence(BaseModel):
+    """A time span that supports the answer, with the memory text that says so."""
+
+    start: float
+    end: float
+    level: str = ""
+    text: str = ""
+    node_id: int | None = None
+
+    def label(self) -> str:
+        return f"{fmt_time(self.start)}-{fmt_time(self.end)}"
+
+
+class Cost(BaseModel):
+    """What one question cost. Filled from recorded model calls; nothing re-counts."""
+
+    frames_decoded: int = 0
+    captions_by_level: dict[str, int] = Field(default_factory=dict)
+    captions_reused: int = 0
+    llm_calls: int = 0
+    vlm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_hits: int = 0
+    malformed_outputs: int = 0
+    seconds: float = 0.0
+
+    @property
+    def captions_made(self) -> int:
+        return sum(self.captions_by_level.values())
+
+
+class Step(BaseModel):
+    """One node of the graph having run: what it looked at, where it zoomed, what it called."""
+
+    index: int
+    node: str  # recall | answer | localize | zoom | finish | ...
+    message: str  # one human-readable line, shown live by the CLI and notebooks
+    spans: list[tuple[float, float]] = Field(default_factory=list)
+    level: str | None = None
+    frames_sampled: int = 0
+    captions_added: int = 0
+    captions_reused: int = 0
+    model_calls: list[dict[str, Any]] = Field(default_factory=list)
+    detail: dict[str, Any] = Field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+class Answer(BaseModel):
+    """The typed result of VideoQA.ask."""
+
+    question: str
+    options: list[str] = Field(default_factory=list)
+    answer: str
+    option: str | None = None  # the option letter for multiple-choice questions
+    confidence: float = 0.0
+    forced: bool = False  # True when a budget ran out and the final answer was forced
+    decided_by: str = ""  # what decided the answer: "llm", "evidence", "llm+evidence", "fallback"
+    reason: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    trajectory: list[Step] = Field(default_factory=list)
+    cost: Cost = Field(default_factory=Cost)
+    video: str = ""
+    video_id: str = ""
+    strategy: str = ""
+    session_id: str | None = None
+
+    def summary(self) -> str:
+        head = f"{self.option}. {self.answer}" if self.option and not self.answer.startswith(self.option) else self.answer
+        spans = ", ".join(e.label() for e in self.evidence) or "none"
+        return f"{head}  (confidence {self.confidence:.2f}; evidence {spans})"

@@ -1,0 +1,1 @@
+"""Evaluation harness: benchmark loaders, haystack builder, runner, reports and baselines."""

@@ -1,0 +1,1 @@
+"""The persistent hierarchical caption memory: levels, SQLite nodes, FAISS embeddings."""

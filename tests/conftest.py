@@ -1,0 +1,40 @@
+"""Shared test fixtures: where the shared media lives, an isolated store per test, offline hub."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("VIDRECALL_SHARED", REPO.parent / "shared"))
+CLIPS = SHARED / "media" / "clips"
+HAYSTACK = SHARED / "media" / "haystack"
+ANNOTATIONS = SHARED / "annotations"
+
+
+def clip(name: str) -> Path:
+    path = CLIPS / name
+    if not path.exists():
+        pytest.skip(f"shared clip missing: {path}")
+    return path
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """A fresh store directory for one test (never the user's cache)."""
+    d = tmp_path / "store"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged all-MiniLM-L6-v2, loaded once per test session."""
+    from vidrecall.memory.embedder import load_embedder
+
+    return load_embedder()

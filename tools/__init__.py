@@ -1,0 +1,1 @@
+"""Tools: video access, captioners (frames -> text) and LLM backbones."""
