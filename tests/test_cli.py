@@ -1,0 +1,99 @@
+"""The `vidrecall` command as a user runs it: real subprocesses, real store, real OCR."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HAYSTACK, clip
+
+
+def run_cli(*args: str, store: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VIDRECALL_STORE": str(store)}
+    return subprocess.run([sys.executable, "-m", "vidrecall.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def stored_captions(store: Path, level: str = "coarse") -> int:
+    db = store / "memory.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return con.execute("select count(*) from nodes where level = ?", (level,)).fetchone()[0]
+    except sqlite3.OperationalError:  # table not created yet
+        return 0
+
+
+def test_missing_video_is_one_line_error(store_dir):
+    res = run_cli("index", "/nonexistent/video.mp4", store=store_dir)
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "/nonexistent/video.mp4" in lines[0], res.stderr
+
+
+def test_not_a_video_is_one_line_error(store_dir, tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a text file, not a video\n" * 20)
+    res = run_cli("index", str(fake), store=store_dir)
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and "Warning" not in ln]
+    assert lines and "notes.mp4" in lines[-1], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_profiles_lists_bundled_profiles(store_dir):
+    res = run_cli("profiles", store=store_dir)
+    assert res.returncode == 0
+    for name in ("offline", "local", "openai", "vllm", "videolucy"):
+        assert name in res.stdout
+
+
+def test_index_then_memory_shows_captions(store_dir):
+    video = clip("moviepy_sintel_trailer_480p.mp4")
+    res = run_cli("index", str(video), "--quiet", store=store_dir)
+    assert res.returncode == 0, res.stderr
+    assert "coarse" in res.stdout
+    res = run_cli("memory", str(video), "--json", store=store_dir)
+    assert res.returncode == 0, res.stderr
+    nodes = json.loads(res.stdout)
+    assert len(nodes) == 1 and nodes[0]["level"] == "coarse"  # 52 s < one 60 s coarse clip
+    assert "SINTEL" in nodes[0]["text"].upper()
+    # a second run re-captions nothing
+    res = run_cli("index", str(video), "--quiet", store=store_dir)
+    assert res.returncode == 0 and "0 captioned" in res.stdout and "1 already stored" in res.stdout
+
+
+@pytest.mark.slow
+def test_index_survives_kill_9_and_resumes_without_recaptioning(store_dir):
+    video = HAYSTACK / "haystack_15min.mp4"
+    if not video.exists():
+        pytest.skip("shared haystack missing")
+    env = {**os.environ, "VIDRECALL_STORE": str(store_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "vidrecall.cli", "index", str(video), "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while stored_captions(store_dir) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, "indexing finished before it could be interrupted"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done_before = stored_captions(store_dir)
+    assert done_before >= 3
+    res = run_cli("index", str(video), store=store_dir)
+    assert res.returncode == 0, res.stderr
+    total = stored_captions(store_dir)
+    assert total == 16  # 933 s in 60 s clips
+    # the rerun captioned exactly the clips the killed run had not finished
+    assert f"{total - done_before} captioned" in res.stdout and f"{done_before} already stored" in res.stdout

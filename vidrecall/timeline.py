@@ -1,0 +1,159 @@
+"""The memory of one video drawn as a timeline: one lane per level, one bar per caption, the zoom path on top.
+
+`plot_timeline` returns a matplotlib Figure (shown inline in notebooks); `save_timeline_png` writes the same
+picture for terminals (`vidrecall show VIDEO --out timeline.png`). The lane and zoom-path helpers are shared
+with the HTML views in `vidrecall.display`, so both pictures agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from vidrecall.types import MemoryNode, fmt_time
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from vidrecall.agent.result import Answer, Step
+
+LEVEL_COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
+EVIDENCE_COLOR = "#F2C12E"
+PATH_COLOR = "#222222"
+DEFAULT_LEVELS = ("coarse", "fine", "ultrafine")
+
+
+@dataclass(frozen=True)
+class ZoomStop:
+    """One step of the agent that looked at spans: where it looked, at which level, in which order."""
+
+    step: int
+    node: str
+    level: str | None
+    spans: tuple[tuple[float, float], ...]
+
+
+def level_color(depth: int) -> str:
+    return LEVEL_COLORS[depth % len(LEVEL_COLORS)]
+
+
+def lanes_for(nodes: Iterable[MemoryNode], extra_levels: Iterable[str | None] = ()) -> list[str]:
+    """Level names ordered coarse → fine: by node depth, then the usual order, then first appearance."""
+    depth_of: dict[str, int] = {}
+    for node in nodes:
+        depth_of.setdefault(node.level, node.depth)
+    for name in extra_levels:
+        if name and name not in depth_of:
+            depth_of[name] = DEFAULT_LEVELS.index(name) if name in DEFAULT_LEVELS else len(DEFAULT_LEVELS) + len(depth_of)
+    return sorted(depth_of, key=lambda name: (depth_of[name], name))
+
+
+def zoom_path(steps: Sequence["Step"]) -> list[ZoomStop]:
+    """The steps of a trajectory that named spans, in order (localize picks them, zoom captions them)."""
+    return [ZoomStop(s.index, s.node, s.level, tuple((float(a), float(b)) for a, b in s.spans))
+            for s in steps if s.spans]
+
+
+def infer_duration(nodes: Iterable[MemoryNode] = (), answer: "Answer | None" = None) -> float:
+    """The furthest time anything reaches, for when the video itself is not at hand."""
+    ends = [n.end for n in nodes]
+    if answer is not None:
+        ends += [e.end for e in answer.evidence]
+        ends += [b for stop in zoom_path(answer.trajectory) for _, b in stop.spans]
+    return max(ends, default=0.0)
+
+
+def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, answer: "Answer | None" = None,
+                  ax: "Axes | None" = None, *, title: str | None = None) -> "Figure":
+    """Draw levels as lanes, captions as bars, evidence as bands and the zoom path as numbered outlines.
+
+    Pass `ax` to draw into an existing figure; otherwise a new Figure is made (no pyplot state is touched).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    duration = duration if duration and duration > 0 else infer_duration(nodes, answer)
+    if duration <= 0:
+        raise ValueError("plot_timeline: nothing to draw (no nodes, no answer) and no duration given")
+    stops = zoom_path(answer.trajectory) if answer is not None else []
+    lanes = lanes_for(nodes, [s.level for s in stops] + [e.level for e in (answer.evidence if answer else [])])
+    lanes = lanes or list(DEFAULT_LEVELS[:1])
+    row = {name: i for i, name in enumerate(lanes)}
+
+    if ax is None:
+        fig = Figure(figsize=(11, 1.1 + 0.75 * len(lanes)), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+
+    def y_of(level: str | None) -> float:
+        return row.get(level or "", len(lanes) - 1)
+
+    if answer is not None:
+        for ev in answer.evidence:
+            ax.axvspan(ev.start, max(ev.end, ev.start + duration * 0.002), color=EVIDENCE_COLOR, alpha=0.35, zorder=0)
+
+    for node in nodes:
+        depth = lanes.index(node.level)
+        ax.add_patch(Rectangle((node.start, y_of(node.level) - 0.32), max(node.end - node.start, duration * 0.001), 0.64,
+                               facecolor=level_color(depth), edgecolor="white", linewidth=0.6, alpha=0.9, zorder=2))
+
+    previous: tuple[float, float] | None = None
+    for stop in stops:
+        y = y_of(stop.level)
+        for a, b in stop.spans:
+            ax.add_patch(Rectangle((a, y - 0.42), max(b - a, duration * 0.003), 0.84, fill=False, edgecolor=PATH_COLOR,
+                                   linewidth=1.4, linestyle="--" if stop.node == "localize" else "-", zorder=3))
+        mid = (min(a for a, _ in stop.spans) + max(b for _, b in stop.spans)) / 2
+        ax.annotate(str(stop.step), (mid, y + 0.46), ha="center", va="bottom", fontsize=8, color=PATH_COLOR, zorder=4,
+                    bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "edgecolor": PATH_COLOR, "linewidth": 0.8})
+        if previous is not None:
+            ax.annotate("", xy=(mid, y), xytext=previous, zorder=3,
+                        arrowprops={"arrowstyle": "->", "color": PATH_COLOR, "linewidth": 1.0, "alpha": 0.7})
+        previous = (mid, y)
+
+    ax.set_xlim(0, duration)
+    ax.set_ylim(len(lanes) - 0.3, -0.8)
+    ax.set_yticks(range(len(lanes)), lanes)
+    ticks = _time_ticks(duration)
+    ax.set_xticks(ticks, [fmt_time(t) for t in ticks])
+    ax.set_xlabel("time")
+    ax.grid(axis="x", alpha=0.25)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    counts = {name: sum(1 for n in nodes if n.level == name) for name in lanes}
+    handles = [Patch(color=level_color(i), label=f"{name} ({counts[name]})") for i, name in enumerate(lanes)]
+    if answer is not None and answer.evidence:
+        handles.append(Patch(color=EVIDENCE_COLOR, alpha=0.5, label="evidence"))
+    if stops:
+        handles.append(Patch(fill=False, edgecolor=PATH_COLOR, label="zoom path (step #)"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_title(title or _default_title(answer, len(nodes), duration), fontsize=10, loc="left")
+    return fig
+
+
+def save_timeline_png(nodes: Sequence[MemoryNode], duration: float | None, path: str | Path,
+                      answer: "Answer | None" = None, *, dpi: int = 130, title: str | None = None) -> Path:
+    """Write the timeline as a PNG (for terminals and reports); returns the path written."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path}: the timeline is written as PNG; give a path ending in .png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = plot_timeline(nodes, duration, answer, title=title)
+    fig.savefig(path, dpi=dpi, format="png")
+    return path
+
+
+def _time_ticks(duration: float, target: int = 10) -> list[float]:
+    nice = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+    step = next((s for s in nice if duration / s <= target), nice[-1])
+    return [i * step for i in range(int(duration // step) + 1)]
+
+
+def _default_title(answer: "Answer | None", n_nodes: int, duration: float) -> str:
+    head = f"memory: {n_nodes} captions over {fmt_time(duration)}"
+    if answer is None:
+        return head
+    question = answer.question if len(answer.question) <= 80 else answer.question[:77] + "..."
+    return f"{head}  |  Q: {question}  →  {answer.option or answer.answer} ({answer.confidence:.2f})"
