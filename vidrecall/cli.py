@@ -188,10 +188,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_haystack(args: argparse.Namespace) -> int:
     from vidrecall.evaluation.haystack import build_haystack
 
+    needles = args.needle or None
     spec = build_haystack(args.clips, args.out, target_seconds=args.minutes * 60 if args.minutes else None,
-                          repeat=args.repeat, size=tuple(int(v) for v in args.size.split("x")), seed=args.seed)
-    print(f"wrote {args.out}: {spec.duration_s:.1f} s, {len(spec.segments)} segments, {len(spec.questions)} questions")
+                          repeat=args.repeat, needles=needles, size=_size(args.size), seed=args.seed)
+    print(f"wrote {args.out}: {spec.duration:.1f} s, {len(spec.segments)} segments, {len(spec.questions)} questions")
     return 0
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size {value!r}: give WIDTHxHEIGHT, e.g. 640x360") from None
+    return w, h
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -266,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--size", default="640x360")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--needle", action="append", default=[], help="needle clip at a fraction, e.g. mdn_frog.mp4@0.15 (repeat)")
 
     p = command("eval", cmd_eval, "run a benchmark's questions and write JSONL rows plus a markdown report")
     p.add_argument("--format", required=True, help="videomme | lvbench | mlvu | egoschema | egomem | nextqa | haystack | ...")

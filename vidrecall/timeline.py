@@ -92,31 +92,33 @@ def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, an
 
     if answer is not None:
         for ev in answer.evidence:
-            ax.axvspan(ev.start, max(ev.end, ev.start + duration * 0.002), color=EVIDENCE_COLOR, alpha=0.35, zorder=0)
+            ax.axvspan(ev.start, max(ev.end, ev.start + duration * 0.002), color=EVIDENCE_COLOR, alpha=0.35, zorder=0, gid="evidence")
 
     for node in nodes:
         depth = lanes.index(node.level)
         ax.add_patch(Rectangle((node.start, y_of(node.level) - 0.32), max(node.end - node.start, duration * 0.001), 0.64,
-                               facecolor=level_color(depth), edgecolor="white", linewidth=0.6, alpha=0.9, zorder=2))
+                               facecolor=level_color(depth), edgecolor="white", linewidth=0.6, alpha=0.9, zorder=2,
+                               gid="caption"))
 
-    previous: tuple[float, float] | None = None
-    for stop in stops:
+    previous: ZoomStop | None = None
+    for label, stop in _merge_repeats(stops):
         y = y_of(stop.level)
         for a, b in stop.spans:
             ax.add_patch(Rectangle((a, y - 0.42), max(b - a, duration * 0.003), 0.84, fill=False, edgecolor=PATH_COLOR,
-                                   linewidth=1.4, linestyle="--" if stop.node == "localize" else "-", zorder=3))
-        mid = (min(a for a, _ in stop.spans) + max(b for _, b in stop.spans)) / 2
-        ax.annotate(str(stop.step), (mid, y + 0.46), ha="center", va="bottom", fontsize=8, color=PATH_COLOR, zorder=4,
-                    bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "edgecolor": PATH_COLOR, "linewidth": 0.8})
-        if previous is not None:
-            ax.annotate("", xy=(mid, y), xytext=previous, zorder=3,
-                        arrowprops={"arrowstyle": "->", "color": PATH_COLOR, "linewidth": 1.0, "alpha": 0.7})
-        previous = (mid, y)
+                                   linewidth=1.4, linestyle="--" if stop.node == "localize" else "-", zorder=3,
+                                   gid="zoom"))
+            ax.annotate(label, ((a + b) / 2, y - 0.44), ha="center", va="bottom", fontsize=8, color=PATH_COLOR, zorder=4,
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": PATH_COLOR, "linewidth": 0.8})
+            if previous is not None:
+                pa, pb = _parent_span(previous.spans, (a, b))
+                ax.annotate("", xy=((a + b) / 2, y - 0.42), xytext=((pa + pb) / 2, y_of(previous.level) + 0.42), zorder=3,
+                            arrowprops={"arrowstyle": "->", "color": PATH_COLOR, "linewidth": 1.0, "alpha": 0.7})
+        previous = stop
 
     ax.set_xlim(0, duration)
-    ax.set_ylim(len(lanes) - 0.3, -0.8)
+    ax.set_ylim(len(lanes) - 0.4, -0.9)
     ax.set_yticks(range(len(lanes)), lanes)
-    ticks = _time_ticks(duration)
+    ticks = time_ticks(duration)
     ax.set_xticks(ticks, [fmt_time(t) for t in ticks])
     ax.set_xlabel("time")
     ax.grid(axis="x", alpha=0.25)
@@ -145,7 +147,25 @@ def save_timeline_png(nodes: Sequence[MemoryNode], duration: float | None, path:
     return path
 
 
-def _time_ticks(duration: float, target: int = 10) -> list[float]:
+def _merge_repeats(stops: list[ZoomStop]) -> list[tuple[str, ZoomStop]]:
+    """Consecutive stops on the same lane and spans (localize, then zoom there) share one outline: "1,2"."""
+    merged: list[tuple[str, ZoomStop]] = []
+    for stop in stops:
+        if merged and merged[-1][1].level == stop.level and merged[-1][1].spans == stop.spans:
+            label, first = merged[-1]
+            merged[-1] = (f"{label},{stop.step}", stop if stop.node != "localize" else first)
+        else:
+            merged.append((str(stop.step), stop))
+    return merged
+
+
+def _parent_span(spans: tuple[tuple[float, float], ...], child: tuple[float, float]) -> tuple[float, float]:
+    """The earlier span this one zoomed out of: the one it overlaps most (else the nearest)."""
+    mid = (child[0] + child[1]) / 2
+    return max(spans, key=lambda s: (min(s[1], child[1]) - max(s[0], child[0]), -abs((s[0] + s[1]) / 2 - mid)))
+
+
+def time_ticks(duration: float, target: int = 10) -> list[float]:
     nice = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
     step = next((s for s in nice if duration / s <= target), nice[-1])
     return [i * step for i in range(int(duration // step) + 1)]

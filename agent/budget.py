@@ -1,0 +1,21 @@
+"""When the agent must stop looking and answer with what it has."""
+from __future__ import annotations
+
+from vidrecall.config import Budgets
+from vidrecall.tools.accounting import CostMeter
+
+
+def spent_budget(budgets: Budgets, meter: CostMeter, iteration: int) -> str | None:
+    """The first budget that is used up, as a short phrase for the trajectory; None while all remain."""
+    captions = sum(meter.captions_by_level.values())
+    checks = [
+        (iteration >= budgets.max_iterations, f"iterations {iteration}/{budgets.max_iterations}"),
+        (captions >= budgets.max_captions, f"captions {captions}/{budgets.max_captions}"),
+        (meter.llm_tokens >= budgets.max_llm_tokens, f"LLM tokens {meter.llm_tokens}/{budgets.max_llm_tokens}"),
+        (meter.seconds >= budgets.max_seconds, f"seconds {meter.seconds:.0f}/{budgets.max_seconds:.0f}"),
+    ]
+    return next((f"budget spent: {what}" for hit, what in checks if hit), None)
+
+
+def captions_left(budgets: Budgets, meter: CostMeter) -> int:
+    return max(0, budgets.max_captions - sum(meter.captions_by_level.values()))

@@ -1,0 +1,75 @@
+"""Reading a question: its multiple-choice options, option letters in model output, ordinal words, times."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PREFIX = re.compile(r"^\s*\(?([A-Za-z])\s*[\.\):]\s+(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class Option:
+    letter: str
+    text: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.letter}. {self.text}"
+
+
+def parse_options(options: list[str] | None) -> list[Option]:
+    """Options as given ("A. Red" or just "Red"), lettered A, B, C… in order when unlettered."""
+    parsed = []
+    for i, raw in enumerate(options or []):
+        m = _PREFIX.match(str(raw))
+        if m and m.group(1).upper() == LETTERS[i]:
+            parsed.append(Option(LETTERS[i], m.group(2).strip()))
+        else:
+            parsed.append(Option(LETTERS[i], str(raw).strip()))
+    return parsed
+
+
+def match_option(answer: str | None, options: list[Option]) -> Option | None:
+    """The option a model's answer names: a bare letter, "(B)", "B. Green", or the option's text."""
+    if not answer or not options:
+        return None
+    text = str(answer).strip()
+    letters = {o.letter: o for o in options}
+    m = re.match(r"^\W*([A-Za-z])(?:\W|$)", text)
+    if m and m.group(1).upper() in letters and (len(text) <= 3 or re.match(r"^\W*[A-Za-z]\s*[\.\):]", text)):
+        return letters[m.group(1).upper()]
+    low = text.lower()
+    hits = [o for o in options if o.text and o.text.lower() in low]
+    if len(hits) == 1:
+        return hits[0]
+    m = re.search(r"\b(?:option|answer)\s*(?:is\s*)?\(?([A-Za-z])\b", text, re.I)
+    if m and m.group(1).upper() in letters:
+        return letters[m.group(1).upper()]
+    return None
+
+
+_ORDINALS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth fiftieth sixtieth "
+    "seventieth eightieth ninetieth hundredth last"
+).split()
+_ORDINAL_RE = re.compile(r"\b(?:" + "|".join(_ORDINALS) + r"|\d+(?:st|nd|rd|th))\b", re.I)
+
+
+def has_ordinal(question: str) -> bool:
+    """VideoLucy's gate: questions about "the first/third/last …" keep the whole coarse memory."""
+    return bool(_ORDINAL_RE.search(question))
+
+
+_CLOCK = re.compile(r"\b(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?:\.\d+)?\b")
+_SECONDS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)\b", re.I)
+
+
+def mentioned_times(question: str) -> list[float]:
+    """Times the question names ("at 08:04", "between 1:02:03 and …", "at 95 seconds"), in seconds."""
+    times = []
+    for h, m, s in _CLOCK.findall(question):
+        times.append(int(h or 0) * 3600 + int(m) * 60 + int(s))
+    times += [float(s) for s in _SECONDS.findall(question)]
+    return times

@@ -1,0 +1,129 @@
+"""The faithful VideoLucy loop (Zplusdragon/VideoLucy `demo_infer`), on our memory and backbones.
+
+coarse answer (boolean confidence) → unless the question has an ordinal word, a "can two periods
+answer this?" filter that keeps those clips ±1 neighbour → up to `budgets.max_iterations` rounds of
+[localize one period + write an instruction → caption it entire + divided, both instructed → answer]
+→ a forced answer over the unfiltered coarse memory plus everything gathered.
+
+Kept from the original: prompts' intent and JSON keys, boolean confidence, one span per round, the
+localizer not seeing ultra-fine memory. Fixed: periods snap to real clips (no exact float matching),
+bad model output is retried and then falls back (to retrieval for localization) instead of crashing.
+"""
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from vidrecall.agent.asking import decide
+from vidrecall.agent.budget import spent_budget
+from vidrecall.agent.candidates import retrieval_ranking, unexplored_units
+from vidrecall.agent.decisions import LucyAnswer, LucyFilter, LucyFinal, LucyLocalize
+from vidrecall.agent.judge import LlmClaim, cited_spans, judge
+from vidrecall.agent.memory_view import load_nodes, question_query, recall_nodes, render_view
+from vidrecall.agent.nodes import current_view, prompt_values
+from vidrecall.agent.options import has_ordinal
+from vidrecall.agent.spans import Unit, snap_all
+from vidrecall.agent.state import AgentContext
+from vidrecall.agent.steps import StepRecorder
+from vidrecall.types import Span
+
+
+def lucy_answer(state: dict, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "answer")
+    view = current_view(ctx, state)
+    coarse_only = not state.get("explored")
+    got = decide(ctx, "videolucy_answer", LucyAnswer, meter=rec.meter, coarse_only=coarse_only,
+                 **prompt_values(ctx, state, view))
+    d: LucyAnswer = got.value
+    claim = LlmClaim(d.answer, 1.0 if d.confidence else 0.0, cited_spans(view, [], d.time_period, ctx.duration),
+                     d.reason, got.ok)
+    decision = judge(state["question"], state.get("options") or [], claim, view, ctx.embedder, forced=False,
+                     use_evidence=False)
+    # Boolean confidence, as in the original; "True" with no usable answer is not an answer.
+    answered = decision["option"] is not None if state.get("options") else d.answer.lower() not in ("", "no answer")
+    decision["confidence"] = 1.0 if (d.confidence and answered) else 0.0
+    decision["decided_by"] = "llm"
+    message = f"{'coarse ' if coarse_only else ''}answer {d.answer!r}, confident: {bool(decision['confidence'] >= 1.0)}"
+    return {"decision": decision, **rec.done(message, spans=list(d.time_period), decision=decision, parsed=got.ok)}
+
+
+def lucy_after_answer(state: dict, runtime: Runtime[AgentContext]) -> str:
+    ctx = runtime.context
+    if (state.get("decision") or {}).get("confidence", 0.0) >= 1.0:
+        return "finish"
+    if not any(step.get("node") == "filter" for step in state.get("trajectory") or []):
+        return "filter"
+    if spent_budget(ctx.config.budgets, ctx.meter, int(state.get("iteration") or 0)):
+        return "final"
+    return "localize"
+
+
+def lucy_filter(state: dict, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "filter")
+    if has_ordinal(state["question"]):
+        return rec.done("ordinal word in the question: keeping the whole coarse memory", ordinal=True)
+    view = current_view(ctx, state)
+    got = decide(ctx, "videolucy_filter", LucyFilter, meter=rec.meter, **prompt_values(ctx, state, view))
+    d: LucyFilter = got.value
+    coarse = ctx.config.levels[0].name
+    clips = ctx.memory.level_spans(ctx.video, coarse)
+    snapped = snap_all(list(d.time_periods)[:2], [Unit(c, coarse) for c in clips], ctx.duration)
+    if not (d.flag and snapped.kept):
+        why = "the model says two periods cannot answer it" if not d.flag else "its periods match no clip"
+        return rec.done(f"no filter ({why}): keeping the whole coarse memory", flag=d.flag, dropped=snapped.dropped)
+    keep = set()
+    for unit in snapped.kept[:2]:
+        i = next(i for i, c in enumerate(clips) if c.same_as(unit.span, 0.5))
+        keep.update(j for j in (i - 1, i, i + 1) if 0 <= j < len(clips))
+    window = [clips[i] for i in sorted(keep)]
+    nodes, _ = recall_nodes(ctx, question_query(state["question"], state.get("options") or []), window)
+    message = f"filtered the coarse memory to {len(window)} clips around {', '.join(u.span.label() for u in snapped.kept[:2])}"
+    return {"window": [[w.start, w.end] for w in window], "focus_ids": [n.id for n in nodes],
+            **rec.done(message, spans=[(w.start, w.end) for w in window], flag=True, dropped=snapped.dropped)}
+
+
+def lucy_localize(state: dict, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "localize")
+    explored = [Span(s, e) for s, e in state.get("explored") or []]
+    window = [Span(s, e) for s, e in state.get("window") or []]
+    units = unexplored_units(ctx, explored, window or None)
+    if not units:
+        return {"plan": [], "stop": "nothing left to explore", **rec.done("nothing left to explore")}
+    view = current_view(ctx, state, max_depth=1)  # the original's localizer never sees ultra-fine memory
+    got = decide(ctx, "videolucy_localize", LucyLocalize, meter=rec.meter,
+                 explored=[s.label() for s in explored], **prompt_values(ctx, state, view))
+    d: LucyLocalize = got.value
+    snapped = snap_all(list(d.time_period)[:1], units, ctx.duration)
+    if snapped.kept:
+        unit, source = snapped.kept[0], "llm"
+    else:
+        ranked, _ = retrieval_ranking(ctx, question_query(state["question"], state.get("options") or []),
+                                      state["question"], units)
+        unit, source = ranked[0], "retrieval fallback"
+    instruction = " ".join(d.instruction.split())[:300] or f"Describe everything relevant to: {state['question']}"
+    plan = [{"start": unit.span.start, "end": unit.span.end, "level": unit.level, "instruction": instruction,
+             "source": source}]
+    message = f"look closer at {unit.level} {unit.span.label()} ({source})"
+    return {"plan": plan, **rec.done(message, spans=[(unit.span.start, unit.span.end)], level=unit.level, plan=plan,
+                                     dropped=snapped.dropped, parsed=got.ok)}
+
+
+def lucy_final(state: dict, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "final")
+    reason = state.get("stop") or spent_budget(ctx.config.budgets, ctx.meter, int(state.get("iteration") or 0)) \
+        or "no more exploring"
+    # The forced answer reads the unfiltered coarse memory plus everything gathered.
+    coarse = ctx.memory.nodes(ctx.video.id, level=ctx.config.levels[0].name)
+    view = render_view(ctx, coarse + load_nodes(ctx, state.get("focus_ids") or []))
+    got = decide(ctx, "videolucy_final", LucyFinal, meter=rec.meter, **prompt_values(ctx, state, view))
+    d: LucyFinal = got.value
+    claim = LlmClaim(d.answer, 0.0, cited_spans(view, [], d.time_period, ctx.duration), d.reason, got.ok)
+    decision = judge(state["question"], state.get("options") or [], claim, view, ctx.embedder, forced=True,
+                     use_evidence=False)
+    if decision["decided_by"] != "fallback":
+        decision["decided_by"] = "llm"
+    message = f"{reason}: forced answer {decision['answer'] or '—'} (by {decision['decided_by']})"
+    return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}

@@ -1,0 +1,150 @@
+"""Non-agentic baselines over the same memory, backbones and answer judge as the agent.
+
+- `uniform`: caption N uniformly spaced clips of one level (default the second level, "fine"), one LLM call.
+- `dense`: caption every clip of that level over the whole video (the finest level would cost hours of
+  CPU on a long video, so "fine" is the default; say `level=` to change it), one LLM call; when the
+  captions do not fit the context budget, retrieval (VideoMemory.search) picks the ones most like the
+  question and its options.
+
+Both answer through `structured_call` with the agent's AnswerDecision schema and decide through the
+agent's `judge` (LLM claim + evidence vote), and return the same `Answer` type, so the comparison is fair.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from vidrecall.agent.decisions import AnswerDecision
+from vidrecall.agent.judge import LlmClaim, cited_spans, judge
+from vidrecall.agent.memory_view import MemoryView, question_query
+from vidrecall.agent.result import Answer, Cost, Evidence, Step
+from vidrecall.evaluation.items import QAItem
+from vidrecall.memory.render import estimate_tokens, render_memory
+from vidrecall.tools.accounting import CostMeter
+from vidrecall.tools.llm.structured import structured_call
+from vidrecall.types import Span
+
+# Baseline prompt (kept here, not in prompts/, because no agent role uses it). Captions inside `memory`
+# are already fenced as data by render_memory.
+ANSWER_PROMPT = """You are given descriptions of parts of a video, ordered by time.
+
+{memory}
+
+Question: {question}
+{options}
+Answer from the descriptions only. Reply with JSON: {{"answer": "<{answer_kind}>", "confidence": <0 to 1>, \
+"spans": [[start_s, end_s]], "reason": "<one sentence>"}}"""
+
+
+def cost_from_meter(meter: CostMeter) -> Cost:
+    s = meter.summary()
+    return Cost(frames_decoded=s["frames_decoded"], captions_by_level=s["captions_by_level"],
+                captions_reused=s["captions_reused"], llm_calls=s["llm_calls"], vlm_calls=s["vlm_calls"],
+                tokens_in=s["tokens_in"], tokens_out=s["tokens_out"], cache_hits=s["cache_hits"],
+                malformed_outputs=s["malformed_outputs"], seconds=s["seconds"])
+
+
+def default_level(config: Any) -> str:
+    return config.levels[1].name if len(config.levels) > 1 else config.levels[0].name
+
+
+def uniform_spans(grid: list[Span], n: int) -> list[Span]:
+    """n clips of the grid spread evenly (the middle of each n-th of the video); all when n >= len(grid)."""
+    if n >= len(grid):
+        return list(grid)
+    return [grid[min(len(grid) - 1, int((i + 0.5) * len(grid) / n))] for i in range(n)]
+
+
+def fit_by_relevance(ranked: list[Any], max_tokens: int) -> list[Any]:
+    """The best-ranked nodes whose captions together fit `max_tokens` (a rough per-entry overhead included)."""
+    chosen, used = [], 0
+    for node in ranked:
+        cost = estimate_tokens(node.text) + 16
+        if chosen and used + cost > max_tokens:
+            break
+        chosen.append(node)
+        used += cost
+    return chosen
+
+
+@dataclass
+class _Baseline:
+    qa: Any  # vidrecall.api.VideoQA: its memory, backbones and config are used
+    level: str | None = None
+    progress: bool = False
+    name: str = ""
+
+    def gather(self, video: Any, level: str, item: QAItem, meter: CostMeter) -> tuple[list, Step]:
+        raise NotImplementedError
+
+    def answer(self, item: QAItem) -> Answer:
+        meter = CostMeter()
+        memory, config, llm = self.qa.memory, self.qa.config, self.qa.backbones.llm
+        video = memory.register(item.video_path)
+        level = self.level or default_level(config)
+        nodes, gather_step = self.gather(video, level, item, meter)
+        nodes = sorted(nodes, key=lambda n: (n.start, n.depth, n.end))
+        text = render_memory(nodes, video.duration, max_tokens=config.context_tokens)
+        view = MemoryView(nodes, text, [n.span for n in nodes])
+
+        started = time.monotonic()
+        prompt = ANSWER_PROMPT.format(memory=text, question=item.question, options="\n".join(item.options),
+                                      answer_kind="option letter" if item.options else "short answer")
+        decision = structured_call(llm, [HumanMessage(content=prompt)], AnswerDecision, fallback=AnswerDecision(),
+                                   role="answer", meter=meter)
+        value = decision.value
+        claim = LlmClaim(value.answer, value.confidence, cited_spans(view, value.clips, value.spans, video.duration),
+                         value.reason, decision.ok)
+        verdict = judge(item.question, item.options, claim, view, memory.embedder, forced=True)
+        answer_step = Step(index=1, node="answer", message=f"{self.name}: one LLM call over {len(nodes)} captions "
+                           f"-> {verdict['answer'] or 'no answer'}", spans=[(s.start, s.end) for s in claim.cited],
+                           detail={"llm_ok": decision.ok, "attempts": decision.attempts,
+                                   "decided_by": verdict["decided_by"]}, elapsed_s=round(time.monotonic() - started, 3))
+        return Answer(question=item.question, options=list(item.options), answer=verdict["answer"],
+                      option=verdict["option"], confidence=verdict["confidence"], forced=False,
+                      decided_by=verdict["decided_by"], reason=verdict.get("reason", ""),
+                      evidence=[Evidence(**e) for e in verdict["evidence_spans"]],
+                      trajectory=[gather_step, answer_step], cost=cost_from_meter(meter), video=str(item.video_path),
+                      video_id=video.id, strategy=self.name)
+
+
+@dataclass
+class UniformBaseline(_Baseline):
+    clips: int = 16
+    name: str = "uniform"
+
+    def gather(self, video: Any, level: str, item: QAItem, meter: CostMeter) -> tuple[list, Step]:
+        memory = self.qa.memory
+        started = time.monotonic()
+        spans = uniform_spans(memory.level_spans(video, level), self.clips)
+        made = [memory.caption(video, level, span, meter=meter) for span in spans]
+        step = Step(index=0, node="caption", level=level, spans=[(s.start, s.end) for s in spans],
+                    message=f"uniform: {len(spans)} evenly spaced {level} clips",
+                    frames_sampled=meter.frames_decoded, captions_added=sum(c for _, c in made),
+                    captions_reused=sum(not c for _, c in made), elapsed_s=round(time.monotonic() - started, 3))
+        return [node for node, _ in made], step
+
+
+@dataclass
+class DenseBaseline(_Baseline):
+    name: str = "dense"
+
+    def gather(self, video: Any, level: str, item: QAItem, meter: CostMeter) -> tuple[list, Step]:
+        memory, config = self.qa.memory, self.qa.config
+        started = time.monotonic()
+        report = memory.build_level(video, level, progress=self.progress, meter=meter)
+        nodes = memory.nodes(video.id, level)
+        how = "every caption"
+        if estimate_tokens(render_memory(nodes, video.duration)) > config.context_tokens:
+            ranked = [n for n, _ in memory.search(question_query(item.question, item.options), video.id,
+                                                  levels=[level], k=len(nodes))]
+            nodes = fit_by_relevance(ranked, config.context_tokens)
+            how = f"the {len(nodes)} captions most like the question (retrieval)"
+        step = Step(index=0, node="caption", level=level, spans=[(n.start, n.end) for n in nodes],
+                    message=f"dense: all {report.clips} {level} clips captioned; the LLM reads {how}",
+                    frames_sampled=report.frames, captions_added=report.created, captions_reused=report.reused,
+                    elapsed_s=round(time.monotonic() - started, 3))
+        return nodes, step

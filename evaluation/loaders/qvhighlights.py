@@ -1,0 +1,28 @@
+"""QVHighlights-style grounding: JSONL rows {qid, query, vid, duration, relevant_windows [[s, e], ...]}.
+The query becomes the question; the windows are the gold spans; there is no answer to score."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from vidrecall.evaluation.items import QAItem
+from vidrecall.evaluation.loaders.common import Malformed, read_rows
+from vidrecall.types import Span
+
+NAME = "qvhighlights"
+
+
+def parse(path: Path) -> Iterator[QAItem | Malformed]:
+    for row in read_rows(path):
+        qid = str(row.get("qid", "?"))
+        try:
+            spans = [Span(float(s), float(e)) for s, e in row.get("relevant_windows") or []]
+        except (TypeError, ValueError) as exc:
+            yield Malformed(qid, f"bad relevant_windows ({exc})")
+            continue
+        if not row.get("query"):
+            yield Malformed(qid, "empty query")
+            continue
+        yield QAItem(id=qid, video_id=str(row.get("vid", "")), video_path=None, question=str(row["query"]).strip(),
+                     question_type="grounding", gold_spans=spans, source=NAME,
+                     extra={"duration": row.get("duration"), "relevant_clip_ids": row.get("relevant_clip_ids")})

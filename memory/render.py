@@ -1,0 +1,186 @@
+"""Memory nodes -> the text an LLM reads, in VideoLucy's nested, numbered form.
+
+    There is currently a video with a total duration of 180 seconds. ...
+    1. Time Period: from 0s to 60s. Content Description: <<<DATA ... DATA>>>
+       More detailed descriptions of this period:
+       (1) Time Period: from 0s to 10s. Content Description: <<<DATA ... DATA>>>
+           [1] Time Stamp: 3s. Content Description: <<<DATA ... DATA>>>
+
+A span captioned again one level finer (VideoLucy's "entire" re-caption, at a higher pixel cap) shows
+the finer caption in place of the coarser one. Captions are fenced as data (`prompts.quote_data`).
+With a token budget the order is kept: first every caption is shortened evenly, and only when the
+entries alone do not fit are the least relevant leaf entries dropped (finest first without scores).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vidrecall.prompts import quote_data
+from vidrecall.types import TIME_EPS, MemoryNode, Span
+
+MIN_CAPTION_CHARS = 60  # below this a caption says nothing; drop entries instead
+ELLIPSIS = "…"
+DETAIL_HEADING = "More detailed descriptions of this period:"
+INDENT = "   "
+QUICK_DROP_ABOVE = 300  # entries; beyond this, dropping to fit first works on estimates
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters per token, the usual rule for English with BPE tokenizers."""
+    return math.ceil(len(text) / 4)
+
+
+@dataclass(eq=False)
+class _Entry:
+    span: Span
+    texts: list[str]
+    relevance: float
+    finest_depth: int
+    created_at: float
+    children: list["_Entry"] = field(default_factory=list)
+
+
+def render_memory(nodes: list[MemoryNode], duration: float, *, max_tokens: int | None = None,
+                  relevance: Mapping[int, float] | None = None) -> str:
+    """Nested numbered memory text; `relevance` (node id -> score) decides what goes first when over budget."""
+    roots = _tree(nodes, relevance or {})
+    header = _header(duration, bool(roots))
+    text = _render(header, roots, cap=None)
+    if max_tokens is None or estimate_tokens(text) <= max_tokens:
+        return text
+    header = _drop_until_fits(header, roots, max_tokens)
+    longest = max((len(t) for e in _walk(roots) for t in e.texts), default=0)
+    lo, hi = MIN_CAPTION_CHARS, max(MIN_CAPTION_CHARS, longest)
+    while lo < hi:  # the longest per-caption length that fits
+        mid = (lo + hi + 1) // 2
+        if estimate_tokens(_render(header, roots, cap=mid)) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return _render(header, roots, cap=lo)
+
+
+def _header(duration: float, has_entries: bool) -> str:
+    head = f"There is currently a video with a total duration of {_secs(duration)} seconds."
+    if not has_entries:
+        return head + " Nothing about it has been described yet."
+    return head + " Below are descriptions of its time periods, from coarse to fine; each description is quoted data."
+
+
+# --- building the tree ---------------------------------------------------------------------------
+def _tree(nodes: list[MemoryNode], relevance: Mapping[int, float]) -> list[_Entry]:
+    groups: dict[tuple[float, float], list[MemoryNode]] = {}
+    for n in nodes:
+        groups.setdefault((round(n.start, 3), round(n.end, 3)), []).append(n)
+    entries = [_entry(group, relevance) for group in groups.values()]
+    entries.sort(key=lambda e: (e.span.start, -e.span.duration))
+    roots: list[_Entry] = []
+    stack: list[_Entry] = []  # the chain of open entries that may contain the next one
+    for entry in entries:
+        while stack and not _contains(stack[-1].span, entry.span):
+            stack.pop()
+        (stack[-1].children if stack else roots).append(entry)
+        stack.append(entry)
+    return roots
+
+
+def _entry(group: list[MemoryNode], relevance: Mapping[int, float]) -> _Entry:
+    """One span's entry: the finest captions of that exact span replace coarser ones, oldest first."""
+    finest = max(n.depth for n in group)
+    shown = sorted((n for n in group if n.depth == finest), key=lambda n: (n.created_at, n.id or 0))
+    texts = list(dict.fromkeys(n.text.strip() for n in shown if n.text.strip()))
+    score = max((relevance.get(n.id, 0.0) for n in group if n.id is not None), default=0.0)
+    return _Entry(Span(group[0].start, group[0].end), texts, score, finest, max(n.created_at for n in group))
+
+
+def _contains(outer: Span, inner: Span) -> bool:
+    return (outer.start <= inner.start + TIME_EPS and inner.end <= outer.end + TIME_EPS
+            and outer.duration > inner.duration + TIME_EPS)
+
+
+def _walk(entries: list[_Entry]):
+    for e in entries:
+        yield e
+        yield from _walk(e.children)
+
+
+# --- budget ---------------------------------------------------------------------------------------
+def _drop_until_fits(header: str, roots: list[_Entry], max_tokens: int) -> str:
+    """Remove least relevant leaves until the entries fit with captions at their minimum length.
+
+    Returns the header, with a note saying how many entries were left out when any were.
+    """
+    omitted = 0
+
+    def noted() -> str:
+        if not omitted:
+            return header
+        return f"{header}\n({omitted} less relevant entries are left out to fit the context budget.)"
+
+    # Huge memories: drop on estimated per-entry costs down to a margin, then drop exactly one by one.
+    if sum(1 for _ in _walk(roots)) > QUICK_DROP_ABOVE:
+        excess = estimate_tokens(_render(noted(), roots, cap=MIN_CAPTION_CHARS)) - max_tokens
+        while excess > max_tokens // 10 and (leaf := _drop_least_relevant(roots)) is not None:
+            excess -= estimate_tokens("\n".join(_entry_lines(leaf, 0, 1, MIN_CAPTION_CHARS)))
+            omitted += 1
+    while estimate_tokens(_render(noted(), roots, cap=MIN_CAPTION_CHARS)) > max_tokens:
+        if _drop_least_relevant(roots) is None:
+            break
+        omitted += 1
+    return noted()
+
+
+def _drop_least_relevant(roots: list[_Entry]) -> _Entry | None:
+    """Remove and return the least relevant leaf (ties: finest, then oldest)."""
+    leaves = list(_leaves(roots))
+    if not leaves:
+        return None
+    leaf, siblings = min(leaves, key=lambda p: (p[0].relevance, -p[0].finest_depth, p[0].created_at))
+    siblings.remove(leaf)
+    return leaf
+
+
+def _leaves(entries: list[_Entry]):
+    for e in entries:
+        if e.children:
+            yield from _leaves(e.children)
+        else:
+            yield e, entries
+
+
+# --- text -------------------------------------------------------------------------------------------
+def _render(header: str, roots: list[_Entry], cap: int | None) -> str:
+    lines = [header]
+    for number, entry in enumerate(roots, 1):
+        lines.extend(_entry_lines(entry, 0, number, cap))
+    return "\n".join(lines)
+
+
+def _entry_lines(entry: _Entry, nesting: int, number: int, cap: int | None) -> list[str]:
+    pad = INDENT * nesting
+    marker = f"{number}." if nesting == 0 else f"({number})" if nesting == 1 else f"[{number}]"
+    when = (f"Time Stamp: {_secs(entry.span.start)}s." if nesting >= 2 and entry.span.duration <= 1 + TIME_EPS
+            else f"Time Period: from {_secs(entry.span.start)}s to {_secs(entry.span.end)}s.")
+    body = " ".join(quote_data(_shorten(t, cap)) for t in entry.texts) or "(no description was recorded)"
+    lines = [f"{pad}{marker} {when} Content Description: {body}"]
+    if entry.children:
+        lines.append(f"{pad}{INDENT}{DETAIL_HEADING}")
+        for j, child in enumerate(entry.children, 1):
+            lines.extend(_entry_lines(child, nesting + 1, j, cap))
+    return lines
+
+
+def _shorten(text: str, cap: int | None) -> str:
+    if cap is None or len(text) <= cap:
+        return text
+    cut = text[:cap - 1]
+    space = cut.rfind(" ")
+    if space > cap * 0.7:  # end on a word when one ends near the cap
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ELLIPSIS
+
+
+def _secs(t: float) -> str:
+    return f"{round(t, 1):g}"

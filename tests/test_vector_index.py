@@ -1,0 +1,111 @@
+"""The FAISS index over node ids: exact search, selective filters, persistence and bad files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidrecall.memory.vector_index import IndexFileError, VectorIndex, sidecar_path
+
+DIM = 32
+
+
+def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
+    vecs = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def brute_force(vecs: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int, allowed=None) -> list[int]:
+    keep = np.array([allowed is None or int(i) in allowed for i in ids])
+    scores = vecs[keep] @ query
+    return [int(i) for i in ids[keep][np.argsort(-scores)[:k]]]
+
+
+@pytest.fixture
+def filled():
+    vecs = unit_vectors(5000)
+    ids = np.arange(5000, dtype=np.int64) * 7 + 3  # node ids are not positions
+    index = VectorIndex(DIM, "test-embedder")
+    index.add(ids, vecs)
+    return index, vecs, ids
+
+
+def test_search_is_exact_and_best_first(filled):
+    index, vecs, ids = filled
+    query = unit_vectors(1, seed=1)[0]
+    hits = index.search(query, 10)
+    assert [i for i, _ in hits] == brute_force(vecs, ids, query, 10)
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert index.search(vecs[123], 1)[0][0] == ids[123]  # a stored vector finds itself
+    assert index.ntotal == 5000 and index.ids() == set(ids.tolist())
+
+
+def test_selective_filter_still_returns_the_best_allowed(filled):
+    index, vecs, ids = filled
+    query = unit_vectors(1, seed=2)[0]
+    allowed = {int(ids[17]), int(ids[2500]), int(ids[4999])}  # 3 of 5000
+    hits = index.search(query, 10, allowed)
+    assert [i for i, _ in hits] == brute_force(vecs, ids, query, 10, allowed)
+    assert len(hits) == 3
+    half = set(ids[::2].tolist())
+    assert [i for i, _ in index.search(query, 10, half)] == brute_force(vecs, ids, query, 10, half)
+    assert index.search(query, 10, set()) == []
+    assert index.search(query, 10, {999_999_999}) == []
+
+
+def test_overfetch_filter_used_with_gpu_indexes_is_exact(filled):
+    index, vecs, ids = filled
+    index._use_gpu = True  # drive the GPU branch; searching itself stays on the CPU index here
+    index._searcher = lambda: index._cpu
+    query = unit_vectors(1, seed=3)[0]
+    allowed = {int(i) for i in ids[4990:]}
+    assert [i for i, _ in index.search(query, 5, allowed)] == brute_force(vecs, ids, query, 5, allowed)
+
+
+def test_readding_an_id_replaces_it_and_remove_drops_it(filled):
+    index, vecs, ids = filled
+    index.add([ids[0]], -vecs[0:1])
+    assert index.ntotal == 5000
+    assert index.search(-vecs[0], 1)[0][0] == ids[0]
+    assert index.remove([ids[0], ids[1]]) == 2
+    assert ids[0] not in index.ids() and index.ntotal == 4998
+
+
+def test_vectors_are_normalised_on_add_and_search():
+    index = VectorIndex(DIM)
+    vec = unit_vectors(1)[0]
+    index.add([5], 10 * vec[None, :])
+    (hit, score), = index.search(3 * vec, 1)
+    assert hit == 5 and score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_save_load_round_trip(filled, tmp_path):
+    index, vecs, ids = filled
+    path = tmp_path / "nodes.faiss"
+    index.save(path)
+    loaded = VectorIndex.load(path)
+    assert loaded.embedder == "test-embedder" and loaded.dim == DIM and loaded.ids() == index.ids()
+    assert loaded.search(vecs[42], 3) == index.search(vecs[42], 3)
+
+
+def test_missing_corrupt_or_mismatched_files_are_rejected(filled, tmp_path):
+    index, _, _ = filled
+    path = tmp_path / "nodes.faiss"
+    with pytest.raises(IndexFileError, match="no index file"):
+        VectorIndex.load(path)
+    index.save(path)
+    sidecar_path(path).write_text('{"embedder": "test-embedder", "dim": 32, "count": 7}')
+    with pytest.raises(IndexFileError, match="does not match its sidecar"):
+        VectorIndex.load(path)
+    sidecar_path(path).write_text("{not json")
+    with pytest.raises(IndexFileError, match="unreadable index sidecar"):
+        VectorIndex.load(path)
+    index.save(path)
+    path.write_bytes(b"garbage" * 50)
+    with pytest.raises(IndexFileError, match="unreadable FAISS index"):
+        VectorIndex.load(path)
+
+
+def test_mismatched_ids_and_vectors_are_refused():
+    with pytest.raises(ValueError, match="2 ids for 1 vectors"):
+        VectorIndex(DIM).add([1, 2], unit_vectors(1))

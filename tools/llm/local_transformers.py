@@ -1,0 +1,178 @@
+"""Local chat models as LangChain `BaseChatModel`s: any Hugging Face causal LM through transformers
+(a folder, a hub id, or a GGUF file dequantised by transformers+gguf), and llama.cpp when installed.
+
+Weights load once per process per (model, file, dtype, device) and are shared by every instance.
+Replies carry `usage_metadata` (input/output tokens) like any API model's.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+log = logging.getLogger(__name__)
+_LOAD_LOCK = threading.Lock()
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+
+
+def chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as the `{"role", "content"}` dicts chat templates and llama.cpp expect."""
+    out = []
+    for msg in messages:
+        role = _ROLES.get(msg.type, "user")
+        if isinstance(msg, ToolMessage):
+            role = "user"
+        out.append({"role": role, "content": str(msg.text)})
+    return out
+
+
+def _usage(tokens_in: int, tokens_out: int) -> UsageMetadata:
+    return UsageMetadata(input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out)
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> str:
+    for s in stop or []:
+        if s and s in text:
+            text = text[: text.index(s)]
+    return text
+
+
+def resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
+    """cuda + bfloat16 when a GPU is there, else cpu + float32, unless asked otherwise."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        return device, torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return device, getattr(torch, dtype)
+
+
+@lru_cache(maxsize=4)
+def load_causal_lm(model_path: str, gguf_file: str | None, device: str, dtype: str) -> tuple[Any, Any]:
+    """(tokenizer, model), loaded once per process for each argument set."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _LOAD_LOCK:
+        resolved_device, torch_dtype = resolve_device_dtype(device, dtype)
+        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        log.info("loading %s%s on %s (%s)%s", model_path, f"/{gguf_file}" if gguf_file else "", resolved_device,
+                 torch_dtype, "; dequantising a GGUF takes ~30 s on CPU" if gguf_file else "")
+        tokenizer = AutoTokenizer.from_pretrained(model_path, **extra)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, **extra)
+        model.to(resolved_device).eval()
+        return tokenizer, model
+
+
+class LocalTransformersChat(BaseChatModel):
+    """A chat model over any transformers causal LM, using the tokenizer's chat template and `generate`."""
+
+    model_path: str
+    gguf_file: str | None = None
+    model_id: str = ""
+    device: str = "auto"
+    dtype: str = "auto"
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 means greedy decoding
+
+    @property
+    def _llm_type(self) -> str:
+        return "local-transformers"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "gguf_file": self.gguf_file, "dtype": self.dtype,
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+
+    def load(self) -> tuple[Any, Any]:
+        return load_causal_lm(self.model_path, self.gguf_file, self.device, self.dtype)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        import torch
+
+        tokenizer, model = self.load()
+        input_ids = self._encode(tokenizer, chat_dicts(messages)).to(model.device)
+        max_new = int(kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens)))
+        temperature = float(kwargs.get("temperature", self.temperature))
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        with torch.inference_mode():
+            output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new,
+                                    pad_token_id=pad_id, **sampling)
+        new_tokens = output[0, input_ids.shape[1]:]
+        text = _cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), stop).strip()
+        message = AIMessage(content=text, usage_metadata=_usage(int(input_ids.shape[1]), int(new_tokens.shape[0])),
+                            response_metadata={"model_name": self.model_id or self.model_path})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    @staticmethod
+    def _encode(tokenizer: Any, chat: list[dict[str, str]]) -> Any:
+        if getattr(tokenizer, "chat_template", None):
+            encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",
+                                                    return_dict=True)
+            return encoded["input_ids"]
+        # No chat template (a base model): a plain transcript ending where the assistant speaks.
+        prompt = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
+        return tokenizer(prompt, return_tensors="pt")["input_ids"]
+
+
+@lru_cache(maxsize=2)
+def load_llama_cpp(model_path: str, n_ctx: int, n_threads: int | None) -> Any:
+    from llama_cpp import Llama
+
+    return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+
+
+class LlamaCppChat(BaseChatModel):
+    """A chat model over a GGUF file through llama-cpp-python (optional extra `vidrecall[llamacpp]`).
+
+    Takes `response_format` like an OpenAI server, so structured output is native (grammar-constrained).
+    """
+
+    model_path: str
+    model_id: str = ""
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "n_ctx": self.n_ctx, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature}
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        llama = load_llama_cpp(self.model_path, self.n_ctx, self.n_threads)
+        request: dict[str, Any] = {
+            "messages": chat_dicts(messages),
+            "max_tokens": int(kwargs.get("max_tokens", self.max_new_tokens)),
+            "temperature": float(kwargs.get("temperature", self.temperature)),
+            "stop": stop or [],
+        }
+        response_format = kwargs.get("response_format")
+        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+            request["response_format"] = {"type": "json_object",
+                                          "schema": response_format["json_schema"]["schema"]}
+        response = llama.create_chat_completion(**request)
+        usage = response.get("usage") or {}
+        message = AIMessage(content=response["choices"][0]["message"].get("content") or "",
+                            usage_metadata=_usage(int(usage.get("prompt_tokens", 0)),
+                                                  int(usage.get("completion_tokens", 0))),
+                            response_metadata={"model_name": self.model_id or self.model_path})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+__all__ = ["LocalTransformersChat", "LlamaCppChat", "chat_dicts", "load_causal_lm"]

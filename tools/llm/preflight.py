@@ -1,0 +1,106 @@
+"""Fail fast on a bad LLM configuration, before any video work, with one line that says the fix.
+
+Also turns any exception from a model call into one key-free line (`describe_error`): API keys come
+from the environment and must never reach logs, errors or reprs.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+API_KEY_ENV_KEY = "vidrecall_api_key_env"  # model.metadata: which env var held the key (for messages)
+PREFLIGHT_TIMEOUT_S = 5.0
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")  # OpenAI-style keys echoed back in error bodies
+
+
+class BackboneError(RuntimeError):
+    """A backbone model cannot be built or reached; the message is one line and names the fix."""
+
+
+def secret_values(model: Any) -> list[str]:
+    values = []
+    for attr in ("openai_api_key", "anthropic_api_key", "api_key"):
+        secret = getattr(model, attr, None)
+        getter = getattr(secret, "get_secret_value", None)
+        if getter and getter():
+            values.append(getter())
+    return values
+
+
+def redact(text: str, secrets: list[str] = ()) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEY_LIKE.sub("***", text)
+
+
+def describe_error(exc: BaseException, model: Any = None) -> str:
+    """`ExcType: first line of the message`, with anything key-like removed."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return redact(f"{type(exc).__name__}: {first}", secret_values(model) if model is not None else [])
+
+
+def preflight_llm(model: Any) -> None:
+    """Raise BackboneError when `model` cannot work: missing weights, unreachable server, rejected key."""
+    from vidrecall.tools.llm.local_transformers import LocalTransformersChat
+
+    if isinstance(model, LocalTransformersChat):
+        _check_local_weights(model.model_path, model.gguf_file)
+        return
+    base_url = _openai_base_url(model)
+    if base_url is not None:
+        _check_openai_server(model, base_url)
+
+
+def _check_local_weights(model_path: str, gguf_file: str | None) -> None:
+    path = Path(model_path).expanduser()
+    if gguf_file:
+        if not (path / gguf_file).is_file():
+            raise BackboneError(f"no GGUF file {str(path / gguf_file)!r}: fix the path in the llm spec")
+        return
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise BackboneError(f"{str(path)!r} has no config.json: point the llm spec at a transformers model folder")
+        return
+    if _looks_like_path(model_path):
+        raise BackboneError(f"no model at {model_path!r}: fix the path in the llm spec")
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(model_path, "config.json"), str):
+            raise BackboneError(f"{model_path!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
+                                "download it once online or give a local path")
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", ".", "~")) or spec.count("/") != 1 or spec.endswith((".gguf", ".bin"))
+
+
+def _openai_base_url(model: Any) -> str | None:
+    try:
+        from langchain_openai.chat_models.base import BaseChatOpenAI
+    except ImportError:
+        return None
+    if not isinstance(model, BaseChatOpenAI):
+        return None
+    return (model.openai_api_base or "https://api.openai.com/v1").rstrip("/")
+
+
+def _check_openai_server(model: Any, base_url: str) -> None:
+    secrets = secret_values(model)
+    key_env = (getattr(model, "metadata", None) or {}).get(API_KEY_ENV_KEY) or "the API key variable"
+    headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
+    try:
+        response = httpx.get(f"{base_url}/models", headers=headers, timeout=PREFLIGHT_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise BackboneError(f"cannot reach the LLM server at {base_url} ({type(exc).__name__}): start the server "
+                            "or fix base_url") from None
+    if response.status_code in (401, 403):
+        raise BackboneError(f"the LLM server at {base_url} rejected the API key (HTTP {response.status_code}): "
+                            f"check {key_env}")
+    if response.status_code >= 500:
+        raise BackboneError(f"the LLM server at {base_url} answers HTTP {response.status_code}: check the server")

@@ -1,0 +1,237 @@
+"""Every agent decision is a pydantic object from an LLM call that cannot crash the agent loop.
+
+`structured_call` asks for JSON matching a schema (natively through `response_format` where the model
+supports it, else through the prompt), extracts and repairs the JSON, validates it, and re-asks with the
+validation error appended, a bounded number of times. A model that never produces a valid object, or a
+server that keeps failing, yields `Decision(ok=False, value=fallback, error=...)`; the caller decides.
+Every attempt records a `Usage` on the meter; every malformed reply counts as malformed.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
+from pydantic import BaseModel, ValidationError
+
+from vidrecall.tools.accounting import CostMeter
+from vidrecall.tools.llm.cache import SQLiteResponseCache
+from vidrecall.tools.llm.json_repair import json_candidates, strip_reasoning
+from vidrecall.tools.llm.preflight import describe_error
+from vidrecall.tools.llm.usage import model_id, record, usage_from_message
+from vidrecall.types import Usage
+
+T = TypeVar("T", bound=BaseModel)
+
+STRUCTURED_MODE_KEY = "vidrecall_structured"  # model.metadata: "auto" | "native" | "prompt"
+
+
+class LLMCallError(RuntimeError):
+    """A plain-text LLM call failed (network, server, bad key); the message is one line, key-free."""
+
+
+@dataclass
+class Decision(Generic[T]):
+    value: T
+    ok: bool
+    attempts: int
+    raw: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _Reply:
+    text: str
+    error: str | None = None
+    rejected_request: bool = False  # the server refused the request itself (e.g. an unsupported response_format)
+
+
+def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fallback: T, retries: int = 2,
+                    role: str = "", meter: CostMeter | None = None, instruct: bool = True) -> Decision[T]:
+    """Ask `model` for a `schema` object; at most `retries + 1` calls; never raises for bad output.
+
+    `instruct=False` leaves the prompt alone when it already spells out the JSON format.
+    """
+    conversation = _as_messages(messages)
+    if instruct:
+        conversation = _append_to_last_user(conversation, schema_instruction(schema))
+    native = supports_native_structured_output(model)
+    raw: list[str] = []
+    error: str | None = None
+    attempts = 0
+    for attempts in range(1, retries + 2):
+        extra = {"response_format": json_schema_format(schema)} if native else {}
+        reply = _invoke(model, conversation, role=role, meter=meter, **extra)
+        if reply.error is not None:
+            error = reply.error
+            if native and reply.rejected_request:
+                native = False  # the server does not take response_format: ask through the prompt instead
+            continue
+        raw.append(reply.text)
+        try:
+            return Decision(parse_reply(reply.text, schema), True, attempts, raw, None)
+        except ValueError as exc:
+            error = str(exc)
+            if meter is not None:
+                meter.add_malformed()
+            conversation = conversation + [
+                AIMessage(content=reply.text),
+                HumanMessage(content=f"That reply was not valid: {error}. Reply again with only the JSON object "
+                                     "that matches the schema."),
+            ]
+    return Decision(fallback, False, attempts, raw, error)
+
+
+def chat_text(model: BaseChatModel, messages: Any, *, role: str = "", meter: CostMeter | None = None) -> str:
+    """One plain-text call with accounting; the visible reply (reasoning blocks removed).
+
+    Raises LLMCallError (one line, no secrets) when the call itself fails.
+    """
+    reply = _invoke(model, _as_messages(messages), role=role, meter=meter)
+    if reply.error is not None:
+        raise LLMCallError(reply.error)
+    return strip_reasoning(reply.text).strip()
+
+
+def parse_reply(text: str, schema: type[T]) -> T:
+    """The first JSON object in `text` that validates as `schema`; ValueError saying what was wrong."""
+    first_error: str | None = None
+    for candidate in json_candidates(text):
+        try:
+            return schema.model_validate(candidate)
+        except ValidationError as exc:
+            first_error = first_error or _validation_summary(exc)
+    if first_error is not None:
+        raise ValueError(first_error)
+    preview = " ".join(strip_reasoning(text or "").split())[:80]
+    raise ValueError(f"no JSON object found in the reply {preview!r}")
+
+
+def supports_native_structured_output(model: Any) -> bool:
+    mode = (getattr(model, "metadata", None) or {}).get(STRUCTURED_MODE_KEY, "auto")
+    if mode != "auto":
+        return mode == "native"
+    try:
+        from langchain_openai.chat_models.base import BaseChatOpenAI
+    except ImportError:
+        return False
+    return isinstance(model, BaseChatOpenAI)
+
+
+def json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
+    """OpenAI's `response_format` for a pydantic schema (non-strict: optional fields stay optional)."""
+    return {"type": "json_schema",
+            "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema(), "strict": False}}
+
+
+def schema_instruction(schema: type[BaseModel]) -> str:
+    """Asks for JSON by example plus one line per field: small models copy a schema, not fill it."""
+    compact = compact_schema(schema.model_json_schema())
+    lines = [f"- {name} ({_type_label(prop)}){': ' + prop['description'] if prop.get('description') else ''}"
+             for name, prop in compact.get("properties", {}).items()]
+    return ("Reply with only one JSON object, no prose and no code fences, of this form:\n"
+            + json.dumps(example_value(compact), ensure_ascii=False) + "\nFields:\n" + "\n".join(lines))
+
+
+def example_value(node: dict[str, Any]) -> Any:
+    """A placeholder value that has the shape `node` (a compact JSON schema) describes."""
+    if node.get("default") not in (None, [], {}):
+        return node["default"]
+    if node.get("enum"):
+        return node["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        options = [o for o in node.get(key, []) if o.get("type") != "null"]
+        if options:
+            return example_value(options[0])
+    kind = node.get("type")
+    if kind == "object" or "properties" in node:
+        return {name: example_value(prop) for name, prop in node.get("properties", {}).items()}
+    if kind == "array":
+        items = node.get("items")
+        return [example_value(items)] if isinstance(items, dict) and items else []
+    bounds = [node[k] for k in ("minimum", "exclusiveMinimum") if k in node]
+    return {"string": "...", "integer": int(bounds[0]) if bounds else 0, "number": float(bounds[0]) if bounds else 0.0,
+            "boolean": False}.get(kind, None)
+
+
+def _type_label(node: dict[str, Any]) -> str:
+    if node.get("enum"):
+        return "one of " + ", ".join(json.dumps(v) for v in node["enum"])
+    options = node.get("anyOf") or node.get("oneOf")
+    if options:
+        return " or ".join(_type_label(o) for o in options)
+    label = node.get("type", "any")
+    if label == "array" and isinstance(node.get("items"), dict):
+        label = f"list of {_type_label(node['items'])}"
+    low, high = node.get("minimum"), node.get("maximum")
+    if low is not None and high is not None:
+        label += f", {low} to {high}"
+    return label
+
+
+def compact_schema(node: Any, defs: dict[str, Any] | None = None) -> Any:
+    """The JSON schema with `$ref`s inlined and titles dropped."""
+    if defs is None and isinstance(node, dict):
+        defs = node.get("$defs", {})
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return compact_schema(defs.get(node["$ref"].split("/")[-1], {}), defs)
+        return {k: compact_schema(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+    if isinstance(node, list):
+        return [compact_schema(v, defs) for v in node]
+    return node
+
+
+def response_cache(model: Any) -> SQLiteResponseCache | None:
+    cache = getattr(model, "cache", None)
+    if cache is None and hasattr(model, "bound"):  # a RunnableBinding around the chat model
+        cache = getattr(model.bound, "cache", None)
+    return cache if isinstance(cache, SQLiteResponseCache) else None
+
+
+def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, meter: CostMeter | None,
+            **kwargs: Any) -> _Reply:
+    name = model_id(model)
+    cache = response_cache(model)
+    hits_before = cache.hits_in_this_thread() if cache else 0
+    started = time.perf_counter()
+    try:
+        message = model.invoke(messages, **kwargs)
+    except Exception as exc:  # network, server, auth: reported to the caller, never raised into the agent
+        record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
+                            role=role))
+        return _Reply("", describe_error(exc, model), rejected_request=type(exc).__name__ == "BadRequestError")
+    cached = cache is not None and cache.hits_in_this_thread() > hits_before
+    record(meter, usage_from_message(message, model=name, role=role, latency_s=time.perf_counter() - started,
+                                     cached=cached))
+    return _Reply(_message_text(message))
+
+
+def _message_text(message: BaseMessage) -> str:
+    return str(message.text)
+
+
+def _as_messages(messages: Any) -> list[BaseMessage]:
+    if isinstance(messages, str):
+        return [HumanMessage(content=messages)]
+    return list(convert_to_messages(messages))
+
+
+def _append_to_last_user(messages: list[BaseMessage], text: str) -> list[BaseMessage]:
+    for i in range(len(messages) - 1, -1, -1):
+        msg = messages[i]
+        if isinstance(msg, HumanMessage) and isinstance(msg.content, str):
+            updated = msg.model_copy(update={"content": f"{msg.content}\n\n{text}"})
+            return messages[:i] + [updated] + messages[i + 1:]
+    return messages + [HumanMessage(content=text)]
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "value"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
