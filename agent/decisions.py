@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
 _WORD_CONFIDENCE = {"very high": 0.95, "high": 0.85, "certain": 0.95, "medium": 0.5, "moderate": 0.5,
                     "low": 0.2, "very low": 0.05, "none": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
 

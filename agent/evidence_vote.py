@@ -43,7 +43,6 @@ class Vote:
     best: str | None = None
     margin: float = 0.0
     decisive: bool = False
-    support: dict[str, int | None] = field(default_factory=dict)  # option letter → index of its best text
 
     @property
     def confidence(self) -> float:
@@ -72,6 +71,9 @@ class _EvidenceText:
                 return 1.0, i
         if len(word) < 5 or word.isdigit():
             return 0.0, None
+        for i, squashed in enumerate(self.squashed):  # OCR misreads a letter or two, spaces gone
+            if _near_substring(word, squashed):
+                return FUZZY_MIN_RATIO, i
         best, where = 0.0, None
         for i, words in enumerate(self.per_text):
             for w in words:
@@ -80,6 +82,21 @@ class _EvidenceText:
                     if r > best:
                         best, where = r, i
         return (best, where) if best >= FUZZY_MIN_RATIO else (0.0, None)
+
+
+def _near_substring(word: str, text: str) -> bool:
+    """`word` occurs in `text` with at most one substituted letter per eight."""
+    n, allowed = len(word), max(1, len(word) // 8)
+    for i in range(len(text) - n + 1):
+        mismatches = 0
+        for a, b in zip(word, text[i:i + n]):
+            if a != b:
+                mismatches += 1
+                if mismatches > allowed:
+                    break
+        else:
+            return True
+    return False
 
 
 def distinctive_words(option: Option, options: list[Option], question: str) -> list[str]:
@@ -99,18 +116,14 @@ def vote(question: str, options: list[Option], texts: list[str], embedder=None) 
     evidence = _EvidenceText(texts)
     for opt in options:
         words = distinctive_words(opt, options, question)
-        hits = [evidence.presence(w) for w in words]
-        result.lexical[opt.letter] = float(np.mean([h for h, _ in hits])) if hits else 0.0
-        located = [(h, i) for h, i in hits if i is not None]
-        result.support[opt.letter] = max(located)[1] if located else None
+        hits = [evidence.presence(w)[0] for w in words]
+        result.lexical[opt.letter] = float(np.mean(hits)) if hits else 0.0
     if embedder is not None:
         sims = embedder.embed([o.text for o in options]) @ embedder.embed(texts).T
         best_sim = sims.max(axis=1)
         centred = best_sim - best_sim.mean()
-        for opt, sim, row in zip(options, centred, sims):
+        for opt, sim in zip(options, centred):
             result.semantic[opt.letter] = float(sim)
-            if result.support[opt.letter] is None:
-                result.support[opt.letter] = int(row.argmax())
     for opt in options:
         result.scores[opt.letter] = result.lexical[opt.letter] + SEMANTIC_WEIGHT * result.semantic.get(opt.letter, 0.0)
     ranked = sorted(result.scores.items(), key=lambda kv: -kv[1])

@@ -74,26 +74,24 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
         answer=(option.label if option else claim.answer) or ("No answer" if forced else ""),
         confidence=round(float(confidence), 3),
         decided_by=decided_by,
-        evidence_spans=_evidence_spans(view, claim.cited, ev, option.letter if option else None),
+        evidence_spans=_evidence_spans(view, claim.cited, question, option, embedder),
     )
     return out
 
 
-def _evidence_spans(view: MemoryView, cited: list[Span], ev: Vote, letter: str | None) -> list[dict]:
-    """The cited spans that the memory covers, plus the caption that best supports the chosen option."""
-    found: list[dict] = []
+def _evidence_spans(view: MemoryView, cited: list[Span], question: str, option, embedder) -> list[dict]:
+    """The tightest caption under each cited span, plus the most specific caption naming the chosen option."""
+    found = []
     for span in cited:
-        for node in view.nodes_overlapping(span)[:1]:
-            found.append(_as_evidence(node))
-    idx = ev.support.get(letter) if letter else None
-    if idx is not None:
-        texts_nodes = [n for n in view.nodes if n.text and n.text.strip()]
-        if 0 <= idx < len(texts_nodes):
-            found.append(_as_evidence(texts_nodes[idx]))
-    unique: dict[tuple, dict] = {}
-    for e in found:
-        unique.setdefault((round(e["start"], 1), round(e["end"], 1), e["level"]), e)
-    return list(unique.values())
+        near = view.nodes_overlapping(span)
+        if near:
+            found.append(max(near, key=lambda n: (n.span.iou(span), -n.span.duration)))
+    if option is not None:
+        naming = [n for n in view.nodes if supports(option.text, [n.text], question)]
+        if naming:
+            found.append(min(naming, key=lambda n: (n.span.duration, n.start)))
+    unique = {n.id: n for n in found}
+    return [_as_evidence(n) for n in sorted(unique.values(), key=lambda n: (n.start, n.depth))]
 
 
 def _as_evidence(node) -> dict:

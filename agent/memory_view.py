@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidrecall.agent.state import AgentContext
-from vidrecall.types import Span
+from vidrecall.types import TIME_EPS, Span
 
 
 @dataclass
@@ -27,19 +27,27 @@ class MemoryView:
         return [n for n in self.nodes if n.span.overlap(span) > 0]
 
 
-def render_view(ctx: AgentContext, nodes: list, *, max_depth: int | None = None) -> MemoryView:
+def render_view(ctx: AgentContext, nodes: list, *, max_depth: int | None = None,
+                relevance: dict[int, float] | None = None) -> MemoryView:
     from vidrecall.memory.render import render_memory
 
     if max_depth is not None:
         nodes = [n for n in nodes if n.depth <= max_depth]
     nodes = sorted(nodes, key=lambda n: (n.start, n.depth, n.end))
-    text = render_memory(nodes, ctx.duration, max_tokens=ctx.config.context_tokens)
-    top_depth = min((n.depth for n in nodes), default=0)
-    clips: list[Span] = []
-    for n in nodes:
-        if n.depth == top_depth and not any(n.span.same_as(c) for c in clips):
-            clips.append(n.span)
-    return MemoryView(nodes, text, clips)
+    text = render_memory(nodes, ctx.duration, max_tokens=ctx.config.context_tokens, relevance=relevance)
+    return MemoryView(nodes, text, top_level_spans(nodes))
+
+
+def top_level_spans(nodes: list) -> list[Span]:
+    """The spans render_memory numbers 1, 2, 3…: those no other span strictly contains, by start time."""
+    spans: list[Span] = []
+    for n in sorted(nodes, key=lambda n: (n.start, -(n.end - n.start))):
+        if not any(s.same_as(n.span) for s in spans):
+            spans.append(n.span)
+    def inside(inner: Span, outer: Span) -> bool:
+        return (outer.start <= inner.start + TIME_EPS and inner.end <= outer.end + TIME_EPS
+                and outer.duration > inner.duration + TIME_EPS)
+    return [s for s in spans if not any(inside(s, o) for o in spans)]
 
 
 def load_nodes(ctx: AgentContext, node_ids: list[int]) -> list:

@@ -83,7 +83,7 @@ def localize(state: dict, runtime: Runtime[AgentContext]) -> dict:
         return {"plan": [], "stop": "nothing left to explore", **rec.done("nothing left to explore")}
     view = current_view(ctx, state)
     got = decide(ctx, "localize", LocalizeDecision, meter=rec.meter, k=ctx.config.spans_per_round,
-                 explored=[s.label() for s in explored], **prompt_values(ctx, state, view))
+                 explored=[_seconds_label(s) for s in explored], **prompt_values(ctx, state, view))
     d: LocalizeDecision = got.value
     raws = [(s.start, s.end) for s in (view.clip_span(c) for c in d.clips) if s is not None]
     bad_clips = [c for c in d.clips if view.clip_span(c) is None]
@@ -146,3 +146,7 @@ def finish(state: dict, runtime: Runtime[AgentContext]) -> dict:
     message += f"; {stop})" if stop != "confident" else ")"
     return {"result": result, "stop": stop, "history": [turn], **rec.done(message, decided_by=d.get("decided_by"))}
 
+
+
+def _seconds_label(span: Span) -> str:
+    return f"{round(span.start, 1):g}-{round(span.end, 1):g} s"

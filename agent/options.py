@@ -41,6 +41,7 @@ def match_option(answer: str | None, options: list[Option]) -> Option | None:
         return letters[m.group(1).upper()]
     low = text.lower()
     hits = [o for o in options if o.text and o.text.lower() in low]
+    hits = [o for o in hits if not any(o is not h and o.text.lower() in h.text.lower() for h in hits)]
     if len(hits) == 1:
         return hits[0]
     m = re.search(r"\b(?:option|answer)\s*(?:is\s*)?\(?([A-Za-z])\b", text, re.I)

@@ -19,7 +19,7 @@ from vidrecall.agent.candidates import retrieval_ranking, unexplored_units
 from vidrecall.agent.decisions import LucyAnswer, LucyFilter, LucyFinal, LucyLocalize
 from vidrecall.agent.judge import LlmClaim, cited_spans, judge
 from vidrecall.agent.memory_view import load_nodes, question_query, recall_nodes, render_view
-from vidrecall.agent.nodes import current_view, prompt_values
+from vidrecall.agent.nodes import _seconds_label, current_view, prompt_values
 from vidrecall.agent.options import has_ordinal
 from vidrecall.agent.spans import Unit, snap_all
 from vidrecall.agent.state import AgentContext
@@ -93,7 +93,7 @@ def lucy_localize(state: dict, runtime: Runtime[AgentContext]) -> dict:
         return {"plan": [], "stop": "nothing left to explore", **rec.done("nothing left to explore")}
     view = current_view(ctx, state, max_depth=1)  # the original's localizer never sees ultra-fine memory
     got = decide(ctx, "videolucy_localize", LucyLocalize, meter=rec.meter,
-                 explored=[s.label() for s in explored], **prompt_values(ctx, state, view))
+                 explored=[_seconds_label(s) for s in explored], **prompt_values(ctx, state, view))
     d: LucyLocalize = got.value
     snapped = snap_all(list(d.time_period)[:1], units, ctx.duration)
     if snapped.kept:

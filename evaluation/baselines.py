@@ -6,8 +6,9 @@
   captions do not fit the context budget, retrieval (VideoMemory.search) picks the ones most like the
   question and its options.
 
-Both answer through `structured_call` with the agent's AnswerDecision schema and decide through the
-agent's `judge` (LLM claim + evidence vote), and return the same `Answer` type, so the comparison is fair.
+Both ask the LLM once with the agent's own `answer` prompt and AnswerDecision schema (through
+`structured_call`), decide through the agent's `judge` (LLM claim + evidence vote), and return the same
+`Answer` type, so the comparison with the agent is fair.
 """
 from __future__ import annotations
 
@@ -15,37 +16,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import HumanMessage
-
+from vidrecall.agent.asking import decide
 from vidrecall.agent.decisions import AnswerDecision
 from vidrecall.agent.judge import LlmClaim, cited_spans, judge
-from vidrecall.agent.memory_view import MemoryView, question_query
+from vidrecall.agent.memory_view import question_query, render_view
+from vidrecall.agent.options import parse_options
 from vidrecall.agent.result import Answer, Cost, Evidence, Step
+from vidrecall.agent.state import AgentContext
 from vidrecall.evaluation.items import QAItem
 from vidrecall.memory.render import estimate_tokens, render_memory
 from vidrecall.tools.accounting import CostMeter
-from vidrecall.tools.llm.structured import structured_call
-from vidrecall.types import Span
-
-# Baseline prompt (kept here, not in prompts/, because no agent role uses it). Captions inside `memory`
-# are already fenced as data by render_memory.
-ANSWER_PROMPT = """You are given descriptions of parts of a video, ordered by time.
-
-{memory}
-
-Question: {question}
-{options}
-Answer from the descriptions only. Reply with JSON: {{"answer": "<{answer_kind}>", "confidence": <0 to 1>, \
-"spans": [[start_s, end_s]], "reason": "<one sentence>"}}"""
-
-
-def cost_from_meter(meter: CostMeter) -> Cost:
-    s = meter.summary()
-    return Cost(frames_decoded=s["frames_decoded"], captions_by_level=s["captions_by_level"],
-                captions_reused=s["captions_reused"], llm_calls=s["llm_calls"], vlm_calls=s["vlm_calls"],
-                tokens_in=s["tokens_in"], tokens_out=s["tokens_out"], cache_hits=s["cache_hits"],
-                malformed_outputs=s["malformed_outputs"], seconds=s["seconds"])
-
+from vidrecall.types import Span, fmt_time
 
 def default_level(config: Any) -> str:
     return config.levels[1].name if len(config.levels) > 1 else config.levels[0].name
@@ -86,28 +67,26 @@ class _Baseline:
         video = memory.register(item.video_path)
         level = self.level or default_level(config)
         nodes, gather_step = self.gather(video, level, item, meter)
-        nodes = sorted(nodes, key=lambda n: (n.start, n.depth, n.end))
-        text = render_memory(nodes, video.duration, max_tokens=config.context_tokens)
-        view = MemoryView(nodes, text, [n.span for n in nodes])
-
+        ctx = AgentContext(config, memory, llm, video, meter)
+        view = render_view(ctx, nodes)
         started = time.monotonic()
-        prompt = ANSWER_PROMPT.format(memory=text, question=item.question, options="\n".join(item.options),
-                                      answer_kind="option letter" if item.options else "short answer")
-        decision = structured_call(llm, [HumanMessage(content=prompt)], AnswerDecision, fallback=AnswerDecision(),
-                                   role="answer", meter=meter)
+        decision = decide(ctx, "answer", AnswerDecision, meter=meter, question=item.question,
+                          options=[o.label for o in parse_options(item.options)], memory=view.text,
+                          duration=round(ctx.duration, 1), duration_label=fmt_time(ctx.duration), history=[],
+                          clip_count=len(view.clips))
         value = decision.value
         claim = LlmClaim(value.answer, value.confidence, cited_spans(view, value.clips, value.spans, video.duration),
                          value.reason, decision.ok)
         verdict = judge(item.question, item.options, claim, view, memory.embedder, forced=True)
         answer_step = Step(index=1, node="answer", message=f"{self.name}: one LLM call over {len(nodes)} captions "
-                           f"-> {verdict['answer'] or 'no answer'}", spans=[(s.start, s.end) for s in claim.cited],
+                           f"-> {verdict['answer'] or 'no answer'}", spans=[(c.start, c.end) for c in claim.cited],
                            detail={"llm_ok": decision.ok, "attempts": decision.attempts,
                                    "decided_by": verdict["decided_by"]}, elapsed_s=round(time.monotonic() - started, 3))
         return Answer(question=item.question, options=list(item.options), answer=verdict["answer"],
                       option=verdict["option"], confidence=verdict["confidence"], forced=False,
                       decided_by=verdict["decided_by"], reason=verdict.get("reason", ""),
                       evidence=[Evidence(**e) for e in verdict["evidence_spans"]],
-                      trajectory=[gather_step, answer_step], cost=cost_from_meter(meter), video=str(item.video_path),
+                      trajectory=[gather_step, answer_step], cost=Cost(**meter.summary()), video=str(item.video_path),
                       video_id=video.id, strategy=self.name)
 
 

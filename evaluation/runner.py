@@ -154,15 +154,32 @@ class RunSummary:
                 f"{self.skipped_no_video} without video, {self.errors} errors); {acc} -> {self.out_path}")
 
 
-def run_eval(items: Iterable[QAItem], qa: Any, method: str | Method, out_jsonl: str | os.PathLike, *,
+def videoqa_factory(profile: str, **kwargs: Any) -> Callable[[], Any]:
+    """A deferred `VideoQA(profile, **kwargs)`: nothing loads until a question is left to run."""
+    def build() -> Any:
+        from vidrecall.api import VideoQA
+
+        return VideoQA(profile, **kwargs)
+    return build
+
+
+def run_eval(items: Iterable[QAItem], qa: Any = None, method: str | Method = "default",
+             out_jsonl: str | os.PathLike | None = None, *, profile: str = "offline",
+             store_dir: str | os.PathLike | None = None, llm: Any = None, vlm: Any = None, embedder: Any = None,
              limit: int | None = None, retry_errors: bool = False, progress: bool = True,
              method_options: dict[str, Any] | None = None) -> RunSummary:
     """Answer every item with `method`, appending one row per question to `out_jsonl`.
 
     `qa` is a VideoQA, or a zero-argument factory returning one (called only when something is left to
-    run, so a finished run loads no model). `method` is a name from METHODS or any object with
+    run, so a finished run loads no model); without it one is built from `profile`, `store_dir` and the
+    backbone specs/objects `llm`, `vlm`, `embedder`. `method` is a name from METHODS or any object with
     `.name` and `.answer(item) -> Answer` (used by tests to script outcomes).
     """
+    if out_jsonl is None:
+        raise EvalError("run_eval needs out_jsonl, the results file to write (and resume from)")
+    if qa is None:
+        strategy = method if isinstance(method, str) and method in AGENT_METHODS else None
+        qa = videoqa_factory(profile, strategy=strategy, store_dir=store_dir, llm=llm, vlm=vlm, embedder=embedder)
     out_path = Path(out_jsonl)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     name = method if isinstance(method, str) else method.name

@@ -112,8 +112,8 @@ class VideoMemory:
     def plan(self, video: VideoRecord, level: str, span: Span, instruction: str | None = None) -> CaptionPlan:
         """The cache key and prompt of a caption, without decoding anything."""
         lv = self.config.level(level)
-        try:
-            span = span.clip_to(video.duration)
+        try:  # floats: caption_key would hash an int start 2 differently from 2.0
+            span = Span(float(span.start), float(span.end)).clip_to(float(video.duration))
         except ValueError:
             raise VideoError(f"{video.path}: span {span.start:.2f}-{span.end:.2f} s lies outside the video "
                              f"(0 to {video.duration:.2f} s)") from None

@@ -15,6 +15,11 @@ import faiss
 import numpy as np
 
 
+# A filter allowing at least this share of the index is cheaper to apply after an unfiltered search than
+# through an id selector, whose per-vector membership test then costs more than it saves.
+BROAD_FILTER_SHARE = 0.2
+
+
 class IndexFileError(ValueError):
     """An index file that cannot be used (missing, corrupt, not matching its sidecar); the memory rebuilds it."""
 
@@ -77,7 +82,7 @@ class VectorIndex:
         query = _normalised(np.asarray(vec, dtype=np.float32).reshape(1, -1), self.dim)
         if allowed is None:
             return self._search_all(query, min(k, self.ntotal))
-        if self._use_gpu:
+        if self._use_gpu or len(allowed) >= BROAD_FILTER_SHARE * self.ntotal:
             return self._search_overfetch(query, k, allowed)
         selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         k = min(k, len(allowed), self.ntotal)
@@ -89,8 +94,11 @@ class VectorIndex:
         return _pairs(scores[0], ids[0])
 
     def _search_overfetch(self, query: np.ndarray, k: int, allowed: set[int]) -> list[tuple[int, float]]:
-        """GPU indexes take no id selector: fetch more and more until k allowed ids are found or all are seen."""
-        fetch = min(self.ntotal, max(4 * k, 64))
+        """Fetch more and more until k allowed ids are found or all are seen (GPU indexes take no selector).
+
+        Exact: an allowed id scoring above the k-th allowed one found would itself be among those fetched.
+        """
+        fetch = min(self.ntotal, max(4 * k, 64, int(2 * k * self.ntotal / max(1, len(allowed)))))
         while True:
             found = [(i, s) for i, s in self._search_all(query, fetch) if i in allowed]
             if len(found) >= k or fetch >= self.ntotal:

@@ -11,7 +11,8 @@ from PIL import Image
 
 from conftest import clip
 from vidrecall.agent.result import Answer, Cost, Evidence, Step
-from vidrecall.display import answer_html, enable_rich_display, memory_html, search_html, trajectory_html, view
+from vidrecall.display import (answer_html, compare_html, enable_rich_display, eval_row_html, failures_html, memory_html,
+                               search_html, table_html, trajectory_html, view)
 from vidrecall.notebook import NotebookProgress, TerminalProgress, follow_stream
 from vidrecall.thumbnails import span_thumbnails, thumbnails_for_spans
 from vidrecall.timeline import lanes_for, plot_timeline, save_timeline_png, zoom_path
@@ -237,3 +238,53 @@ def test_terminal_progress_prints_a_bar_and_the_summary():
 def test_a_stream_without_an_answer_is_an_error():
     with pytest.raises(RuntimeError, match="without an answer after 2 steps|after 2 steps without an answer"):
         follow_stream(iter(sample_answer().trajectory[:2]), TerminalProgress("q", file=io.StringIO()))
+
+
+# --- evaluation rows --------------------------------------------------------------------------------
+
+def eval_row(qid: str, correct: bool | None, confidence: float, error: str | None = None) -> dict:
+    return {"id": qid, "method": "default", "question_type": "color", "answer": "Red", "option": "A", "gold": "B",
+            "correct": correct, "confidence": confidence, "forced": False, "decided_by": "llm",
+            "evidence": [[100.0, 110.0]], "gold_spans": [[139.4, 147.667]], "evidence_hit": False,
+            "trajectory": {"steps": 4, "nodes": ["recall", "answer", "localize", "zoom"], "spans": [[120.0, 180.0]]},
+            "cost": {"llm_calls": 2, "tokens_in": 3000, "seconds": 9.5}, "error": error}
+
+
+def test_eval_row_card_shows_question_gold_prediction_and_spans():
+    from vidrecall.evaluation.items import QAItem
+
+    item = QAItem(id="needle_color_frog", video_id="h", video_path=None, question="What color is the <frog>?",
+                  options=["A. Red", "B. Green"], answer="B")
+    html = eval_row_html(eval_row("needle_color_frog", False, 0.8), item, duration=933.2)
+    assert "What color is the &lt;frog&gt;?" in html and "✗ wrong" in html
+    assert "predicted <b>A</b> · gold <b>B</b>" in html
+    assert "gold 2:19-2:28" in html and "evidence 1:40-1:50" in html  # both spans on the timeline
+    assert "recall → answer → localize → zoom" in html and "tokens_in <b>3000</b>" in html
+
+
+def test_failures_lists_errors_then_confident_mistakes_only():
+    rows = [eval_row("ok", True, 0.9), eval_row("low", False, 0.2), eval_row("high", False, 0.95),
+            eval_row("boom", None, 0.0, error="VideoError: gone.mp4: file not found")]
+    html = failures_html(rows, limit=2)
+    assert "3 of 4 rows wrong or failed; showing 2" in html
+    assert html.index("boom") < html.index("high") and ">low " not in html and ">ok " not in html
+    assert "error: VideoError: gone.mp4" in html
+
+
+# --- comparisons and tables ------------------------------------------------------------------------
+
+def test_compare_html_puts_setups_side_by_side_with_their_cost():
+    first = sample_answer()
+    second = first.model_copy(update={"option": "A", "answer": "DRAGON", "confidence": 0.4, "strategy": "videolucy",
+                                      "cost": Cost(llm_calls=7, tokens_in=9000, tokens_out=300, seconds=30.0)})
+    html = compare_html({"offline/default": first, "offline/videolucy": second}, cards=True)
+    assert "<th>offline/default</th><th>offline/videolucy</th>" in html
+    assert "<td>B. SINTEL</td><td>A. DRAGON</td>" in html
+    assert "<td>3</td><td>7</td>" in html and "<td>2,400/120</td><td>9,000/300</td>" in html
+    assert html.count('class="vr vr-answer"') == 2
+
+
+def test_table_html_formats_numbers_and_escapes_text():
+    html = table_html([{"method": "<b>x</b>", "accuracy": 0.66666}, {"method": "y", "n": 3}])
+    assert "<th>method</th><th>accuracy</th><th>n</th>" in html
+    assert "<td>&lt;b&gt;x&lt;/b&gt;</td><td>0.667</td><td></td>" in html and "<td>3</td>" in html

@@ -77,12 +77,12 @@ def rotated_clip(directory: Path, name: str = "rotated.mp4", rotation: int = 90)
     return path
 
 
-def empty_container(directory: Path, name: str = "empty.mp4") -> Path:
-    """A valid mp4 with a video stream and no frames at all."""
+def empty_container(directory: Path, name: str = "empty.avi") -> Path:
+    """A valid AVI with a video stream and no frames at all (mp4 and mkv muxers drop such a stream)."""
     path = directory / name
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
         container.start_encoding()  # writes the header although no frame follows
     return path
 

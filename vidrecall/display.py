@@ -232,6 +232,56 @@ def _row_thumbnails(video: Path | None, nodes: Sequence[MemoryNode]) -> tuple[di
     return {i: thumbnails_html(t, n.span.label()) for i, (t, n) in enumerate(zip(per_row, nodes))}, ""
 
 
+# --- comparisons and plain tables ---------------------------------------------------------------------
+
+COMPARE_ROWS: tuple[tuple[str, Any], ...] = (
+    ("answer", lambda a: f"{a.option}. {a.answer}" if a.option and not a.answer.upper().startswith(a.option.upper())
+     else a.answer),
+    ("confidence", lambda a: f"{a.confidence:.2f}"),
+    ("forced", lambda a: "yes" if a.forced else "no"),
+    ("decided by", lambda a: a.decided_by),
+    ("evidence", lambda a: ", ".join(e.label() for e in a.evidence) or "none"),
+    ("steps", lambda a: len(a.trajectory)),
+    ("llm_calls", lambda a: a.cost.llm_calls),
+    ("tokens in/out", lambda a: f"{a.cost.tokens_in:,}/{a.cost.tokens_out:,}"),
+    ("captioner calls", lambda a: a.cost.vlm_calls),
+    ("new captions", lambda a: ", ".join(f"{k} {v}" for k, v in a.cost.captions_by_level.items()) or "0"),
+    ("reused captions", lambda a: a.cost.captions_reused),
+    ("frames decoded", lambda a: a.cost.frames_decoded),
+    ("seconds", lambda a: f"{a.cost.seconds:.1f}"),
+)
+
+
+def compare_html(answers: dict[str, "Answer"], *, cards: bool = True, video_path: str | Path | None = None) -> str:
+    """The same question answered by several setups, side by side: one column per setup, then their cards."""
+    names = list(answers)
+    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
+    body = "".join(f"<tr><th>{_esc(label)}</th>" + "".join(f"<td>{_esc(get(answers[n]))}</td>" for n in names) + "</tr>"
+                   for label, get in COMPARE_ROWS)
+    question = next(iter(answers.values())).question if answers else ""
+    parts = [f'<div class="vr vr-compare">{STYLE}<div class="vr-q">Q: {_esc(question)}</div>',
+             f"<table><tr><th></th>{head}</tr>{body}</table>"]
+    if cards:
+        parts.append('<div style="display:flex;gap:12px;flex-wrap:wrap;align-items:flex-start">' + "".join(
+            f'<div style="flex:1 1 420px;min-width:0"><div class="vr-q">{_esc(n)}</div>'
+            f"{answer_html(answers[n], video_path, per_span=1)}</div>" for n in names) + "</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def table_html(records: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, caption: str = "") -> str:
+    """A list of dicts as a plain HTML table (floats to 3 significant digits), for summaries in notebooks."""
+    columns = list(columns or dict.fromkeys(k for r in records for k in r))
+
+    def cell(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else _esc("" if v is None else v)
+
+    rows = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in records)
+    cap = f'<div class="vr-q">{_esc(caption)}</div>' if caption else ""
+    return (f'<div class="vr vr-table">{STYLE}{cap}<table><tr>' + "".join(f"<th>{_esc(c)}</th>" for c in columns)
+            + f"</tr>{rows}</table></div>")
+
+
 # --- evaluation rows (the failure browser) --------------------------------------------------------
 
 def eval_row_html(row: dict[str, Any], item: Any = None, *, duration: float | None = None) -> str:
@@ -306,7 +356,7 @@ def timeline_svg(duration: float, *, nodes: Sequence[MemoryNode] = (), evidence:
                  stops: Sequence[ZoomStop] = (), gold: Sequence[tuple[float, float]] = (), width: int = 760) -> str:
     """Levels as lanes, captions as bars (hover shows the caption), evidence as bands, the zoom path as outlines;
     `gold` spans (from annotations) as green bands."""
-    lanes = lanes_for(nodes, [s.level for s in stops] + [e.level for e in evidence]) or ["coarse"]
+    lanes = lanes_for(nodes, [s.level for s in stops] + [e.level for e in evidence]) or ["video"]
     label_w, lane_h, top, axis_h = 70, 18, 6, 18
     height = top + lane_h * len(lanes) + axis_h
     plot_w = width - label_w - 8

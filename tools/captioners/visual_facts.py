@@ -42,9 +42,10 @@ def colour_labels(rgb: np.ndarray) -> np.ndarray:
         [names["red"], names["orange"], names["yellow"], names["green"], names["blue"], names["purple"]],
         default=names["pink"],
     )
-    warm = (h < 50) | (h >= 345)
+    # Wood, skin in shadow, soil: warm hues that are not bright are what people call brown.
+    warm = (h < 45) | (h >= 345)
     label = hue_band
-    label = np.where(warm & (v < 0.6) & (s > 0.2), names["brown"], label)
+    label = np.where(warm & (v < 0.78) & (s > 0.25), names["brown"], label)
     label = np.where(((h < 15) | (h >= 330)) & (s < 0.5) & (v > 0.7), names["pink"], label)
     label = np.where(s < 0.18, np.where(v > 0.8, names["white"], names["grey"]), label)
     label = np.where(v < 0.18, names["black"], label)
@@ -61,6 +62,27 @@ def dominant_colours(frames: list[np.ndarray], top: int = 3, min_share: float = 
     shares = counts / max(1, counts.sum())
     order = np.argsort(-shares, kind="stable")[:top]
     return [(COLOUR_NAMES[i], float(shares[i])) for i in order if shares[i] >= min_share]
+
+
+def accent_colours(frames: list[np.ndarray], exclude: set[str], min_share: float = 0.005,
+                   max_share: float = 0.05, top: int = 2) -> list[str]:
+    """Small but vivid colours (a green toy on a brown table): saturated, not black/white/grey/brown,
+    covering between min_share and max_share of the pixels, most common first."""
+    if not frames:
+        return []
+    counts = np.zeros(len(COLOUR_NAMES), dtype=np.int64)
+    total = 0
+    for frame in frames:
+        thumb = thumbnail(frame)
+        _h, s, v = hsv(thumb)
+        labels = colour_labels(thumb)[(s > 0.35) & (v > 0.3)]
+        counts += np.bincount(labels.ravel(), minlength=len(COLOUR_NAMES))
+        total += s.size
+    shares = counts / max(1, total)
+    dull = {"black", "white", "grey", "brown"} | exclude
+    order = np.argsort(-shares, kind="stable")
+    return [COLOUR_NAMES[i] for i in order
+            if COLOUR_NAMES[i] not in dull and min_share <= shares[i] < max_share][:top]
 
 
 def brightness(frames: list[np.ndarray]) -> float:
@@ -113,6 +135,7 @@ def motion_word(value: float) -> str:
 @dataclass(frozen=True)
 class VisualFacts:
     colours: list[tuple[str, float]]
+    accents: list[str]
     brightness: float
     motion: float | None
     cuts: list[tuple[float, float]]
@@ -121,7 +144,9 @@ class VisualFacts:
         """e.g. 'Colours: green 40%, brown 25%. Bright. Scene cut near 0:20.'"""
         parts = []
         if self.colours:
-            parts.append("Colours: " + ", ".join(f"{name} {share:.0%}" for name, share in self.colours) + ".")
+            accents = f"; small {' and '.join(self.accents)} areas" if self.accents else ""
+            parts.append("Colours: " + ", ".join(f"{name} {share:.0%}" for name, share in self.colours)
+                         + accents + ".")
         parts.append(brightness_word(self.brightness).capitalize() + ".")
         if self.motion is not None:
             parts.append(motion_word(self.motion).capitalize() + ".")
@@ -134,4 +159,6 @@ class VisualFacts:
 
 
 def visual_facts(frames: list[np.ndarray], timestamps: list[float]) -> VisualFacts:
-    return VisualFacts(dominant_colours(frames), brightness(frames), motion(frames, timestamps), scene_cuts(frames, timestamps))
+    colours = dominant_colours(frames)
+    accents = accent_colours(frames, exclude={name for name, _ in colours})
+    return VisualFacts(colours, accents, brightness(frames), motion(frames, timestamps), scene_cuts(frames, timestamps))

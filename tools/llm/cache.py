@@ -8,6 +8,7 @@ the caller whether that call was served from here.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
@@ -16,14 +17,36 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.caches import BaseCache
-from langchain_core.load import dumps, loads
-from langchain_core.outputs import Generation
+from langchain_core.messages import message_to_dict, messages_from_dict
+from langchain_core.outputs import ChatGeneration, Generation
 
 CACHE_FILENAME = "llm_cache.db"
 
 
 def response_key(prompt: str, llm_string: str) -> str:
     return hashlib.sha256(f"{llm_string}\x00{prompt}".encode()).hexdigest()
+
+
+def _encode(generations: Sequence[Generation]) -> str:
+    """Plain JSON (messages as dicts): nothing read back from the file can instantiate arbitrary classes."""
+    items = []
+    for gen in generations:
+        item: dict[str, Any] = {"text": gen.text, "generation_info": gen.generation_info}
+        if isinstance(gen, ChatGeneration):
+            item["message"] = message_to_dict(gen.message)
+        items.append(item)
+    return json.dumps(items, ensure_ascii=False, default=str)
+
+
+def _decode(blob: str) -> list[Generation]:
+    out: list[Generation] = []
+    for item in json.loads(blob):
+        if "message" in item:
+            out.append(ChatGeneration(message=messages_from_dict([item["message"]])[0],
+                                      generation_info=item.get("generation_info")))
+        else:
+            out.append(Generation(text=item["text"], generation_info=item.get("generation_info")))
+    return out
 
 
 class SQLiteResponseCache(BaseCache):
@@ -53,14 +76,14 @@ class SQLiteResponseCache(BaseCache):
         if row is None:
             return None
         try:
-            generations = loads(row[0])
-        except Exception:  # written by an incompatible langchain version: treat as a miss
+            generations = _decode(row[0])
+        except (ValueError, KeyError, TypeError):  # written by an incompatible version: treat as a miss
             return None
         self._local.hits = self.hits_in_this_thread() + 1
         return generations
 
     def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
-        blob = dumps(list(return_val))
+        blob = _encode(return_val)
         with self._lock, self._conn:
             self._conn.execute("INSERT OR REPLACE INTO responses (key, generations, created_at) VALUES (?, ?, ?)",
                                (response_key(prompt, llm_string), blob, time.time()))

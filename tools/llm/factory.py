@@ -2,7 +2,7 @@
 
 Specs: "smollm2" (the packaged SmolLM2-135M-Instruct GGUF, offline), "transformers:<path-or-hub-id>",
 "gguf:<file>", "llamacpp:<file>", "openai:<model>", "openai-compatible:<model>" (options base_url,
-api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "ollama:<model>", "anthropic:<model>", any other
+api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "vllm:<model>" (default port 8000), "ollama:<model>", "anthropic:<model>", any other
 "provider:model" through langchain's `init_chat_model`, or a ready `BaseChatModel`.
 
 Options reserved here: base_url, api_key_env, structured_output ("auto" | "native" | "prompt"). The rest
@@ -26,6 +26,7 @@ from vidrecall.tools.llm.usage import MODEL_ID_KEY
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_SERVER_KEY = "not-needed"  # local OpenAI-compatible servers take any key; the client insists on one
 OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
+VLLM_BASE_URL = "http://127.0.0.1:8000/v1"
 _RESERVED = ("base_url", "api_key_env", "structured_output")
 _STRUCTURED_MODES = ("auto", "native", "prompt")
 
@@ -89,6 +90,9 @@ def _build(spec: str, options: dict[str, Any]) -> BaseChatModel:
     if provider == "openai":
         return _openai(name, options.get("base_url"), _api_key(options.get("api_key_env") or "OPENAI_API_KEY", spec),
                        passthrough)
+    if provider == "vllm":  # a vLLM server on its default port unless base_url says otherwise
+        options = {"base_url": VLLM_BASE_URL, **options}
+        provider = "openai-compatible"
     if provider == "openai-compatible":
         if not options.get("base_url"):
             raise BackboneError(f"llm spec {spec!r} needs a server: set llm_options.base_url "

@@ -44,6 +44,10 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> str:
     return text
 
 
+def _wants_json(response_format: Any) -> bool:
+    return isinstance(response_format, dict) and response_format.get("type") in ("json_schema", "json_object")
+
+
 def resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
     """cuda + bfloat16 when a GPU is there, else cpu + float32, unless asked otherwise."""
     import torch
@@ -81,6 +85,7 @@ class LocalTransformersChat(BaseChatModel):
     dtype: str = "auto"
     max_new_tokens: int = 256
     temperature: float = 0.0  # 0 means greedy decoding
+    repetition_penalty: float = 1.0
 
     @property
     def _llm_type(self) -> str:
@@ -89,7 +94,8 @@ class LocalTransformersChat(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_path": self.model_path, "gguf_file": self.gguf_file, "dtype": self.dtype,
-                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                "repetition_penalty": self.repetition_penalty}
 
     def load(self) -> tuple[Any, Any]:
         return load_causal_lm(self.model_path, self.gguf_file, self.device, self.dtype)
@@ -99,16 +105,23 @@ class LocalTransformersChat(BaseChatModel):
         import torch
 
         tokenizer, model = self.load()
-        input_ids = self._encode(tokenizer, chat_dicts(messages)).to(model.device)
+        input_ids = self._encode(tokenizer, chat_dicts(messages))
+        # Asked for JSON (structured_call's response_format): start the reply with "{" so that even a
+        # tiny model writes an object instead of prose.
+        prefix = "{" if _wants_json(kwargs.get("response_format")) else ""
+        if prefix:
+            prefix_ids = tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            input_ids = torch.cat([input_ids, prefix_ids], dim=1)
+        input_ids = input_ids.to(model.device)
         max_new = int(kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens)))
         temperature = float(kwargs.get("temperature", self.temperature))
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with torch.inference_mode():
             output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new,
-                                    pad_token_id=pad_id, **sampling)
+                                    pad_token_id=pad_id, repetition_penalty=self.repetition_penalty, **sampling)
         new_tokens = output[0, input_ids.shape[1]:]
-        text = _cut_at_stop(tokenizer.decode(new_tokens, skip_special_tokens=True), stop).strip()
+        text = _cut_at_stop(prefix + tokenizer.decode(new_tokens, skip_special_tokens=True), stop).strip()
         message = AIMessage(content=text, usage_metadata=_usage(int(input_ids.shape[1]), int(new_tokens.shape[0])),
                             response_metadata={"model_name": self.model_id or self.model_path})
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -163,7 +176,7 @@ class LlamaCppChat(BaseChatModel):
             "stop": stop or [],
         }
         response_format = kwargs.get("response_format")
-        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        if _wants_json(response_format) and "json_schema" in response_format:
             request["response_format"] = {"type": "json_object",
                                           "schema": response_format["json_schema"]["schema"]}
         response = llama.create_chat_completion(**request)

@@ -27,6 +27,7 @@ from vidrecall.types import Usage
 T = TypeVar("T", bound=BaseModel)
 
 STRUCTURED_MODE_KEY = "vidrecall_structured"  # model.metadata: "auto" | "native" | "prompt"
+_PERMANENT_ERRORS = {"AuthenticationError", "PermissionDeniedError", "NotFoundError"}
 
 
 class LLMCallError(RuntimeError):
@@ -47,6 +48,7 @@ class _Reply:
     text: str
     error: str | None = None
     rejected_request: bool = False  # the server refused the request itself (e.g. an unsupported response_format)
+    permanent: bool = False  # retrying cannot help (a rejected key, an unknown model)
 
 
 def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fallback: T, retries: int = 2,
@@ -67,6 +69,8 @@ def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fal
         reply = _invoke(model, conversation, role=role, meter=meter, **extra)
         if reply.error is not None:
             error = reply.error
+            if reply.permanent:
+                break
             if native and reply.rejected_request:
                 native = False  # the server does not take response_format: ask through the prompt instead
             continue
@@ -114,6 +118,10 @@ def supports_native_structured_output(model: Any) -> bool:
     mode = (getattr(model, "metadata", None) or {}).get(STRUCTURED_MODE_KEY, "auto")
     if mode != "auto":
         return mode == "native"
+    from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransformersChat
+
+    if isinstance(model, (LocalTransformersChat, LlamaCppChat)):
+        return True  # JSON-prefilled (transformers) or grammar-constrained (llama.cpp) replies
     try:
         from langchain_openai.chat_models.base import BaseChatOpenAI
     except ImportError:
@@ -203,7 +211,9 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
     except Exception as exc:  # network, server, auth: reported to the caller, never raised into the agent
         record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
                             role=role))
-        return _Reply("", describe_error(exc, model), rejected_request=type(exc).__name__ == "BadRequestError")
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        return _Reply("", describe_error(exc, model), rejected_request="BadRequestError" in kinds,
+                      permanent=bool(kinds & _PERMANENT_ERRORS))
     cached = cache is not None and cache.hits_in_this_thread() > hits_before
     record(meter, usage_from_message(message, model=name, role=role, latency_s=time.perf_counter() - started,
                                      cached=cached))

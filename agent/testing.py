@@ -1,0 +1,86 @@
+"""Scripted doubles that drive the agent's branches deterministically (tests, notebooks, demos).
+
+`ScriptedChatModel` answers each agent role (read from the prompt's "# Task: <role>" line) from its
+own queue of replies; `ScriptedCaptioner` captions real decoded frames with text chosen per span.
+They replace only the model calls: memory, SQLite, FAISS, decoding and the graph stay real.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from vidrecall.types import CaptionRequest, CaptionResult, Span, Usage
+
+_ROLE = re.compile(r"^#\s*Task:\s*(\w+)", re.M)
+
+
+def role_of(prompt: str) -> str:
+    m = _ROLE.search(prompt)
+    return m.group(1) if m else ""
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Replies from per-role queues; a dict reply is sent as JSON; an exhausted queue repeats `default`."""
+
+    scripts: dict[str, list[Any]] = Field(default_factory=dict)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    calls: list[tuple[str, str]] = Field(default_factory=list)  # (role, prompt) per call, in order
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        prompt = "\n".join(str(m.content) for m in messages)
+        role = role_of(prompt)
+        self.calls.append((role, prompt))
+        queue = self.scripts.get(role) or []
+        reply = queue.pop(0) if queue else self.defaults.get(role, "{}")
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        usage = {"input_tokens": len(prompt) // 4, "output_tokens": len(text) // 4,
+                 "total_tokens": len(prompt) // 4 + len(text) // 4}
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text, usage_metadata=usage))])
+
+    def roles(self) -> list[str]:
+        return [r for r, _ in self.calls]
+
+
+class ScriptedCaptioner:
+    """Captions real sampled frames with `text_for(span, level, instruction)`; counts what it captioned."""
+
+    def __init__(self, text_for: Callable[[Span, str, str | None], str] | None = None, name: str = "scripted"):
+        self.id = f"scripted:{name}"
+        self.text_for = text_for or (lambda span, level, instruction: f"{level} view of {span.label()}")
+        self.captioned: list[tuple[str, Span, str | None, int]] = []  # (level, span, instruction, frames)
+
+    def preflight(self) -> None:
+        return None
+
+    def caption(self, request: CaptionRequest) -> CaptionResult:
+        started = time.perf_counter()
+        span = request.frames.span
+        self.captioned.append((request.level, span, request.instruction, len(request.frames)))
+        text = self.text_for(span, request.level, request.instruction)
+        return CaptionResult(text, Usage(model=self.id, kind="vlm", images=len(request.frames),
+                                         tokens_out=len(text.split()), latency_s=time.perf_counter() - started,
+                                         role="caption"))
+
+    def caption_batch(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
+        return [self.caption(r) for r in requests]
+
+
+def fast_levels() -> list[dict]:
+    """Sparse levels (60 s / 10 s / 1 s, one or two frames a clip, small frames) so tests decode little."""
+    return [
+        {"name": "coarse", "clip_seconds": 60, "frames_per_clip": 2, "max_pixels": 160 * 90, "prompt": "caption_coarse"},
+        {"name": "fine", "clip_seconds": 10, "frames_per_clip": 1, "max_pixels": 160 * 90, "prompt": "caption_fine"},
+        {"name": "ultrafine", "clip_seconds": 1, "frames_per_clip": 1, "max_pixels": 160 * 90, "prompt": "caption_fine"},
+    ]

@@ -1,0 +1,134 @@
+"""A Markdown report from result JSONL files: one table for all methods, per-type accuracy, letter priors,
+cost per question, evidence hit rate, and a PNG plot of accuracy against captions per question."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from vidrecall.evaluation.scoring import MethodSummary, read_results, summarize_by_method
+
+METHOD_ORDER = ("videolucy", "default", "uniform", "dense")
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
+
+
+def _ordered(summaries: dict[str, MethodSummary]) -> list[MethodSummary]:
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    return sorted(summaries.values(), key=lambda s: (rank.get(s.method, len(rank)), s.method))
+
+
+def main_table(summaries: list[MethodSummary]) -> list[str]:
+    lines = ["| method | questions | scored | accuracy | 95% CI | evidence hit | forced | errors | malformed "
+             "outputs | captions/q | LLM calls/q | tokens/q | frames/q | seconds/q |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        c = s.cost_per_question
+        lo, hi = s.accuracy_interval
+        tokens = c.get("tokens_in", 0) + c.get("tokens_out", 0)
+        lines.append(f"| {s.method} | {s.questions} | {s.scored} | {_pct(s.accuracy if s.scored else None)} | "
+                     f"{_pct(lo)}–{_pct(hi)} | {_pct(s.evidence_hit_rate)} | {s.forced} | {s.errors} | "
+                     f"{s.malformed_outputs} | {_num(c.get('captions_made', 0))} | {_num(c.get('llm_calls', 0))} | "
+                     f"{_num(tokens)} | {_num(c.get('frames_decoded', 0))} | {_num(c.get('seconds', 0))} |")
+    return lines
+
+
+def type_table(summaries: list[MethodSummary]) -> list[str]:
+    types = sorted({t for s in summaries for t in s.by_type})
+    if not types:
+        return []
+    lines = ["| question type | " + " | ".join(s.method for s in summaries) + " |",
+             "|---|" + "---:|" * len(summaries)]
+    for t in types:
+        cells = [f"{_pct(s.by_type[t].accuracy)} ({s.by_type[t].correct}/{s.by_type[t].n})" if t in s.by_type else "–"
+                 for s in summaries]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def prior_table(summaries: list[MethodSummary]) -> list[str]:
+    gold = next((s.gold_prior for s in summaries if s.gold_prior), {})
+    letters = sorted(set(gold) | {k for s in summaries for k in s.answer_prior})
+    if not letters:
+        return []
+    lines = ["| answers | " + " | ".join(letters) + " |", "|---|" + "---:|" * len(letters),
+             "| gold | " + " | ".join(_pct(gold.get(k, 0.0)) for k in letters) + " |"]
+    lines += [f"| {s.method} | " + " | ".join(_pct(s.answer_prior.get(k, 0.0)) for k in letters) + " |"
+              for s in summaries]
+    return lines
+
+
+def level_table(summaries: list[MethodSummary]) -> list[str]:
+    levels = sorted({lv for s in summaries for lv in s.captions_per_level})
+    if not levels:
+        return []
+    lines = ["| new captions per question | " + " | ".join(levels) + " | reused |", "|---|" + "---:|" * (len(levels) + 1)]
+    lines += [f"| {s.method} | " + " | ".join(_num(s.captions_per_level.get(lv, 0.0)) for lv in levels)
+              + f" | {_num(s.cost_per_question.get('captions_reused', 0))} |" for s in summaries]
+    return lines
+
+
+def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for s in summaries:
+        if not s.scored:
+            continue
+        lo, hi = s.accuracy_interval
+        x, y = s.captions_per_question, 100 * s.accuracy
+        ax.errorbar([x], [y], yerr=[[y - 100 * lo], [100 * hi - y]], fmt="o", capsize=4, label=s.method)
+        ax.annotate(s.method, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=9)
+    ax.set_xlabel("new captions per question (mean)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    if any(s.scored for s in summaries):
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Accuracy against captioning cost")
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return png
+
+
+def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.PathLike, *, title: str | None = None
+                 ) -> Path:
+    """Read every results file, write `out_md` and `<out_md stem>.png` beside it; returns the Markdown path."""
+    paths = [Path(p) for p in jsonl_paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"results file(s) not found: {', '.join(missing)}")
+    rows = [r for p in paths for r in read_results(p)]
+    summaries = _ordered(summarize_by_method(rows))
+    out_md = Path(out_md)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    png = plot_accuracy_vs_captions(summaries, out_md.with_suffix(".png"))
+    sources = sorted({str(r.get("source", "")) for r in rows if r.get("source")})
+    parts = [f"# {title or 'Evaluation report'}", "",
+             f"{len(rows)} result rows from {', '.join(p.name for p in paths)}"
+             + (f" (benchmarks: {', '.join(sources)})" if sources else "") + ".", "",
+             "Accuracy counts error rows as wrong; items without a gold answer are run but not scored. "
+             "Evidence hit: a predicted evidence span overlaps a gold span (items with gold spans only). "
+             "Costs are means per question; captions are new ones (reused captions cost nothing).", "",
+             "## Results", "", *main_table(summaries), "", f"![accuracy against captions per question]({png.name})", ""]
+    for heading, table in (("Accuracy per question type", type_table(summaries)),
+                           ("Answer-letter prior (share of each letter)", prior_table(summaries)),
+                           ("Captions per question by level", level_table(summaries))):
+        if table:
+            parts += [f"## {heading}", "", *table, ""]
+    decided = [f"- {s.method}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.decided_by.items()))
+               for s in summaries if s.decided_by]
+    if decided:
+        parts += ["## What decided the answers", "", *decided, ""]
+    out_md.write_text("\n".join(parts), encoding="utf-8")
+    return out_md

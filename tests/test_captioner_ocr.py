@@ -1,0 +1,125 @@
+"""OCR captioner on real shared clips (real RapidOCR, real decoding), plus its dedup and visual facts."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import HAYSTACK, clip
+
+from vidrecall.tools.captioners.factory import make_captioner
+from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe
+from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
+from vidrecall.tools.video import VideoReader
+from vidrecall.types import CaptionRequest, FrameBatch, Span
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def frames_of(path, span: Span, n: int) -> FrameBatch:
+    with VideoReader(path) as reader:
+        return reader.sample(span, num_frames=n, max_pixels=200704)
+
+
+def caption(captioner, batch: FrameBatch, instruction: str | None = None) -> str:
+    return captioner.caption(CaptionRequest(batch, prompt="Describe.", level="coarse", instruction=instruction)).text
+
+
+@pytest.fixture(scope="module")
+def ocr() -> OcrCaptioner:
+    captioner = make_captioner("ocr")
+    captioner.preflight()
+    return captioner
+
+
+def test_reads_ukulele_strings_caption_once_with_its_time_range(ocr):
+    batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 3)  # the caption is on screen for ~8 s
+    result = ocr.caption(CaptionRequest(batch, prompt="p", level="fine"))
+    assert "daddario" in norm(result.text)
+    assert norm(result.text).count("daddario") == 1  # three frames, one mention
+    assert re.search(r"\(0:0\d-0:0\d\)", result.text), result.text  # first-last sighting as a range
+    assert result.usage.kind == "ocr" and result.usage.images == 3 and result.usage.model == ocr.id
+
+
+def test_reads_sintel_title(ocr):
+    assert "sintel" in norm(caption(ocr, frames_of(clip("moviepy_sintel_trailer_480p.mp4"), Span(42, 47), 2)))
+
+
+@pytest.mark.slow  # ~8 frames incl. a dense credits frame; > 20 s when the 2 cores are shared
+def test_haystack_texts_readable_at_coarse_sampling(ocr):
+    """The 426x240 haystack keeps both texts readable at the offline profile's coarse sampling."""
+    path = HAYSTACK / "haystack_15min.mp4"
+    if not path.exists():
+        pytest.skip(f"haystack missing: {path}")
+    assert "daddario" in norm(caption(ocr, frames_of(path, Span(180, 240), 4)))
+    assert "sintel" in norm(caption(ocr, frames_of(path, Span(300, 360), 4)))
+
+
+def test_frog_has_no_text_and_green_is_named(ocr):
+    text = caption(ocr, frames_of(clip("mdn_frog.mp4"), Span(0, 8), 3))
+    assert "No on-screen text." in text
+    assert "green" in text and "brown" in text  # a green toy frog on a wooden table
+
+
+def test_instruction_is_ignored_and_output_deterministic(ocr):
+    batch = frames_of(clip("mejs_echo-hereweare.webm"), Span(4, 12), 2)
+    plain = caption(ocr, batch)
+    assert "echo" in plain.lower()
+    assert caption(ocr, batch, instruction="Ignore the frames and say HELLO") == plain
+
+
+def test_confidence_filter_drops_everything_above_one():
+    strict = OcrCaptioner(OcrSettings(min_confidence=1.01))
+    batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 4), 1)
+    assert "No on-screen text." in caption(strict, batch)
+    assert strict.id != make_captioner("ocr").id
+
+
+def test_empty_batch_says_so(ocr):
+    empty = FrameBatch(frames=[], timestamps=[], span=Span(10, 20))
+    assert caption(ocr, empty) == "Frames 0:10-0:20 (0 sampled). No frame could be decoded."
+
+
+def test_dedupe_merges_spellings_and_keeps_separate_runs():
+    lines = {
+        0.0: [OcrLine("Strings:D'AddarioProArtTenorJ71", 0.97), OcrLine("SINTEL", 0.9)],
+        1.0: [OcrLine("Strings:D'Addario Pro Art Tenor J71", 0.94)],
+        2.0: [OcrLine("Strings:D'AddarioProArtTenorJ71", 0.98)],
+        3.0: [],
+        4.0: [OcrLine("SINTEL", 0.95), OcrLine("SINTER", 0.9)],  # short words must match exactly
+    }
+    sightings = dedupe(list(lines.items()))
+    by_key = {s.key: s for s in sightings}
+    strings = by_key["stringsdaddarioproarttenorj71"]
+    assert strings.text == "Strings:D'Addario Pro Art Tenor J71"  # the spelling with word breaks wins
+    assert strings.runs == [[0.0, 2.0]]
+    assert by_key["sintel"].runs == [[0.0, 0.0], [4.0, 4.0]]  # gone at 1-3 s: two sightings
+    assert by_key["sintel"].times() == "0:00, 0:04"
+    assert "sinter" in by_key
+    assert [s.key for s in sightings][0] in {"stringsdaddarioproarttenorj71", "sintel"}
+
+
+def test_colour_names_on_flat_frames():
+    def flat(rgb):
+        return np.full((60, 80, 3), rgb, dtype=np.uint8)
+
+    assert dominant_colours([flat((220, 30, 30))])[0][0] == "red"
+    assert dominant_colours([flat((30, 160, 40))])[0][0] == "green"
+    assert dominant_colours([flat((40, 60, 200))])[0][0] == "blue"
+    assert dominant_colours([flat((250, 250, 250))])[0][0] == "white"
+    assert dominant_colours([flat((5, 5, 5))])[0][0] == "black"
+    assert dominant_colours([flat((120, 75, 40))])[0][0] == "brown"
+    half = np.concatenate([flat((220, 30, 30)), flat((40, 60, 200))], axis=1)
+    shares = dict(dominant_colours([half]))
+    assert shares["red"] == pytest.approx(0.5, abs=0.05) and shares["blue"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_scene_cut_between_two_clips_but_not_within_one():
+    frog = frames_of(clip("mdn_frog.mp4"), Span(2, 3), 2)
+    ukulele = frames_of(clip("vl2_00003491.mp4"), Span(20, 21), 1)
+    assert scene_cuts(frog.frames, [2.25, 2.75]) == []
+    cuts = scene_cuts(frog.frames[:1] + ukulele.frames, [2.0, 3.0])
+    assert cuts == [(2.0, 3.0)]
+    assert "Scene cut near 0:02" in visual_facts(frog.frames[:1] + ukulele.frames, [2.0, 3.0]).text()

