@@ -38,9 +38,14 @@ def retrieval_ranking(ctx: AgentContext, query: str, question: str, units: list[
         for unit in units:
             if unit.span.overlap(node.span) > 0:
                 scores[unit] = max(scores[unit], float(score))
-    times = mentioned_times(question)
-    for unit in units:
-        if any(unit.span.contains(t) for t in times):
-            scores[unit] += MENTIONED_TIME_BONUS
+    for unit in at_mentioned_times(question, units):
+        scores[unit] += MENTIONED_TIME_BONUS
     ranked = sorted(units, key=lambda u: (-scores[u], u.span.start, -u.span.duration))
     return ranked, {f"{u.span.label()}@{u.level}": round(scores[u], 3) for u in ranked[:5]}
+
+
+def at_mentioned_times(question: str, units: list[Unit]) -> list[Unit]:
+    """Units containing a time the question names, finest first (the user said where to look)."""
+    times = mentioned_times(question)
+    hits = [u for u in units if any(u.span.contains(t) for t in times)]
+    return sorted(hits, key=lambda u: (u.span.duration, u.span.start))

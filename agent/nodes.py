@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from vidrecall.agent.asking import decide
 from vidrecall.agent.budget import spent_budget
-from vidrecall.agent.candidates import retrieval_ranking, unexplored_units
+from vidrecall.agent.candidates import at_mentioned_times, retrieval_ranking, unexplored_units
 from vidrecall.agent.decisions import AnswerDecision, FinalDecision, LocalizeDecision
 from vidrecall.agent.judge import LlmClaim, cited_spans, judge
 from vidrecall.agent.memory_view import MemoryView, load_nodes, question_query, recall_nodes, render_view
@@ -90,10 +90,13 @@ def localize(state: dict, runtime: Runtime[AgentContext]) -> dict:
     snapped = snap_all(raws + list(d.spans), units, ctx.duration)
     ranked, top_scores = retrieval_ranking(ctx, question_query(state["question"], state.get("options") or []),
                                            state["question"], units)
-    picks = interleave(snapped.kept, ranked)[: ctx.config.spans_per_round]
+    # A time the question names comes first; then the model's picks alternate with retrieval's.
+    pinned = at_mentioned_times(state["question"], units)
+    picks = list(dict.fromkeys(pinned + interleave(snapped.kept, ranked)))[: ctx.config.spans_per_round]
     instruction = _instruction(d.instruction, state)
     plan = [{"start": u.span.start, "end": u.span.end, "level": u.level, "instruction": instruction,
-             "source": "llm" if u in snapped.kept else "retrieval"} for u in picks]
+             "source": "question time" if u in pinned else "llm" if u in snapped.kept else "retrieval"}
+            for u in picks]
     labels = ", ".join(f"{p['level']} {Span(p['start'], p['end']).label()} ({p['source']})" for p in plan)
     message = f"look closer at {labels}"
     dropped = snapped.dropped + [{"clip": c, "why": "no such clip number"} for c in bad_clips]

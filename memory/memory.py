@@ -79,7 +79,7 @@ class VideoMemory:
         self._reader: VideoReader | None = None
         self._reader_path = ""
         self._index_dirty = False
-        self._synced: tuple[int, int] | None = None
+        self._synced_to = -1  # the last node id known to be in the index
         self.index = self._open_index()
         self.sync_index()
 
@@ -146,32 +146,37 @@ class VideoMemory:
         Interrupted (Ctrl-C, kill, a captioner error), a rerun continues where this one stopped.
         """
         started = time.monotonic()
-        plans = [self.plan(video, level, s) for s in self.level_spans(video, level)]
+        name = self.config.level(level).name
+        plans = [self.plan(video, name, s) for s in self.level_spans(video, name)]
         todo = [p for p in plans if self.store.find(p.key) is None]
         reused = len(plans) - len(todo)
         if meter:
             for _ in range(reused):
-                meter.add_caption(plans[0].level.name, reused=True)
+                meter.add_caption(name, reused=True)
         batch_size = max(1, int(getattr(self.captioner, "batch_size", 1) or 1))
-        frames = skipped = created = 0
+        frames = skipped = 0
         try:
             with tqdm(total=len(plans), initial=reused, disable=not progress, unit="clip",
-                      desc=f"{plans[0].level.name if plans else level} captions") as bar:
+                      desc=f"{name} captions") as bar:
                 for start in range(0, len(todo), batch_size):
                     group = todo[start:start + batch_size]
-                    batches = [self._sample(video, p) for p in group]
-                    results = self._caption_many([self._request(b, p) for b, p in zip(batches, group)])
-                    for plan, batch, result in zip(group, batches, results):
-                        self._keep(video, plan, batch, result, None, meter)
-                        frames += len(batch)
-                        skipped += batch.skipped
-                        created += 1
-                    del batches, results  # the next group's frames replace these, never add to them
+                    decoded, missing = self._caption_group(video, group, meter)
+                    frames, skipped = frames + decoded, skipped + missing
                     bar.update(len(group))
         finally:
             self.flush()
-        return IndexReport(video.id, plans[0].level.name if plans else level, len(plans), created, reused,
-                           frames, round(time.monotonic() - started, 3), skipped)
+        return IndexReport(video.id, name, len(plans), len(todo), reused, frames,
+                           round(time.monotonic() - started, 3), skipped)
+
+    def _caption_group(self, video: VideoRecord, group: list[CaptionPlan],
+                       meter: CostMeter | None) -> tuple[int, int]:
+        """Decode, caption and keep a few clips; (frames decoded, frames skipped). Their frames are freed
+        on return, before the next group is decoded."""
+        batches = [self._sample(video, p) for p in group]
+        results = self._caption_many([self._request(b, p) for b, p in zip(batches, group)])
+        for plan, batch, result in zip(group, batches, results):
+            self._keep(video, plan, batch, result, None, meter)
+        return sum(len(b) for b in batches), sum(b.skipped for b in batches)
 
     def _caption_many(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
         if len(requests) == 1:
@@ -215,7 +220,7 @@ class VideoMemory:
             meter.add_caption(plan.level.name, reused=False)
         if parent_id is None and plan.depth > 0:
             parent_id = self._parent_for(video.id, plan)
-        before = self.store.fingerprint()
+        before = self.store.last_node_id()
         node = self.store.add(MemoryNode(
             video_id=video.id, level=plan.level.name, depth=plan.depth, start=plan.span.start, end=plan.span.end,
             text=(result.text or "").strip(), captioner=self.captioner.id, prompt_hash=plan.prompt_hash,
@@ -224,8 +229,8 @@ class VideoMemory:
         with self._index_lock:
             self.index.add([node.id], self.embedder.embed([node.text]))
             self._index_dirty = True
-            if self._synced == before and node.id > before[1]:  # only our own node was added: still in step
-                self._synced = (before[0] + 1, node.id)
+            if self._synced_to == before and node.id == before + 1:  # nobody else added one meanwhile
+                self._synced_to = node.id
         return node
 
     def _parent_for(self, video_id: str, plan: CaptionPlan) -> int | None:
@@ -248,7 +253,7 @@ class VideoMemory:
         allowed = self.store.node_ids(video_id, levels, window)
         if not allowed or k <= 0:
             return []
-        if self.store.fingerprint() != self._synced:
+        if self.store.last_node_id() != self._synced_to:  # another process (or a crash) added captions
             self.sync_index()
         query = self.embedder.embed([text])[0]
         with self._index_lock:
@@ -258,12 +263,16 @@ class VideoMemory:
 
     # --- the FAISS file -----------------------------------------------------------------------------
     def _open_index(self) -> VectorIndex:
-        fresh = VectorIndex(self.embedder.dim, self.embedder.id)
+        """The saved index when it was built for this store with this embedder; else an empty one to fill."""
+        fresh = VectorIndex(self.embedder.dim, self.embedder.id, source=self.store.store_id)
         try:
             index = VectorIndex.load(self.index_path)
         except IndexFileError as exc:
             if self.index_path.exists():
                 log.warning("%s; rebuilding it from %s", exc, DB_NAME)
+            return fresh
+        if index.source != fresh.source:
+            log.warning("%s belongs to another memory store; rebuilding it from %s", self.index_path, DB_NAME)
             return fresh
         if index.embedder != self.embedder.id or index.dim != self.embedder.dim:
             log.warning("%s was built with embedder %r; rebuilding it for %r", self.index_path, index.embedder,
@@ -274,7 +283,7 @@ class VideoMemory:
     def sync_index(self) -> None:
         """Make the index hold exactly the stored nodes: drop strays, embed what is missing, then save."""
         with self._index_lock:
-            fingerprint = self.store.fingerprint()
+            last = self.store.last_node_id()
             stored, indexed = self.store.node_ids(), self.index.ids()
             stray, missing = indexed - stored, stored - indexed
             if stray:
@@ -286,7 +295,7 @@ class VideoMemory:
                         self.index.add([i for i, _ in rows], self.embedder.embed([t for _, t in rows]))
                         bar.update(len(rows))
             self._index_dirty |= bool(stray or missing)
-            self._synced = fingerprint
+            self._synced_to = last
         self.flush()
 
     def flush(self) -> None:

@@ -10,6 +10,7 @@ A span captioned again one level finer (VideoLucy's "entire" re-caption, at a hi
 the finer caption in place of the coarser one. Captions are fenced as data (`prompts.quote_data`).
 With a token budget the order is kept: first every caption is shortened evenly, and only when the
 entries alone do not fit are the least relevant leaf entries dropped (finest first without scores).
+Numbers never shift: entry N is the N-th top-level span of the full memory even when others are left out.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class _Entry:
     relevance: float
     finest_depth: int
     created_at: float
+    number: int = 0  # fixed before anything is dropped, so entry N is the same span whatever the budget
     children: list["_Entry"] = field(default_factory=list)
 
 
@@ -81,7 +83,9 @@ def _tree(nodes: list[MemoryNode], relevance: Mapping[int, float]) -> list[_Entr
     for entry in entries:
         while stack and not _contains(stack[-1].span, entry.span):
             stack.pop()
-        (stack[-1].children if stack else roots).append(entry)
+        siblings = stack[-1].children if stack else roots
+        siblings.append(entry)
+        entry.number = len(siblings)
         stack.append(entry)
     return roots
 
@@ -123,7 +127,7 @@ def _drop_until_fits(header: str, roots: list[_Entry], max_tokens: int) -> str:
     if sum(1 for _ in _walk(roots)) > QUICK_DROP_ABOVE:
         excess = estimate_tokens(_render(noted(), roots, cap=MIN_CAPTION_CHARS)) - max_tokens
         while excess > max_tokens // 10 and (leaf := _drop_least_relevant(roots)) is not None:
-            excess -= estimate_tokens("\n".join(_entry_lines(leaf, 0, 1, MIN_CAPTION_CHARS)))
+            excess -= estimate_tokens("\n".join(_entry_lines(leaf, 0, MIN_CAPTION_CHARS)))
             omitted += 1
     while estimate_tokens(_render(noted(), roots, cap=MIN_CAPTION_CHARS)) > max_tokens:
         if _drop_least_relevant(roots) is None:
@@ -153,22 +157,23 @@ def _leaves(entries: list[_Entry]):
 # --- text -------------------------------------------------------------------------------------------
 def _render(header: str, roots: list[_Entry], cap: int | None) -> str:
     lines = [header]
-    for number, entry in enumerate(roots, 1):
-        lines.extend(_entry_lines(entry, 0, number, cap))
+    for entry in roots:
+        lines.extend(_entry_lines(entry, 0, cap))
     return "\n".join(lines)
 
 
-def _entry_lines(entry: _Entry, nesting: int, number: int, cap: int | None) -> list[str]:
+def _entry_lines(entry: _Entry, nesting: int, cap: int | None) -> list[str]:
     pad = INDENT * nesting
-    marker = f"{number}." if nesting == 0 else f"({number})" if nesting == 1 else f"[{number}]"
+    n = entry.number
+    marker = f"{n}." if nesting == 0 else f"({n})" if nesting == 1 else f"[{n}]"
     when = (f"Time Stamp: {_secs(entry.span.start)}s." if nesting >= 2 and entry.span.duration <= 1 + TIME_EPS
             else f"Time Period: from {_secs(entry.span.start)}s to {_secs(entry.span.end)}s.")
     body = " ".join(quote_data(_shorten(t, cap)) for t in entry.texts) or "(no description was recorded)"
     lines = [f"{pad}{marker} {when} Content Description: {body}"]
     if entry.children:
         lines.append(f"{pad}{INDENT}{DETAIL_HEADING}")
-        for j, child in enumerate(entry.children, 1):
-            lines.extend(_entry_lines(child, nesting + 1, j, cap))
+        for child in entry.children:
+            lines.extend(_entry_lines(child, nesting + 1, cap))
     return lines
 
 

@@ -11,16 +11,19 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from tqdm.auto import tqdm
 
 from vidrecall.types import TIME_EPS, MemoryNode, Span
 
 HASH_CHUNK = 4 << 20  # bytes read at a time while hashing a video
+PROGRESS_ABOVE_BYTES = 512 << 20
 SCHEMA_VERSION = 1
 
 
@@ -28,13 +31,18 @@ class MemoryError_(RuntimeError):
     """The memory store cannot do what was asked (unreadable database, unknown node); one line with the fix."""
 
 
-def video_id_for(path: str | os.PathLike) -> str:
-    """sha256 of the file's bytes, streamed: a renamed or copied file is the same video."""
+def video_id_for(path: str | os.PathLike, progress: bool = False) -> str:
+    """sha256 of the file's bytes, streamed: a renamed or copied file is the same video.
+
+    `progress` shows a bar for files big enough to take a while (hour-long videos are gigabytes)."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh, tqdm(total=size, unit="B", unit_scale=True, desc=f"hashing {Path(path).name}",
+                                          disable=not progress or size < PROGRESS_ABOVE_BYTES) as bar:
             while chunk := fh.read(HASH_CHUNK):
                 digest.update(chunk)
+                bar.update(len(chunk))
     except OSError as exc:
         raise MemoryError_(f"{path}: cannot read the video to hash it ({exc.strerror or exc})") from None
     return digest.hexdigest()
@@ -91,11 +99,19 @@ class MemoryStore:
             }, pk="id", not_null={"key", "video_id", "level", "text"}, if_not_exists=True)
             self.db["file_hashes"].create({"identity": str, "video_id": str, "hashed_at": float},
                                           pk="identity", if_not_exists=True)
+            self.db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
+            self.db["meta"].insert({"name": "store_id", "value": uuid.uuid4().hex}, ignore=True)
             nodes = self.db["nodes"]
             nodes.create_index(["key"], unique=True, if_not_exists=True)
             nodes.create_index(["video_id", "level", "start"], if_not_exists=True)
             nodes.create_index(["parent_id"], if_not_exists=True)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def store_id(self) -> str:
+        """A random id made with the database: tells an index built for this store from another one's."""
+        with self._lock:
+            return self._one("SELECT value FROM meta WHERE name = 'store_id'", [])["value"]
 
     # --- videos -------------------------------------------------------------------------------
     def video_id(self, path: str | os.PathLike) -> str:
@@ -109,7 +125,7 @@ class MemoryStore:
             row = self._one("SELECT video_id FROM file_hashes WHERE identity = ?", [identity])
         if row:
             return row["video_id"]
-        vid = video_id_for(path)
+        vid = video_id_for(path, progress=True)
         with self._lock, self.db.atomic():
             self.db["file_hashes"].insert({"identity": identity, "video_id": vid, "hashed_at": time.time()},
                                           replace=True)
@@ -160,8 +176,8 @@ class MemoryStore:
         out: dict[int, MemoryNode] = {}
         with self._lock:
             for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                out.update((r["id"], _node(r)) for r in self.db.query(f"SELECT * FROM nodes WHERE id IN ({marks})", chunk))
+                rows = self.db.query(f"SELECT * FROM nodes WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                out.update((r["id"], _node(r)) for r in rows)
         return out
 
     def nodes(self, video_id: str, level: str | Iterable[str] | None = None,
@@ -183,11 +199,10 @@ class MemoryStore:
             rows = list(self.db.query("SELECT * FROM nodes WHERE parent_id = ? ORDER BY start, id", [int(node_id)]))
         return [_node(r) for r in rows]
 
-    def fingerprint(self) -> tuple[int, int]:
-        """(node count, highest node id): changes whenever any process adds a node."""
+    def last_node_id(self) -> int:
+        """The highest node id (0 when empty): grows whenever any process adds a node. O(log n)."""
         with self._lock:
-            row = self._one("SELECT count(*) AS n, coalesce(max(id), 0) AS top FROM nodes", [])
-        return row["n"], row["top"]
+            return self._one("SELECT coalesce(max(id), 0) AS top FROM nodes", [])["top"]
 
     def count(self, video_id: str | None = None, level: str | Iterable[str] | None = None) -> int:
         where, params = _node_filter(video_id, level, None)

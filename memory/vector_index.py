@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class IndexMeta:
     embedder: str
     dim: int
     count: int
+    source: str = ""
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -36,9 +38,15 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 class VectorIndex:
-    def __init__(self, dim: int, embedder: str = "", use_gpu: bool | None = None) -> None:
+    def __init__(self, dim: int, embedder: str = "", use_gpu: bool | None = None,
+                 search_threads: int | None = 1, source: str = "") -> None:
+        """`search_threads`: CPU threads per search (None: faiss's default). One query gains little from
+        more, and on a busy machine OpenMP threads waiting for each other make it several times slower.
+        `source` names what the ids refer to (the memory store's id), so ids from elsewhere are not trusted."""
         self.dim = int(dim)
         self.embedder = embedder
+        self.source = source
+        self.search_threads = search_threads
         self._cpu = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         self._use_gpu = faiss.get_num_gpus() > 0 if use_gpu is None else use_gpu
         self._gpu = None  # GPU copy for searching, refreshed lazily after adds/removes
@@ -79,6 +87,10 @@ class VectorIndex:
         """
         if k <= 0 or self.ntotal == 0 or (allowed is not None and not allowed):
             return []
+        with _omp_threads(self.search_threads):
+            return self._search(vec, k, allowed)
+
+    def _search(self, vec: np.ndarray, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         query = _normalised(np.asarray(vec, dtype=np.float32).reshape(1, -1), self.dim)
         if allowed is None:
             return self._search_all(query, min(k, self.ntotal))
@@ -122,11 +134,13 @@ class VectorIndex:
         os.replace(tmp, path)
         meta = sidecar_path(path)
         tmp_meta = meta.with_name(meta.name + ".tmp")
-        tmp_meta.write_text(json.dumps({"embedder": self.embedder, "dim": self.dim, "count": self.ntotal}))
+        tmp_meta.write_text(json.dumps({"embedder": self.embedder, "dim": self.dim, "count": self.ntotal,
+                                        "source": self.source}))
         os.replace(tmp_meta, meta)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, use_gpu: bool | None = None) -> "VectorIndex":
+    def load(cls, path: str | os.PathLike, use_gpu: bool | None = None,
+             search_threads: int | None = 1) -> "VectorIndex":
         path = Path(path)
         meta = read_meta(path)
         try:
@@ -135,7 +149,7 @@ class VectorIndex:
             raise IndexFileError(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0][:120]})") from None
         if not isinstance(raw, faiss.IndexIDMap2) or raw.d != meta.dim or raw.ntotal != meta.count:
             raise IndexFileError(f"{path}: index does not match its sidecar {sidecar_path(path).name}")
-        index = cls(meta.dim, meta.embedder, use_gpu=use_gpu)
+        index = cls(meta.dim, meta.embedder, use_gpu=use_gpu, search_threads=search_threads, source=meta.source)
         index._cpu = raw
         return index
 
@@ -146,9 +160,22 @@ def read_meta(path: str | os.PathLike) -> IndexMeta:
         raise IndexFileError(f"{path}: no index file or no sidecar")
     try:
         data = json.loads(meta.read_text())
-        return IndexMeta(str(data["embedder"]), int(data["dim"]), int(data["count"]))
+        return IndexMeta(str(data["embedder"]), int(data["dim"]), int(data["count"]), str(data.get("source", "")))
     except (ValueError, KeyError, TypeError):
         raise IndexFileError(f"{meta}: unreadable index sidecar") from None
+
+
+@contextmanager
+def _omp_threads(n: int | None):
+    before = faiss.omp_get_max_threads()
+    if n is None or n == before:
+        yield
+        return
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _normalised(vecs: np.ndarray, dim: int) -> np.ndarray:

@@ -20,19 +20,20 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
 class Reply:
     """One scripted answer. `body` replaces the whole JSON response when given."""
 
-    content: str = "ok"
+    content: str | None = "ok"  # None with tool_calls, as OpenAI sends it
     status: int = 200
     delay_s: float = 0.0
-    tool_calls: list[dict] | None = None  # OpenAI-shaped tool calls, for structured-output clients
+    tool_calls: list[dict] | None = None  # see tool_call(); set finish_reason="tool_calls" with them
     finish_reason: str = "stop"
     usage: dict | None = None  # default: prompt/completion token counts estimated from the texts
     body: dict | None = None
@@ -104,7 +105,7 @@ class FakeOpenAIServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
         self._thread.start()
         return self
@@ -115,7 +116,7 @@ class FakeOpenAIServer:
         if self._thread:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -221,7 +222,7 @@ class FakeOpenAIServer:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 base = {k: full[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
-                words = reply.content.split(" ")
+                words = (reply.content or "").split(" ")
                 chunks = [{"role": "assistant", "content": ""}] + [
                     {"content": w if i == 0 else " " + w} for i, w in enumerate(words)]
                 for delta in chunks:
@@ -241,7 +242,6 @@ def completion(request: RecordedRequest, reply: Reply) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
     if reply.tool_calls:
         message["tool_calls"] = reply.tool_calls
-        message["content"] = None if reply.content == "ok" else reply.content
     prompt_tokens = _word_count(request.text())
     completion_tokens = _word_count(reply.content or "")
     usage = reply.usage or {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,

@@ -288,3 +288,47 @@ def test_table_html_formats_numbers_and_escapes_text():
     html = table_html([{"method": "<b>x</b>", "accuracy": 0.66666}, {"method": "y", "n": 3}])
     assert "<th>method</th><th>accuracy</th><th>n</th>" in html
     assert "<td>&lt;b&gt;x&lt;/b&gt;</td><td>0.667</td><td></td>" in html and "<td>3</td>" in html
+
+
+@pytest.mark.slow  # a real graph, memory and embedder: ~15 s alone, longer on a busy machine
+def test_interrupting_a_live_ask_mid_zoom_keeps_memory_consistent_and_reusable(store_dir, embedder):
+    """Ctrl-C while the captioner works (the realistic place): stored captions stay, the index agrees with the
+    store, and asking again re-captions none of what was kept."""
+    from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel, fast_levels
+    from vidrecall.api import VideoQA
+
+    fine_calls = []
+
+    def text_for(span, level, instruction):
+        if level == "fine":
+            fine_calls.append(span)
+            if len(fine_calls) == 3:
+                raise KeyboardInterrupt  # the user interrupts during the third fine caption
+        return f"people walk to a wall ({level} {span.label()})"
+
+    captioner = ScriptedCaptioner(text_for)
+    llm = ScriptedChatModel(defaults={"answer": {"answer": "A", "confidence": 0.1},
+                                      "localize": {"clips": [2], "instruction": "Describe the toy's colour"},
+                                      "final_answer": {"answer": "A"}})
+    question, options = "What colour is the toy on the table?", ["A. Red", "B. Green"]
+    video = clip("intel_one-by-one-person-detection.mp4")
+    with VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+                 spans_per_round=1, budgets={"max_iterations": 1}) as qa:
+        handle = RecordingHandle()
+        with pytest.raises(KeyboardInterrupt):
+            follow_stream(qa.stream(video, question, options), NotebookProgress(question, handle=handle))
+        assert "interrupted after" in handle.updates[-1]
+        video_id = qa.memory.register(video).id
+        kept = qa.memory.nodes(video_id)
+        kept_fine = [n for n in kept if n.level == "fine"]
+        assert [n.level for n in kept].count("coarse") == 3 and len(kept_fine) == 2  # the two finished fine captions
+        assert qa.memory.index.ids() == {n.id for n in kept}  # every stored caption is searchable, nothing else
+
+        again = qa.ask(video, question, options)
+        assert again.option == "A"
+        refined = fine_calls[3:]
+        assert not {(n.start, n.end) for n in kept_fine} & {(s.start, s.end) for s in refined}  # kept ones reused
+        assert again.cost.captions_reused >= 3 + 2
+        nodes = qa.memory.nodes(video_id)
+        assert len({n.key for n in nodes}) == len(nodes)
+        assert qa.memory.index.ids() == {n.id for n in nodes}

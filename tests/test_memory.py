@@ -249,6 +249,23 @@ def test_index_is_rebuilt_when_deleted_out_of_step_or_from_another_embedder(memo
     assert json.loads(meta.read_text())["embedder"] == converted.embedder.id
 
 
+def test_an_index_from_another_store_is_not_trusted(memory_for, store_dir, embedder, tmp_path):
+    other_store = tmp_path / "other-store"
+    with VideoMemory(CONFIG, ScriptedCaptioner(), embedder=embedder, store_dir=other_store) as other:
+        video = other.register(clip(BIKES))
+        other.build_level(video, "coarse", progress=False)  # 5 nodes
+    memory = memory_for()
+    memory.caption(memory.register(clip(BIKES)), "fine", Span(0, 1))
+    memory.close()
+    for name in (INDEX_NAME, sidecar_path(INDEX_NAME).name):  # another store's index, same embedder
+        shutil.copyfile(other_store / name, store_dir / name)
+    reopened = memory_for()
+    assert reopened.index.ids() == reopened.store.node_ids() and reopened.index.ntotal == 1
+    (own,) = reopened.store.nodes(video.id)  # same id 1 as the other store's first node, another caption
+    (hit, score), = reopened.index.search(embedder.embed([own.text])[0], 1)
+    assert hit == own.id and score == pytest.approx(1.0, abs=1e-4)
+
+
 def test_captions_added_by_another_process_are_searchable(memory_for):
     reader, writer = memory_for(), memory_for()
     video = writer.register(clip(BIKES))

@@ -60,8 +60,8 @@ def test_captions_are_fenced_as_data_and_cannot_close_the_fence():
 
 
 def test_repeated_captions_of_a_span_are_all_kept_in_order():
-    nodes = [node("fine", 0, 10, "first look: a cat", 1, created_at=1), node("fine", 0, 10, "second look: a grey cat", 2,
-                                                                           created_at=2)]
+    nodes = [node("fine", 0, 10, "first look: a cat", 1, created_at=1),
+             node("fine", 0, 10, "second look: a grey cat", 2, created_at=2)]
     text = render_memory(nodes, 10)
     assert text.count("Time Period") == 1
     assert text.index("first look") < text.index("second look")
@@ -92,6 +92,9 @@ def test_tight_budget_drops_the_least_relevant_entries_first():
     assert "STOP" in text and "red coat" in text
     assert "kitchen" not in text and "ending credits" not in text
     assert re.search(r"\(\d+ less relevant entries are left out", text)
+    # Numbers stay those of the full rendering: the 60-120 s clip is still entry 2, the STOP sign [2].
+    assert re.search(r"^2\. Time Period: from 60s to 120s\.", text, flags=re.M)
+    assert re.search(r"^      \[2\] Time Stamp: 74s\.", text, flags=re.M)
 
 
 def test_without_scores_the_finest_entries_go_first():

@@ -107,7 +107,7 @@ def test_store_remembers_hashes_and_rehashes_changed_files(store, tmp_path, monk
     video = tmp_path / "v.bin"
     video.write_bytes(b"first content")
     first = store.video_id(video)
-    monkeypatch.setattr(store_module, "video_id_for", lambda p: pytest.fail("hashed a file it already knew"))
+    monkeypatch.setattr(store_module, "video_id_for", lambda *a, **k: pytest.fail("hashed a file it already knew"))
     assert store.video_id(video) == first
     monkeypatch.undo()
     video.write_bytes(b"changed content, longer")

@@ -81,10 +81,12 @@ def test_vectors_are_normalised_on_add_and_search():
 
 def test_save_load_round_trip(filled, tmp_path):
     index, vecs, ids = filled
+    index.source = "store-123"
     path = tmp_path / "nodes.faiss"
     index.save(path)
     loaded = VectorIndex.load(path)
-    assert loaded.embedder == "test-embedder" and loaded.dim == DIM and loaded.ids() == index.ids()
+    assert (loaded.embedder, loaded.dim, loaded.source) == ("test-embedder", DIM, "store-123")
+    assert loaded.ids() == index.ids()
     assert loaded.search(vecs[42], 3) == index.search(vecs[42], 3)
 
 

@@ -6,14 +6,15 @@ How it works:
   rate, truncation and the frame count come from what is in the file, not from header claims (one shared
   AVI's header says 444 frames where 68 exist).
 - Which frames a span needs is decided once on that timeline (`select_frames`), then one backend decodes
-  just those: PyAV (seek to the keyframe before each run of wanted frames, decode forward, convert only
-  the wanted frames) or decord (`get_batch` on the span's indices, a few at a time). Nothing holds more
+  just those: PyAV (a forward cursor that seeks to a keyframe only to skip ahead, and converts only the
+  wanted frames to RGB) or decord (`get_batch` on the span's indices, a few at a time). Nothing holds more
   than a few full-size frames at once, so memory does not grow with the video's length.
 - "auto" means PyAV: on the shared media it returns the same frames as decord (identical pixels and
-  timestamps on all 41 clips) 2-5x faster for sparse sampling (benchmarks/bench_sampling.py), and it
-  skips undecodable packets one by one. decord is used when asked for, unless its frame count disagrees
-  with the timeline or the file looks truncated (decord then returns silently shifted frames); a decord
-  error mid-file switches that reader to PyAV for good, because a decord reader is dead after one.
+  timestamps on every clip) 1.2-3.5x faster at 1 fps (benchmarks/bench_sampling.py), with a third of
+  decord's memory, and it skips undecodable packets one by one. decord is used when asked for, unless
+  its frame count disagrees with the timeline or the file looks truncated (decord then returns silently
+  shifted frames); a decord error mid-file switches that reader to PyAV for good (a decord reader is
+  dead after one).
 - Frames come back upright (the display-matrix rotation applied) and RGB uint8 (H, W, 3).
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "decord", "pyav")
 # Frames decoded by decord per get_batch call: bounds memory to a few full-size frames per call.
 DECORD_CHUNK = 8
+# PyAV seeks forward only to skip at least this many frames (a seek costs a decoder flush and refill).
+SEEK_MIN_SKIP_FRAMES = 16
 # A gap this far off the median gap counts as irregular; this share of irregular gaps makes a file VFR.
 VFR_GAP_TOLERANCE = 0.25
 VFR_IRREGULAR_SHARE = 0.05
@@ -242,15 +245,13 @@ class _Decoder(Protocol):
 
 
 class DecodeFailure(RuntimeError):
-    """A backend gave up part-way; frames before `index` were delivered."""
-
-    def __init__(self, index: int, reason: str):
-        super().__init__(reason)
-        self.index = index
+    """A backend cannot open the file or gave up part-way (the frames it yielded before are good)."""
 
 
 class PyAVDecoder:
-    """Seeks to the keyframe before each run of wanted frames and decodes forward, skipping bad packets."""
+    """A forward cursor over the decoded stream: it seeks (to the keyframe before a wanted frame) only
+    when that skips ahead or goes back, and otherwise decodes on, also from one sample() call to the next.
+    Only wanted frames are converted to RGB; undecodable packets are skipped."""
 
     name = "pyav"
 
@@ -258,6 +259,9 @@ class PyAVDecoder:
         self.timeline = timeline
         self.path = timeline.info.path
         self.container, self.stream = self._open()
+        self._frames: Iterator[av.VideoFrame] | None = None  # None: position unknown, seek first
+        self._held: av.VideoFrame | None = None  # decoded but not yet consumed
+        self._position = -1  # pts of the last frame taken from the decoder
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
         container = _open_container(self.path)
@@ -270,50 +274,62 @@ class PyAVDecoder:
         i = int(np.searchsorted(keys, pts, side="right")) - 1
         return int(keys[i]) if i >= 0 else int(self.timeline.pts[0])
 
-    def _runs(self, indices: list[int]) -> list[list[int]]:
-        """Wanted frames grouped so that each group is decoded in one forward pass after one seek."""
-        runs: list[list[int]] = []
-        for idx in indices:
-            pts = int(self.timeline.pts[idx])
-            if runs and self._keyframe_before(pts) <= int(self.timeline.pts[runs[-1][-1]]):
-                runs[-1].append(idx)
-            else:
-                runs.append([idx])
-        return runs
+    def _frame_number(self, pts: int) -> int:
+        return int(np.searchsorted(self.timeline.pts, pts))
+
+    def _can_decode_on_to(self, pts: int) -> bool:
+        """True when decoding forward reaches `pts` about as cheaply as a seek would."""
+        if self._frames is None:
+            return False
+        here = self._held.pts if self._held is not None else self._position
+        if here > pts or (here == pts and self._held is None):
+            return False
+        skippable = self._frame_number(self._keyframe_before(pts)) - self._frame_number(here)
+        return skippable <= SEEK_MIN_SKIP_FRAMES
 
     def _seek(self, pts: int) -> None:
+        self._held = None
         try:
             self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
+            self.stream.codec_context.flush_buffers()
         except av.error.FFmpegError:  # unseekable (no index): start over from the top
             self.container.close()
             self.container, self.stream = self._open()
-            return
-        self.stream.codec_context.flush_buffers()
+        self._frames = self._decoded()
 
-    def _frames_from(self, last_pts: int) -> Iterator[av.VideoFrame]:
-        """Frames in presentation order from the current position until one shows at or after last_pts."""
-        for packet in self.container.demux(self.stream):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                continue  # an undecodable packet: its frame is reported missing by the caller
-            for frame in frames:
-                if frame.pts is None:
-                    continue
-                yield frame
-                if frame.pts >= last_pts:
-                    return
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        try:
+            for packet in self.container.demux(self.stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue  # an undecodable packet: its frame is reported missing by decode()
+                yield from (f for f in frames if f.pts is not None)
+        except av.error.FFmpegError as exc:  # the container itself is damaged from here on
+            log.warning("%s: cannot read on (%s)", self.path, _reason(exc))
+
+    def _next_frame(self) -> av.VideoFrame | None:
+        if self._held is not None:
+            frame, self._held = self._held, None
+            return frame
+        frame = next(self._frames, None)
+        if frame is None:
+            self._frames = None  # end of stream: the next request seeks
+        else:
+            self._position = frame.pts
+        return frame
 
     def decode(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray | None]]:
-        for run in self._runs(indices):
-            wanted = {int(self.timeline.pts[i]): i for i in run}
-            self._seek(self._keyframe_before(min(wanted)))
-            got: dict[int, np.ndarray] = {}
-            for frame in self._frames_from(max(wanted)):
-                if frame.pts in wanted:
-                    got[wanted[frame.pts]] = frame.to_ndarray(format="rgb24")
-            for i in run:
-                yield i, got.pop(i, None)
+        for index in indices:
+            wanted = int(self.timeline.pts[index])
+            if not self._can_decode_on_to(wanted):
+                self._seek(self._keyframe_before(wanted))
+            frame = self._next_frame()
+            while frame is not None and frame.pts < wanted:
+                frame = self._next_frame()
+            if frame is not None and frame.pts > wanted:  # the wanted frame never came out
+                self._held, frame = frame, None
+            yield index, None if frame is None else frame.to_ndarray(format="rgb24")
 
     def close(self) -> None:
         self.container.close()
@@ -331,9 +347,9 @@ class DecordDecoder:
         try:
             self.reader = decord.VideoReader(self.path, num_threads=0)
         except Exception as exc:  # decord raises its own DECORDError or RuntimeError
-            raise DecodeFailure(0, f"decord cannot open it ({_reason(exc)})") from None
+            raise DecodeFailure(f"decord cannot open it ({_reason(exc)})") from None
         if len(self.reader) != timeline.info.frame_count:
-            raise DecodeFailure(0, f"decord counts {len(self.reader)} frames, the file has "
+            raise DecodeFailure(f"decord counts {len(self.reader)} frames, the file has "
                                    f"{timeline.info.frame_count}")
 
     def decode(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray | None]]:
@@ -342,7 +358,7 @@ class DecordDecoder:
             try:
                 frames = self.reader.get_batch(chunk).asnumpy()
             except Exception as exc:
-                raise DecodeFailure(chunk[0], f"decord failed ({_reason(exc)})") from None
+                raise DecodeFailure(f"decord failed ({_reason(exc)})") from None
             yield from zip(chunk, frames)
 
     def close(self) -> None:

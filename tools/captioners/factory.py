@@ -6,8 +6,9 @@ does not know is an error. With "+ocr", `options["ocr"]` (a dict) configures the
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 from vidrecall.tools.captioners.base import Captioner, CaptionerError
 

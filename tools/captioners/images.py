@@ -1,4 +1,5 @@
-"""Frame helpers for captioners: RGB arrays to PIL images, JPEG bytes and base64 data URLs."""
+"""Frame helpers for captioners: RGB arrays to PIL images, JPEG bytes and base64 data URLs, and the
+caption for a clip none of whose frames could be decoded."""
 from __future__ import annotations
 
 import base64
@@ -6,6 +7,8 @@ import io
 
 import numpy as np
 from PIL import Image
+
+from vidrecall.types import CaptionRequest, CaptionResult, Usage
 
 
 def to_pil(frame: np.ndarray, max_side: int | None = None) -> Image.Image:
@@ -44,3 +47,10 @@ def decode_data_url(url: str) -> Image.Image:
     if not header.startswith("data:image/") or ";base64" not in header:
         raise ValueError(f"not a base64 image data URL: {url[:40]}...")
     return Image.open(io.BytesIO(base64.b64decode(payload)))
+
+
+def no_frames_result(request: CaptionRequest, model: str, kind: str) -> CaptionResult:
+    """What every captioner says about a clip with no decodable frame (no model call is made)."""
+    batch = request.frames
+    return CaptionResult(text=f"Frames {batch.span.label()} (0 sampled). No frame could be decoded.",
+                         usage=Usage(model=model, kind=kind, ok=False, role="caption"))

@@ -13,13 +13,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 
 import numpy as np
 
 from vidrecall.tools.captioners.base import BatchByLoop, CaptionerError
-from vidrecall.tools.captioners.images import shrink
+from vidrecall.tools.captioners.images import no_frames_result, shrink
 from vidrecall.tools.captioners.visual_facts import visual_facts
 from vidrecall.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
 
@@ -111,7 +111,7 @@ class _SharedEngine:
     lock: threading.Lock
 
 
-@lru_cache(maxsize=None)
+@cache
 def _engine(det_side: int, min_confidence: float) -> _SharedEngine:
     """One RapidOCR per process and setting: loading the ONNX models costs about a second."""
     try:
@@ -170,8 +170,6 @@ class OcrCaptioner(BatchByLoop):
 
     def describe(self, batch: FrameBatch, sightings: list[TextSighting]) -> str:
         head = f"Frames {batch.span.label()} ({len(batch)} sampled)."
-        if not batch.frames:
-            return head + " No frame could be decoded."
         parts = [head, "On-screen text: " + self.listing(sightings) if sightings else "No on-screen text."]
         if self.settings.visual_facts:
             parts.append(visual_facts(batch.frames, batch.timestamps).text())
@@ -180,6 +178,8 @@ class OcrCaptioner(BatchByLoop):
     def caption(self, request: CaptionRequest) -> CaptionResult:
         started = time.perf_counter()
         batch = request.frames
+        if not batch.frames:
+            return no_frames_result(request, self.id, "ocr")
         text = self.describe(batch, self.read_batch(batch))
         usage = Usage(model=self.id, kind="ocr", images=len(batch), tokens_out=len(text.split()),
                       latency_s=time.perf_counter() - started, role="caption")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from vidrecall.tools.captioners.base import CaptionerError
-from vidrecall.tools.captioners.images import jpeg_data_url
+from vidrecall.tools.captioners.images import jpeg_data_url, no_frames_result
 from vidrecall.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ class OpenAIVLMCaptioner:
         self._client: httpx.Client | None = None
 
     def __repr__(self) -> str:  # never the key
-        return f"OpenAIVLMCaptioner(model={self.model!r}, base_url={self.base_url!r}, key_env={self.settings.api_key_env!r})"
+        return (f"OpenAIVLMCaptioner(model={self.model!r}, base_url={self.base_url!r}, "
+                f"key_env={self.settings.api_key_env!r})")
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -122,7 +123,8 @@ class OpenAIVLMCaptioner:
                 with self._slots:
                     response = self._http().post(url, json=payload, headers=headers)
             except httpx.ConnectError as e:
-                raise CaptionerError(f"cannot reach {self.base_url}: is the server running? ({_one_line(e, 80)})") from None
+                raise CaptionerError(f"cannot reach {self.base_url}: is the server running? "
+                                     f"({_one_line(e, 80)})") from None
             except httpx.TimeoutException:
                 last_error = f"timed out after {self.settings.timeout_s:g} s"
             except httpx.TransportError as e:
@@ -157,6 +159,8 @@ class OpenAIVLMCaptioner:
         return system + [{"role": "user", "content": content}]
 
     def caption(self, request: CaptionRequest) -> CaptionResult:
+        if not request.frames.frames:
+            return no_frames_result(request, self.model, "vlm")
         started = time.perf_counter()
         payload = {"model": self.model, "messages": self.messages(request),
                    "max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature}

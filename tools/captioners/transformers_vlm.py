@@ -7,6 +7,7 @@ and runs one `generate` per group of up to `batch_size` clips. The model loads o
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -17,7 +18,10 @@ from typing import Any
 import numpy as np
 
 from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.captioners.images import no_frames_result
 from vidrecall.types import CaptionRequest, CaptionResult, Usage, fmt_time
+
+log = logging.getLogger(__name__)
 
 FRAME_MODES = ("auto", "video", "images")
 
@@ -82,6 +86,7 @@ class TransformersVLMCaptioner:
                    + (":sys" if self.settings.system_prompt else ""))
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
+        self._video_works = True  # cleared when the processor turns out not to take video input
 
     def __repr__(self) -> str:
         return f"TransformersVLMCaptioner({self.id!r}, device={self.device!r})"
@@ -119,7 +124,8 @@ class TransformersVLMCaptioner:
                 from transformers import AutoModelForImageTextToText, AutoProcessor
 
                 processor = AutoProcessor.from_pretrained(self.name, trust_remote_code=self.settings.trust_remote_code)
-                extra = {"attn_implementation": self.settings.attn_implementation} if self.settings.attn_implementation else {}
+                attn = self.settings.attn_implementation
+                extra = {"attn_implementation": attn} if attn else {}
                 model = AutoModelForImageTextToText.from_pretrained(
                     self.name, dtype=self.dtype, trust_remote_code=self.settings.trust_remote_code,
                     device_map=self.device if self.device != "cpu" else None, **extra).eval()
@@ -131,7 +137,8 @@ class TransformersVLMCaptioner:
     # --- inputs -----------------------------------------------------------------------------------
     def _as_video(self, processor, request: CaptionRequest) -> bool:
         frames = request.frames.frames
-        if self.settings.frames_as == "images" or getattr(processor, "video_processor", None) is None:
+        if self.settings.frames_as == "images" or not self._video_works \
+                or getattr(processor, "video_processor", None) is None:
             return False
         same_size = len({f.shape for f in frames}) == 1
         if self.settings.frames_as == "video":
@@ -185,13 +192,15 @@ class TransformersVLMCaptioner:
         return self.caption_batch([request])[0]
 
     def caption_batch(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
-        for r in requests:
-            if not r.frames.frames:
-                raise CaptionerError(f"no frames to caption in {r.frames.source or 'the clip'} {r.frames.span.label()}")
+        results: list[CaptionResult | None] = [
+            None if r.frames.frames else no_frames_result(r, self.name, "vlm") for r in requests]
+        if all(results):
+            return results  # type: ignore[return-value]
         processor, model = self._load()
-        results: list[CaptionResult | None] = [None] * len(requests)
         groups: dict[bool, list[int]] = {}
         for i, r in enumerate(requests):
+            if results[i] is not None:
+                continue
             groups.setdefault(self._as_video(processor, r), []).append(i)
         size = max(1, self.settings.batch_size)
         for as_video, indices in groups.items():
@@ -207,7 +216,16 @@ class TransformersVLMCaptioner:
         started = time.perf_counter()
         tokenizer = getattr(processor, "tokenizer", processor)
         tokenizer.padding_side = "left"  # generation continues each row from its last real token
-        inputs = self._inputs(processor, requests, as_video)
+        try:
+            inputs = self._inputs(processor, requests, as_video)
+        except (ValueError, TypeError, KeyError) as e:
+            if not as_video or self.settings.frames_as == "video":
+                raise CaptionerError(f"{self.name}'s processor rejected the frames: {' '.join(str(e).split())[:200]}"
+                                     ) from None
+            log.warning("%s: the processor cannot take frames as a video (%s); sending images instead",
+                        self.name, " ".join(str(e).split())[:120])
+            self._video_works = False
+            inputs = self._inputs(processor, requests, False)
         inputs = {k: (v.to(model.device, dtype=self.dtype) if v.is_floating_point() else v.to(model.device))
                   if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -63,6 +63,28 @@ def extract_json(text: str) -> Any:
     raise JSONExtractionError(f"no JSON object found in the reply {preview!r}")
 
 
+def closes_first_value(text: str) -> bool:
+    """Whether the JSON object/array that `text` opens is complete (so generating more is waste)."""
+    depth, in_string, escaped, opened = 0, False, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth, opened = depth + 1, True
+        elif ch in "}]":
+            depth -= 1
+            if opened and depth <= 0:
+                return True
+    return False
+
+
 def repair_json(fragment: str) -> str | None:
     """Rewrite the JSON-ish value that starts `fragment` as strict JSON, or None when there is none.
 
@@ -86,18 +108,25 @@ def repair_json(fragment: str) -> str | None:
             stack.append(ch)
             out.append(ch)
         elif ch in "}]":
-            if not stack:
-                break
+            if not stack or _CLOSER[stack[-1]] != ch:
+                break  # a closer that does not match: the reply went off the rails here
             _drop_trailing_comma(out)
             out.append(_CLOSER[stack.pop()])
             if not stack:
-                return "".join(out)
+                done = "".join(out)
+                return done if _is_json(done) else _close_truncated(out[:-1], ["{" if ch == "}" else "["],
+                                                                     safe_cuts)
             safe_cuts.append((len(out), list(stack)))
         elif ch == ",":
             _drop_trailing_comma(out)
             safe_cuts.append((len(out), list(stack)))
             out.append(",")
         elif ch == ":":
+            if not stack or stack[-1] != "{":
+                if safe_cuts:  # a key inside a list: garbage from that key on
+                    del out[safe_cuts[-1][0]:]
+                    stack = list(safe_cuts[-1][1])
+                break
             out.append(":")
         elif ch.isspace():
             pass
@@ -159,6 +188,14 @@ def _read_string(s: str, i: int) -> tuple[str, int, bool]:
     return "".join(chars), i, False
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
 def _drop_trailing_comma(out: list[str]) -> None:
     if out and out[-1] == ",":
         out.pop()
@@ -171,10 +208,7 @@ def _close_truncated(out: list[str], stack: list[str], safe_cuts: list[tuple[int
         head = list(out[:length])
         _drop_trailing_comma(head)
         candidate = "".join(head) + "".join(_CLOSER[c] for c in reversed(open_stack))
-        try:
-            json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-        return candidate
+        if _is_json(candidate):
+            return candidate
     return None
 

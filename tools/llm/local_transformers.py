@@ -17,6 +17,8 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from vidrecall.tools.llm.json_repair import closes_first_value
+
 log = logging.getLogger(__name__)
 _LOAD_LOCK = threading.Lock()
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
@@ -44,8 +46,34 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> str:
     return text
 
 
+class _StopWhenJsonCloses:
+    """Stops generating once the JSON object the reply opened is closed (small models ramble on)."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int, prefix: str) -> None:
+        self.tokenizer, self.prompt_length, self.prefix = tokenizer, prompt_length, prefix
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        text = self.prefix + self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
+        return torch.full((input_ids.shape[0],), closes_first_value(text), dtype=torch.bool,
+                          device=input_ids.device)
+
+
 def _wants_json(response_format: Any) -> bool:
     return isinstance(response_format, dict) and response_format.get("type") in ("json_schema", "json_object")
+
+
+def json_prefill(response_format: Any) -> str:
+    """How a reply asked to be JSON starts: '{"<first field>":' for a schema, else "{".
+
+    Writing the opening of the object for the model keeps even a 135M model on the schema's track.
+    """
+    if not _wants_json(response_format):
+        return ""
+    schema = (response_format.get("json_schema") or {}).get("schema") or {}
+    fields = list((schema.get("properties") or {}))
+    return '{"' + fields[0] + '":' if fields else "{"
 
 
 def resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
@@ -106,9 +134,7 @@ class LocalTransformersChat(BaseChatModel):
 
         tokenizer, model = self.load()
         input_ids = self._encode(tokenizer, chat_dicts(messages))
-        # Asked for JSON (structured_call's response_format): start the reply with "{" so that even a
-        # tiny model writes an object instead of prose.
-        prefix = "{" if _wants_json(kwargs.get("response_format")) else ""
+        prefix = json_prefill(kwargs.get("response_format"))
         if prefix:
             prefix_ids = tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
             input_ids = torch.cat([input_ids, prefix_ids], dim=1)
@@ -118,8 +144,10 @@ class LocalTransformersChat(BaseChatModel):
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with torch.inference_mode():
+            stopping = [_StopWhenJsonCloses(tokenizer, input_ids.shape[1], prefix)] if prefix else []
             output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new,
-                                    pad_token_id=pad_id, repetition_penalty=self.repetition_penalty, **sampling)
+                                    pad_token_id=pad_id, repetition_penalty=self.repetition_penalty,
+                                    stopping_criteria=stopping or None, **sampling)
         new_tokens = output[0, input_ids.shape[1]:]
         text = _cut_at_stop(prefix + tokenizer.decode(new_tokens, skip_special_tokens=True), stop).strip()
         message = AIMessage(content=text, usage_metadata=_usage(int(input_ids.shape[1]), int(new_tokens.shape[0])),
