@@ -51,6 +51,7 @@ SMOLLM2_JSON_THEN_PROSE = ('{"answer": "A man walks into a bar.", "confidence": 
 SMOLLM2_NO_JSON = "The dog runs.\nThe dog runs.\nThe dog runs.\nThe dog runs.\nThe dog runs.\nThe dog runs."
 SMOLLM2_RUNAWAY = ('{\n  "action": "answer",\n  "spans": [{"start": 0.0, "end": 0.0}, "zoom": {\n    "action": '
                    '"answer",\n    "spans": [{"start": 0.0, "end": 0.0}, "zoom')
+SMOLLM2_KEY_IN_LIST = '{"action": "answer", "spans": [{"start": 0.0, "end": 0.0}, "zoom": "1.0"}]}'
 SMOLLM2_ECHOES_PROMPT = ('{\n  "answer": "A man walks into a park.",\n  "confidence": 0.0\n}\n\nQuestion: What animal '
                          'appears? Say how confident you are (0 to 1).\n\nReply with only one JSON object, no prose '
                          'and no code fences, of this form:\n{"')
@@ -81,11 +82,15 @@ def test_extract_json_reports_replies_without_json(reply: str) -> None:
         extract_json(reply)
 
 
-def test_repair_keeps_complete_members_of_a_runaway_reply() -> None:
-    value = parse_reply(SMOLLM2_RUNAWAY, Zoom)
+@pytest.mark.parametrize("reply", [SMOLLM2_RUNAWAY, SMOLLM2_KEY_IN_LIST])
+def test_repair_keeps_complete_members_of_a_runaway_reply(reply: str) -> None:
+    value = parse_reply(reply, Zoom)
     assert value.action == "answer"
-    assert value.spans and value.spans[0] == Span(start=0.0, end=0.0)
+    assert value.spans == [Span(start=0.0, end=0.0)]
+
+def test_repair_gives_up_cleanly() -> None:
     assert repair_json("not json") is None
+    assert extract_json('{"a": {"b": 1, "c": [1,2}, "d": 3}') == {"a": {"b": 1, "c": [1, 2]}}
 
 
 def test_parse_reply_skips_objects_that_do_not_fit_the_schema() -> None:

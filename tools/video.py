@@ -20,6 +20,7 @@ How it works:
 from __future__ import annotations
 
 import logging
+import os
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -365,11 +366,17 @@ class DecordDecoder:
         self.reader = None
 
 
+BACKEND_ENV = "VIDRECALL_VIDEO_BACKEND"
+
+
 # --- the reader ------------------------------------------------------------------------------------------
 class VideoReader:
     """Frames of one video file for any span. Context manager; cheap to reopen; not thread-safe."""
 
-    def __init__(self, path: str | Path, backend: str = "auto"):
+    def __init__(self, path: str | Path, backend: str | None = None):
+        # "auto" is PyAV: measured faster than decord for span sampling and exact on broken files
+        # (benchmarks/bench_sampling.py); decord stays one setting away for users who prefer it.
+        backend = backend or os.environ.get(BACKEND_ENV, "auto")
         if backend not in BACKENDS:
             raise ValueError(f"video backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.path = str(path)
