@@ -51,7 +51,8 @@ def top_level_spans(nodes: list) -> list[Span]:
 
 
 def load_nodes(ctx: AgentContext, node_ids: list[int]) -> list:
-    return [ctx.memory.store.get(i) for i in dict.fromkeys(node_ids)]
+    found = ctx.memory.store.get_many(dict.fromkeys(node_ids))
+    return [found[i] for i in dict.fromkeys(node_ids) if i in found]
 
 
 def recall_nodes(ctx: AgentContext, query: str, window: list[Span] | None = None) -> tuple[list, str]:

@@ -31,7 +31,11 @@ def prompt_values(ctx: AgentContext, state: dict, view: MemoryView) -> dict:
 
 
 def current_view(ctx: AgentContext, state: dict, **kw) -> MemoryView:
-    return render_view(ctx, load_nodes(ctx, state.get("focus_ids") or []), **kw)
+    """The focus nodes rendered for the LLM; over the context budget, the least relevant go first."""
+    query = question_query(state["question"], state.get("options") or [])
+    hits = ctx.memory.search(query, ctx.video.id, k=3 * ctx.config.retrieval_k)
+    return render_view(ctx, load_nodes(ctx, state.get("focus_ids") or []),
+                       relevance={node.id: score for node, score in hits}, **kw)
 
 
 # --- recall -------------------------------------------------------------------------------------------
@@ -39,7 +43,8 @@ def recall(state: dict, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "recall")
     nodes, how = recall_nodes(ctx, question_query(state["question"], state.get("options") or []))
-    earlier = [i for turn in state.get("history") or [] for i in turn.get("focus_ids", [])]
+    earlier = [n.id for n in load_nodes(ctx, [i for t in state.get("history") or [] for i in t.get("focus_ids", [])])
+               if n.video_id == ctx.video.id]  # a session may move between videos
     ids = list(dict.fromkeys([n.id for n in nodes] + earlier))
     levels = sorted({n.level for n in nodes})
     message = f"recalled {len(nodes)} captions ({how}; levels {', '.join(levels) or 'none'})"

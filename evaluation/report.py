@@ -91,6 +91,7 @@ def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path
     ax.set_xlabel("new captions per question (mean)")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
+    ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     if any(s.scored for s in summaries):
         ax.legend(loc="lower right", fontsize=8)

@@ -31,7 +31,7 @@ METHODS = AGENT_METHODS + BASELINE_METHODS
 
 
 class EvalError(ValueError):
-    """Bad run settings (unknown method, item without a video); one line naming the value."""
+    """Bad run settings (unknown method, no results file); one line naming the value."""
 
 
 class Method(Protocol):

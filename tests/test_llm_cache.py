@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer
+from fakeserver import FakeOpenAIServer, Reply
 from pydantic import BaseModel
 
 from vidrecall.backbones import response_cache_for
@@ -26,8 +26,7 @@ VALID = '{"answer": "room 42", "confidence": 0.9}'
 
 @pytest.fixture
 def server():
-    with FakeOpenAIServer(default=None) as srv:
-        srv.default.content = VALID
+    with FakeOpenAIServer(default=Reply(content=VALID)) as srv:
         yield srv
 
 
@@ -88,8 +87,6 @@ def test_disabled_cache_never_hits(server: FakeOpenAIServer, store_dir: Path) ->
 
 
 def test_failed_calls_are_not_cached(server: FakeOpenAIServer, store_dir: Path) -> None:
-    from fakeserver import Reply
-
     cache = SQLiteResponseCache(store_dir)
     server.script(Reply(status=500))
     decision = structured_call(model_for(server, cache), "Which room?", Decision,

@@ -141,3 +141,17 @@ def test_healthy_server_passes_preflight_and_answers_plain_text(server: FakeOpen
     assert "response_format" not in server.chat_requests()[-1].json
     assert meter.llm_calls == 1 and meter.tokens_out > 0
     assert json.loads(json.dumps(meter.summary()))["llm_calls"] == 1
+
+
+def test_meter_callback_accounts_direct_model_calls(server: FakeOpenAIServer) -> None:
+    from vidrecall.tools.llm.usage import MeterCallback
+
+    meter = CostMeter()
+    model = compat_model(server.base_url)
+    server.script(Reply(content="a caption", usage={"prompt_tokens": 50, "completion_tokens": 2, "total_tokens": 52}),
+                  Reply(status=500))
+    model.invoke("Describe.", config={"callbacks": [MeterCallback(meter, role="caption", model=model)]})
+    with pytest.raises(Exception):
+        model.invoke("Describe again.", config={"callbacks": [MeterCallback(meter, role="caption", model=model)]})
+    assert [(u.model, u.role, u.tokens_in, u.tokens_out, u.ok) for u in meter.calls] == [
+        ("openai-compatible:qwen2.5-7b", "caption", 50, 2, True), ("openai-compatible:qwen2.5-7b", "caption", 0, 0, False)]

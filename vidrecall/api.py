@@ -78,7 +78,10 @@ class VideoQA:
         question, options = _checked(question, options)
         record = self.memory.register(video)  # VideoError (one line, naming the file) before any work
         meter = CostMeter()
-        self.memory.build_level(record, self.config.levels[0].name, progress=True, meter=meter)
+        coarse = self.config.levels[0].name
+        missing = any(self.memory.store.find(self.memory.plan(record, coarse, span).key) is None
+                      for span in self.memory.level_spans(record, coarse))
+        self.memory.build_level(record, coarse, progress=missing, meter=meter)
         ctx = AgentContext(self.config, self.memory, self.backbones.llm, record, meter)
         thread = session_id or new_session_id()
         run = {"configurable": {"thread_id": thread},

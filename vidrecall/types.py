@@ -169,5 +169,6 @@ def caption_key(video_id: str, level: str, span: Span, fps: float | None, frames
 
     Times are rounded to milliseconds so that the key never depends on float noise.
     """
-    return stable_hash([video_id, level, round(span.start, 3), round(span.end, 3),
-                        None if fps is None else round(fps, 4), frames, max_pixels, captioner, prompt_hash], 32)
+    return stable_hash([video_id, level, round(float(span.start), 3), round(float(span.end), 3),
+                        None if fps is None else round(float(fps), 4), int(frames), int(max_pixels), captioner,
+                        prompt_hash], 32)

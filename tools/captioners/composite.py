@@ -24,6 +24,10 @@ class CompositeCaptioner:
     def __repr__(self) -> str:
         return f"CompositeCaptioner({self.id!r})"
 
+    @property
+    def batch_size(self) -> int:
+        return int(getattr(self.vlm, "batch_size", 1))
+
     def preflight(self) -> None:
         self.vlm.preflight()
         self.ocr.preflight()

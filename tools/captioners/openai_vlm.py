@@ -69,6 +69,11 @@ class OpenAIVLMCaptioner:
         return (f"OpenAIVLMCaptioner(model={self.model!r}, base_url={self.base_url!r}, "
                 f"key_env={self.settings.api_key_env!r})")
 
+    @property
+    def batch_size(self) -> int:
+        """Clips sent concurrently; VideoMemory.build_level batches by it."""
+        return max(1, self.settings.max_concurrency)
+
     # --- plumbing ---------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.settings.api_key_env, "").strip()

@@ -91,6 +91,11 @@ class TransformersVLMCaptioner:
     def __repr__(self) -> str:
         return f"TransformersVLMCaptioner({self.id!r}, device={self.device!r})"
 
+    @property
+    def batch_size(self) -> int:
+        """Clips per generate call; VideoMemory.build_level batches by it."""
+        return max(1, self.settings.batch_size)
+
     # --- loading ----------------------------------------------------------------------------------
     def preflight(self) -> None:
         """Check the model can be found and is an image-text-to-text model, without loading weights."""

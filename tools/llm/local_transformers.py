@@ -87,20 +87,24 @@ def resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
     return device, getattr(torch, dtype)
 
 
-@lru_cache(maxsize=4)
 def load_causal_lm(model_path: str, gguf_file: str | None, device: str, dtype: str) -> tuple[Any, Any]:
-    """(tokenizer, model), loaded once per process for each argument set."""
+    """(tokenizer, model), loaded once per process for each argument set (threads wait for one load)."""
+    with _LOAD_LOCK:
+        return _load_causal_lm(model_path, gguf_file, device, dtype)
+
+
+@lru_cache(maxsize=4)
+def _load_causal_lm(model_path: str, gguf_file: str | None, device: str, dtype: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with _LOAD_LOCK:
-        resolved_device, torch_dtype = resolve_device_dtype(device, dtype)
-        extra = {"gguf_file": gguf_file} if gguf_file else {}
-        log.info("loading %s%s on %s (%s)%s", model_path, f"/{gguf_file}" if gguf_file else "", resolved_device,
-                 torch_dtype, "; dequantising a GGUF takes ~30 s on CPU" if gguf_file else "")
-        tokenizer = AutoTokenizer.from_pretrained(model_path, **extra)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, **extra)
-        model.to(resolved_device).eval()
-        return tokenizer, model
+    resolved_device, torch_dtype = resolve_device_dtype(device, dtype)
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    log.info("loading %s%s on %s (%s)%s", model_path, f"/{gguf_file}" if gguf_file else "", resolved_device,
+             torch_dtype, "; dequantising a GGUF takes ~30 s on CPU" if gguf_file else "")
+    tokenizer = AutoTokenizer.from_pretrained(model_path, **extra)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, **extra)
+    model.to(resolved_device).eval()
+    return tokenizer, model
 
 
 class LocalTransformersChat(BaseChatModel):
