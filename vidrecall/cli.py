@@ -209,6 +209,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from vidrecall.evaluation.runner import run_eval
 
     items = load_items(args.format, args.annotations, video_dir=args.videos)
+    print(items.report())
     if args.limit:
         items = items[: args.limit]
     out_dir = Path(args.out)
