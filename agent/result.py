@@ -82,3 +82,9 @@ class Answer(BaseModel):
         head = f"{self.option}. {self.answer}" if self.option and not self.answer.startswith(self.option) else self.answer
         spans = ", ".join(e.label() for e in self.evidence) or "none"
         return f"{head}  (confidence {self.confidence:.2f}; evidence {spans})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the answer with its evidence, frame thumbnails, zoom path and cost."""
+        from vidrecall.display import answer_html
+
+        return answer_html(self)

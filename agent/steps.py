@@ -21,7 +21,7 @@ class StepRecorder:
     def done(self, message: str, *, spans: list[tuple[float, float]] | None = None, level: str | None = None,
              **detail: Any) -> dict:
         step = Step(
-            index=self.index, node=self.node, message=message,
+            index=self.index, node=self.node, message=" ".join(message.split()),  # one line for live display
             spans=[(round(s, 2), round(e, 2)) for s, e in (spans or [])], level=level,
             frames_sampled=self.meter.frames_decoded,
             captions_added=sum(self.meter.captions_by_level.values()),

@@ -15,9 +15,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
+
+from scaling import peak_rss, repeat_video
 
 REPO = Path(__file__).resolve().parents[1]
 HAYSTACK = REPO.parent / "shared" / "media" / "haystack" / "haystack_15min.mp4"
@@ -46,45 +46,19 @@ class MeanColourCaptioner:
 
 def child(video: str, store: str) -> None:
     """Build the coarse level of one video in a fresh store; print one JSON line of figures."""
-    import psutil
-
     from vidrecall.config import Config
     from vidrecall.memory.embedder import load_embedder
     from vidrecall.memory.memory import VideoMemory
 
-    process = psutil.Process()
     memory = VideoMemory(Config(), MeanColourCaptioner(), embedder=load_embedder(), store_dir=store)
     record = memory.register(video)
     memory.embedder.embed(["warm up the embedder before measuring"])
-    baseline = process.memory_info().rss
-    peak = baseline
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(SAMPLE_EVERY_S)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    report = memory.build_level(record, "coarse", progress=False)
-    done.set()
-    sampler.join()
+    with peak_rss(SAMPLE_EVERY_S) as rss:
+        report = memory.build_level(record, "coarse", progress=False)
+    baseline, peak = rss["baseline"], rss["peak"]
     memory.close()
     print(json.dumps({"duration_s": record.duration, "clips": report.clips, "frames": report.frames,
                       "build_s": report.seconds, "baseline_mb": baseline / 2**20, "peak_mb": peak / 2**20}))
-
-
-def concat(video: Path, times: int, out_dir: Path) -> Path:
-    import imageio_ffmpeg
-
-    listing = out_dir / "concat.txt"
-    listing.write_text("".join(f"file '{video.resolve()}'\n" for _ in range(times)))
-    out = out_dir / f"{video.stem}_x{times}.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0",
-                    "-i", str(listing), "-c", "copy", str(out)], check=True)
-    return out
 
 
 def measure(video: Path, store: Path) -> dict:
@@ -108,7 +82,7 @@ def main() -> None:
         sys.exit(f"{args.video}: no such video; pass --video")
     with tempfile.TemporaryDirectory(prefix="vidrecall-rss-") as tmp:
         tmp = Path(tmp)
-        long_video = concat(args.video, args.times, tmp)
+        long_video = repeat_video(args.video, args.times, tmp)
         rows = [(label, measure(path, tmp / f"store-{label}")) for label, path in
                 (("short", args.video), (f"x{args.times}", long_video))]
     print(f"{'video':<8}{'duration':>10}{'clips':>7}{'frames':>8}{'build s':>9}{'base MB':>9}{'peak MB':>9}"

@@ -16,11 +16,11 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import imageio_ffmpeg
+from scaling import peak_rss, repeat_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -62,38 +62,15 @@ def child_peak_rss(path: Path, backend: str) -> dict:
 
 
 def child_main(path: str, backend: str) -> None:
-    import psutil
-
     from vidrecall.tools.video import VideoReader
 
-    process = psutil.Process()
     with VideoReader(path, backend=backend):  # imports and codec libraries count in the baseline
         pass
-    baseline = peak = process.memory_info().rss
-    stop = threading.Event()
-
-    def watch() -> None:  # ru_maxrss would also count the import peak; poll the live RSS instead
-        nonlocal peak
-        while not stop.wait(0.005):
-            peak = max(peak, process.memory_info().rss)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    seconds, frames = sample_whole(Path(path), backend)
-    stop.set()
-    watcher.join()
-    peak = max(peak, process.memory_info().rss)
+    with peak_rss() as rss:
+        seconds, frames = sample_whole(Path(path), backend)
+    baseline, peak = rss["baseline"], rss["peak"]
     print(json.dumps({"baseline_mib": baseline / 2**20, "peak_mib": peak / 2**20, "seconds": seconds,
                       "frames": frames}))
-
-
-def concat_four_times(source: Path, directory: Path) -> Path:
-    listing = directory / "list.txt"
-    listing.write_text(f"file '{source}'\n" * 4)
-    out = directory / f"{source.stem}_x4{source.suffix}"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-f", "concat", "-safe", "0",
-                    "-i", str(listing), "-c", "copy", str(out)], check=True)
-    return out
 
 
 def throughput_table(backends: list[str]) -> None:
@@ -119,7 +96,7 @@ def rss_table(backends: list[str]) -> None:
     print("(ffmpeg concat demuxer, -c copy, built in a temp dir)")
     print(f"{'backend':8s} {'video':10s} {'dur s':>7s} {'base MiB':>9s} {'peak MiB':>9s} {'growth MiB':>11s} {'s':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
-        long_video = concat_four_times(HAYSTACK, Path(tmp))
+        long_video = repeat_video(HAYSTACK, 4, Path(tmp))
         from vidrecall.tools.video import probe
 
         for backend in backends:

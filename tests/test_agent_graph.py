@@ -182,3 +182,28 @@ def test_videolucy_ordinal_question_skips_the_filter_and_forces_an_answer(store_
     assert sources == ["retrieval fallback", "retrieval fallback"]
     assert answer.forced and answer.option == "A"
     assert nodes_of(answer)[-2:] == ["final", "finish"]
+
+
+def test_memory_beyond_the_context_budget_is_recalled_by_retrieval(store_dir, embedder):
+    from tests.conftest import HAYSTACK
+    from vidrecall.memory.render import estimate_tokens
+
+    video = HAYSTACK / "haystack_15min.mp4"
+    if not video.exists():
+        pytest.skip(f"shared haystack missing: {video}")
+
+    def text_for(span: Span, level: str, instruction: str | None) -> str:
+        if span.contains(500):
+            return "A pink toy pig stands on a wooden table, filmed close up."
+        return f"Ordinary footage of people, streets and rooms, minute {int(span.start // 60)}, nothing on tables."
+
+    llm = ScriptedChatModel(defaults={"answer": {"answer": "C", "confidence": 0.9, "clips": [2]}})
+    with make_qa(store_dir, embedder, llm, ScriptedCaptioner(text_for), context_tokens=200, retrieval_k=1) as qa:
+        answer = qa.ask(video, "Which toy is shown on a wooden table?", ["A. A frog", "B. A car", "C. A pink pig"])
+        recall = answer.trajectory[0]
+        recalled = [qa.memory.store.get(i) for i in recall.detail["node_ids"]]
+    assert recall.detail["how"].startswith("top-1 retrieval")
+    assert [n.span.label() for n in recalled] == ["7:00-8:00", "8:00-9:00", "9:00-10:00"]  # the hit ± 1 neighbour
+    memory_text = llm.calls[0][1].split("Question:")[0]
+    assert estimate_tokens(memory_text) <= 200 + 120  # the rendered memory plus the prompt's own lines
+    assert answer.option == "C"

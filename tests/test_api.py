@@ -37,7 +37,7 @@ def test_stream_yields_live_steps_then_the_answer(store_dir, embedder):
     *steps, answer = items
     assert all(isinstance(s, Step) for s in steps) and isinstance(answer, Answer)
     assert [s.node for s in steps] == ["recall", "answer", "finish"]
-    assert [s.index for s in steps] == [0, 1, 2] and all(s.message for s in steps)
+    assert [s.index for s in steps] == [0, 1, 2] and all(s.message and "\n" not in s.message for s in steps)
     assert answer.answer == "a woman" and answer.strategy == "default" and answer.video_id
     assert answer.cost.llm_calls == 1 and answer.cost.captions_by_level == {"coarse": 3}
     assert answer.trajectory == steps

@@ -58,17 +58,19 @@ def test_profiles_lists_bundled_profiles(store_dir):
 
 def test_index_then_memory_shows_captions(store_dir):
     video = clip("moviepy_sintel_trailer_480p.mp4")
-    res = run_cli("index", str(video), "--quiet", store=store_dir)
+    res = run_cli("index", str(video), "--levels", "coarse,fine", "--quiet", store=store_dir)
     assert res.returncode == 0, res.stderr
-    assert "coarse" in res.stdout
+    assert "coarse: 1 clips, 1 captioned" in res.stdout and "fine: 6 clips, 6 captioned" in res.stdout
     res = run_cli("memory", str(video), "--json", store=store_dir)
     assert res.returncode == 0, res.stderr
     nodes = json.loads(res.stdout)
-    assert len(nodes) == 1 and nodes[0]["level"] == "coarse"  # 52 s < one 60 s coarse clip
-    assert "SINTEL" in nodes[0]["text"].upper()
+    assert [n["level"] for n in nodes].count("coarse") == 1  # 52 s < one 60 s coarse clip
+    titled = [(n["start"], n["end"]) for n in nodes if n["level"] == "fine" and "SINTEL" in n["text"].upper()]
+    assert titled == [(40.0, 50.0)]  # the title card at 0:42-0:47, read by OCR at the fine level's density
     # a second run re-captions nothing
-    res = run_cli("index", str(video), "--quiet", store=store_dir)
-    assert res.returncode == 0 and "0 captioned" in res.stdout and "1 already stored" in res.stdout
+    res = run_cli("index", str(video), "--levels", "coarse,fine", "--quiet", store=store_dir)
+    assert res.returncode == 0 and res.stdout.count("0 captioned") == 2
+    assert "1 already stored" in res.stdout and "6 already stored" in res.stdout
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import io
 import re
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -37,7 +38,8 @@ def sample_memory() -> list[MemoryNode]:
 def sample_answer(video: str = "") -> Answer:
     steps = [
         Step(index=0, node="recall", message="read 1 coarse caption"),
-        Step(index=1, node="answer", message="not confident (0.30)", model_calls=[{"tokens_in": 900, "tokens_out": 40}]),
+        Step(index=1, node="answer", message="not confident (0.30)", model_calls=[{"tokens_in": 900, "tokens_out": 40}],
+             spans=[(0.0, 52.24)]),  # a citation, not a place the agent zoomed
         Step(index=2, node="localize", message="look closer at 0:30-0:40", spans=[(30.0, 40.0)], level="fine"),
         Step(index=3, node="zoom", message="captioned 1 span at fine", spans=[(30.0, 40.0)], level="fine",
              frames_sampled=5, captions_added=1),
@@ -63,7 +65,8 @@ def data_uris(html: str) -> list[bytes]:
 def test_answer_html_has_answer_timestamps_and_real_frame_thumbnails():
     video = clip(SINTEL)
     html = answer_html(sample_answer(str(video)), per_span=2)
-    assert "SINTEL" in html and "B. SINTEL" in html
+    assert "A: <b>B. SINTEL</b>" in html and "<li class=vr-chosen>B. SINTEL</li>" in html
+    assert html.count("vr-chosen>") == 1
     assert "0:31-0:33" in html and "0:48-0:48" in html  # evidence timestamps, an instant included
     assert "confidence 0.86" in html
     images = data_uris(html)
@@ -71,8 +74,8 @@ def test_answer_html_has_answer_timestamps_and_real_frame_thumbnails():
     for blob in images:
         im = Image.open(io.BytesIO(blob))
         assert im.format == "JPEG" and max(im.size) == 160 and im.size[0] > im.size[1]  # 854x480 shrunk, aspect kept
-    # the zoom path is drawn: one outline per zoomed span, labelled by step
-    assert html.count("stroke-dasharray") == 1 and "step 4 (zoom) 0:31-0:32" in html
+    # the zoom path is drawn: one outline per zoomed span, labelled by step; localize+zoom of one span share one
+    assert "step 2,3 (zoom) 0:30-0:40" in html and "step 4 (zoom) 0:31-0:32" in html and "stroke-dasharray" not in html
     assert "2,400/120" in html and "fine 1, ultrafine 2" in html  # cost
     assert "trajectory: 6 steps" in html
 
@@ -148,6 +151,18 @@ def test_thumbnails_come_from_inside_the_span():
     assert len(late) == 1 and len(instant) == 1 and abs(instant[0].time - 5.0) < 0.5
 
 
+def test_a_span_outside_the_video_raises_or_is_skipped():
+    video = clip(SINTEL)
+    with pytest.raises(ValueError):
+        span_thumbnails(video, (300.0, 310.0))
+    inside, outside = thumbnails_for_spans(video, [(1.0, 2.0), (300.0, 310.0)], 1, skip_bad_spans=True)
+    assert len(inside) == 1 and outside == []
+    answer = sample_answer(str(video))
+    answer.evidence.append(Evidence(start=300.0, end=310.0, level="fine", text="a time the video lacks"))
+    html = answer_html(answer, per_span=1)
+    assert len(data_uris(html)) == 2 and "5:00-5:10" in html  # the good rows keep their frames
+
+
 def test_thumbnails_for_a_missing_file_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="missing.mp4"):
         span_thumbnails(tmp_path / "missing.mp4", (0, 1))
@@ -185,6 +200,30 @@ def test_save_timeline_png_writes_an_image_and_rejects_other_suffixes(tmp_path):
         plot_timeline([], None)
 
 
+def test_timeline_png_of_a_really_indexed_clip_draws_every_stored_caption(store_dir, embedder, tmp_path):
+    """Real decode, real OCR captioner, real store: the PNG has one lane per built level, in its colour."""
+    from vidrecall.agent.testing import ScriptedChatModel
+    from vidrecall.api import VideoQA
+    from vidrecall.timeline import LEVEL_COLORS
+
+    video = clip("mdn_frog.mp4")  # 8 s
+    with VideoQA("offline", llm=ScriptedChatModel(), embedder=embedder, store_dir=store_dir) as qa:
+        qa.index(video, levels=("coarse", "fine"), progress=False)
+        record = qa.memory.register(video)
+        nodes = qa.memory.nodes(record.id)
+    assert {n.level for n in nodes} == {"coarse", "fine"}
+    out = save_timeline_png(nodes, record.duration, tmp_path / "frog.png", title="mdn_frog.mp4")
+    with Image.open(out) as im:
+        pixels = np.asarray(im.convert("RGB"), dtype=int).reshape(-1, 3)
+
+    def share_near(hex_colour: str, tolerance: int) -> float:
+        colour = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+        return float((np.abs(pixels - colour).sum(axis=1) < tolerance).mean())
+
+    assert share_near(LEVEL_COLORS[0], 40) > 0.02 and share_near(LEVEL_COLORS[1], 40) > 0.02  # both lanes drawn
+    assert share_near(LEVEL_COLORS[2], 20) == 0  # no ultrafine lane was built
+
+
 # --- live progress ------------------------------------------------------------------------------
 
 class RecordingHandle:
@@ -214,7 +253,7 @@ def test_notebook_progress_updates_in_place_then_shows_the_answer():
     result = follow_stream(scripted_stream(answer, closed), NotebookProgress(answer.question, handle=handle))
     assert result is answer
     assert len(handle.updates) == len(answer.trajectory) + 1
-    assert "step 4: zoom" in handle.updates[4] and "3 new captions" in handle.updates[4]
+    assert "step 4 (zoom) done" in handle.updates[4] and "3 new captions" in handle.updates[4]
     assert "B. SINTEL" in handle.updates[-1] and "confidence 0.86" in handle.updates[-1]
 
 
@@ -290,7 +329,6 @@ def test_table_html_formats_numbers_and_escapes_text():
     assert "<td>&lt;b&gt;x&lt;/b&gt;</td><td>0.667</td><td></td>" in html and "<td>3</td>" in html
 
 
-@pytest.mark.slow  # a real graph, memory and embedder: ~15 s alone, longer on a busy machine
 def test_interrupting_a_live_ask_mid_zoom_keeps_memory_consistent_and_reusable(store_dir, embedder):
     """Ctrl-C while the captioner works (the realistic place): stored captions stay, the index agrees with the
     store, and asking again re-captions none of what was kept."""
@@ -332,3 +370,12 @@ def test_interrupting_a_live_ask_mid_zoom_keeps_memory_consistent_and_reusable(s
         nodes = qa.memory.nodes(video_id)
         assert len({n.key for n in nodes}) == len(nodes)
         assert qa.memory.index.ids() == {n.id for n in nodes}
+
+
+def test_progress_mode_follows_where_it_runs_and_rejects_unknown_modes():
+    from vidrecall.notebook import in_notebook, make_progress
+
+    assert not in_notebook()  # pytest is no Jupyter kernel
+    assert isinstance(make_progress("q", "auto"), TerminalProgress)
+    with pytest.raises(ValueError, match="'widget'"):
+        make_progress("q", "widget")

@@ -111,7 +111,8 @@ def smollm2() -> LocalTransformersChat:
 def test_smollm2_answers_from_the_given_context(smollm2: LocalTransformersChat) -> None:
     meter = CostMeter()
     text = chat_text(smollm2, [("system", "Answer from the context only."),
-                               ("human", "Context: The meeting is in room 42.\nQuestion: Which room is the meeting in?")],
+                               ("human", "Context: The meeting is in room 42.\n"
+                                         "Question: Which room is the meeting in?")],
                      role="answer", meter=meter)
     assert "42" in text
     assert meter.calls[0].model == "smollm2" and meter.calls[0].tokens_out > 0
@@ -129,3 +130,17 @@ def test_smollm2_gives_a_valid_structured_decision(smollm2: LocalTransformersCha
                                Answer, fallback=Answer(answer="", confidence=0))
     assert decision.ok, decision.error
     assert "42" in decision.value.answer
+
+
+def test_local_model_replies_are_cached(tiny_model_dir: Path, store_dir: Path) -> None:
+    from vidrecall.tools.llm.cache import SQLiteResponseCache
+
+    cache = SQLiteResponseCache(store_dir)
+    model = make_chat_model(f"transformers:{tiny_model_dir}", {"max_new_tokens": 4}, cache=cache)
+    meter = CostMeter()
+    first, second = chat_text(model, "where is the meeting", meter=meter), chat_text(model, "where is the meeting",
+                                                                                      meter=meter)
+    assert first == second and [u.cached for u in meter.calls] == [False, True]
+    longer = make_chat_model(f"transformers:{tiny_model_dir}", {"max_new_tokens": 5}, cache=cache)
+    chat_text(longer, "where is the meeting", meter=meter)
+    assert meter.calls[-1].cached is False and len(cache) == 2

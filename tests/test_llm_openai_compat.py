@@ -154,4 +154,5 @@ def test_meter_callback_accounts_direct_model_calls(server: FakeOpenAIServer) ->
     with pytest.raises(Exception):
         model.invoke("Describe again.", config={"callbacks": [MeterCallback(meter, role="caption", model=model)]})
     assert [(u.model, u.role, u.tokens_in, u.tokens_out, u.ok) for u in meter.calls] == [
-        ("openai-compatible:qwen2.5-7b", "caption", 50, 2, True), ("openai-compatible:qwen2.5-7b", "caption", 0, 0, False)]
+        ("openai-compatible:qwen2.5-7b", "caption", 50, 2, True),
+        ("openai-compatible:qwen2.5-7b", "caption", 0, 0, False)]

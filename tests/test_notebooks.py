@@ -22,8 +22,9 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED_OUTPUT = {
     "01_quickstart": ['class="vr vr-answer"', "data:image/jpeg;base64,", "image/png", 'class="vr vr-trajectory"'],
     "02_memory_explorer": ['class="vr vr-memory"', "image/png", 'class="vr vr-search"', "data:image/jpeg;base64,"],
-    "03_backbones": ['class="vr vr-answer"', "llm_calls", "image/png"],
-    "04_eval_analysis": ["accuracy", "image/png", 'class="vr vr-answer"'],
+    "03_backbones": ['class="vr vr-compare"', 'class="vr vr-answer"', "llm_calls", "image/png"],
+    "04_eval_analysis": ['class="vr vr-table"', "accuracy", "image/png", 'class="vr vr-failures"',
+                         'class="vr vr-answer"'],
 }
 
 
@@ -72,6 +73,7 @@ def test_strip_names_a_broken_notebook(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the real offline LLM on CPU: about 1-4 min a notebook on a quiet machine
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch):
     clip("moviepy_sintel_trailer_480p.mp4")  # skips when the shared media is absent
@@ -80,7 +82,7 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("VIDRECALL_NOTEBOOK_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=False,
+    client = NotebookClient(nb, kernel_name="python3", timeout=600, allow_errors=False,
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     client.execute()
     shown = output_text(nb)

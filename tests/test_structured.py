@@ -59,7 +59,8 @@ SMOLLM2_ECHOES_PROMPT = ('{\n  "answer": "A man walks into a park.",\n  "confide
 
 @pytest.mark.parametrize("reply, expected", [
     ('```json\n{"answer": "B", "confidence": 0.8}\n```', {"answer": "B", "confidence": 0.8}),
-    ('Sure! Here is my answer:\n{"answer": "B", "confidence": 0.8}\nHope that helps.', {"answer": "B", "confidence": 0.8}),
+    ('Sure! Here is my answer:\n{"answer": "B", "confidence": 0.8}\nHope that helps.',
+     {"answer": "B", "confidence": 0.8}),
     ("{'answer': 'B', 'sure': True, 'note': None}", {"answer": "B", "sure": True, "note": None}),
     ('{"answer": "B", "spans": [[1, 2], [3, 4],], }', {"answer": "B", "spans": [[1, 2], [3, 4]]}),
     ('{answer: "B", confidence: .9}', {"answer": "B", "confidence": 0.9}),

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"{video}")
     qa = VideoQA(args.profile)
     console.rule("2. index (coarse level)")
-    for report in qa.index(str(video)):
-        console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
-                      f"{report.seconds:.1f} s")
+    report = qa.index(str(video))
+    console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
+                  f"{report.seconds:.1f} s")
     console.rule("3. ask")
     console.print(f"[bold]Q:[/] {question}")
     for opt in options:

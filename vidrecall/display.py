@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from vidrecall.timeline import (EVIDENCE_COLOR, PATH_COLOR, ZoomStop, infer_duration, lanes_for, level_color,
-                                zoom_path, time_ticks)
+                                merge_repeats, time_ticks, zoom_path)
 from vidrecall.types import MemoryNode, fmt_time
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def answer_html(answer: "Answer", video_path: str | Path | None = None, *, durat
     video = _existing_video(video_path or answer.video)
     duration = duration or _video_duration(video) or infer_duration((), answer)
     evidence = list(answer.evidence[:max_evidence])
-    thumbs, thumb_note = _evidence_thumbnails(video, evidence, per_span) if thumbnails else ({}, "")
+    thumbs, thumb_note = (_thumbnail_cells(video, [(e.start, e.end) for e in evidence], per_span)
+                          if thumbnails else ({}, ""))
 
     parts = [f'<div class="vr vr-answer">{STYLE}', f'<div class="vr-q">Q: {_esc(answer.question)}</div>']
     if answer.options:
@@ -85,10 +87,16 @@ def answer_html(answer: "Answer", video_path: str | Path | None = None, *, durat
     return "\n".join(parts)
 
 
-def _answer_line(answer: "Answer") -> str:
+def answer_head(answer: "Answer") -> str:
+    """"B. Sintel": the option letter in front of the answer text unless the text already starts with it."""
     head = answer.answer
     if answer.option and not head.strip().upper().startswith(answer.option.upper()):
         head = f"{answer.option}. {head}"
+    return head
+
+
+def _answer_line(answer: "Answer") -> str:
+    head = answer_head(answer)
     badges = []
     if answer.forced:
         badges.append('<span class="vr-badge" title="a budget ran out; the answer was forced">forced</span>')
@@ -107,11 +115,12 @@ def confidence_bar(confidence: float) -> str:
 
 
 def _options_html(options: Sequence[str], chosen: str | None) -> str:
+    chosen = (chosen or "").strip().upper()
     items = []
     for i, opt in enumerate(options):
-        letter = chr(ord("A") + i)
-        is_chosen = bool(chosen) and (chosen.strip().upper() == letter or opt.strip().upper().startswith(f"{chosen.strip().upper()}."))
-        items.append(f'<li{" class=vr-chosen" if is_chosen else ""}>{_esc(opt)}</li>')
+        prefixed = re.match(r"\s*\(?([A-Za-z])\s*[.):]", opt)
+        letter = prefixed.group(1).upper() if prefixed else chr(ord("A") + i)
+        items.append(f'<li{" class=vr-chosen" if chosen == letter else ""}>{_esc(opt)}</li>')
     return f'<ul style="margin:2px 0 2px 18px;padding:0">{"".join(items)}</ul>'
 
 
@@ -128,19 +137,20 @@ def _evidence_table(evidence: Sequence["Evidence"], thumbs: dict[int, str], tota
             + "".join(rows) + "</table>" + more)
 
 
-def _evidence_thumbnails(video: Path | None, evidence: Sequence["Evidence"], per_span: int) -> tuple[dict[int, str], str]:
-    """Thumbnails per evidence row, or a note saying why there are none (the answer still renders)."""
-    if not evidence:
+def _thumbnail_cells(video: Path | None, spans: Sequence[tuple[float, float]], per_span: int,
+                     max_side: int = 160) -> tuple[dict[int, str], str]:
+    """Thumbnail HTML per row (by index), or a note saying why there are none (the view still renders)."""
+    if not spans:
         return {}, ""
     if video is None:
         return {}, "no frame thumbnails: the video file is not at hand (pass video_path=...)"
     from vidrecall.thumbnails import thumbnails_for_spans, thumbnails_html
 
     try:
-        per_row = thumbnails_for_spans(video, [(ev.start, ev.end) for ev in evidence], per_span)
+        per_row = thumbnails_for_spans(video, spans, per_span, max_side=max_side, skip_bad_spans=True)
     except (ValueError, RuntimeError, OSError, ImportError) as exc:
         return {}, f"no frame thumbnails for {video.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return {i: thumbnails_html(t, ev.label()) for i, (t, ev) in enumerate(zip(per_row, evidence))}, ""
+    return {i: thumbnails_html(t, f"{fmt_time(a)}-{fmt_time(b)}") for i, (t, (a, b)) in enumerate(zip(per_row, spans))}, ""
 
 
 def cost_html(cost: "Cost") -> str:
@@ -187,7 +197,8 @@ def memory_html(nodes: Sequence[MemoryNode], duration: float | None = None, *, v
     counts = {lv: sum(1 for n in ordered if n.level == lv) for lv in lanes_for(ordered)}
     head = title or f"{len(ordered)} captions: " + ", ".join(f"{k} {v}" for k, v in counts.items())
     shown = ordered[:max_rows]
-    thumbs, note = _row_thumbnails(_existing_video(video_path), shown) if thumbnails else ({}, "")
+    thumbs, note = (_thumbnail_cells(_existing_video(video_path), [(n.start, n.end) for n in shown], 1, 96)
+                    if thumbnails else ({}, ""))
     rows = [f"<tr><td>{_esc(n.level)}</td><td>{_esc(n.span.label())}</td><td>{thumbs.get(i, '')}</td>"
             f"<td class=vr-text title=\"{_esc(n.text)}\">{_esc(_clip(n.text, MAX_TEXT))}</td>"
             f"<td class=vr-muted>{_esc(n.instruction or '')}</td><td class=vr-muted>{_esc(n.captioner)}</td></tr>"
@@ -208,7 +219,8 @@ def search_html(results: Sequence[tuple[MemoryNode, float]], query: str = "", *,
                 thumbnails: bool = True) -> str:
     """Memory search hits, best first, with their score, span and (when the video is at hand) a frame."""
     nodes = [n for n, _ in results]
-    thumbs, note = _row_thumbnails(_existing_video(video_path), nodes) if thumbnails else ({}, "")
+    thumbs, note = (_thumbnail_cells(_existing_video(video_path), [(n.start, n.end) for n in nodes], 1, 96)
+                    if thumbnails else ({}, ""))
     rows = [f"<tr><td>{score:.3f}</td><td>{_esc(n.level)}</td><td>{_esc(n.span.label())}</td><td>{thumbs.get(i, '')}</td>"
             f"<td class=vr-text>{_esc(_clip(n.text, MAX_TEXT))}</td></tr>" for i, (n, score) in enumerate(results)]
     head = f"search {query!r}: {len(results)} hits" if query else f"{len(results)} hits"
@@ -218,25 +230,10 @@ def search_html(results: Sequence[tuple[MemoryNode, float]], query: str = "", *,
             + "".join(rows) + "</table></div>")
 
 
-def _row_thumbnails(video: Path | None, nodes: Sequence[MemoryNode]) -> tuple[dict[int, str], str]:
-    if not nodes:
-        return {}, ""
-    if video is None:
-        return {}, "no frame thumbnails: the video file is not at hand (pass video_path=...)"
-    from vidrecall.thumbnails import thumbnails_for_spans, thumbnails_html
-
-    try:
-        per_row = thumbnails_for_spans(video, [n.span for n in nodes], 1, max_side=96)
-    except (ValueError, RuntimeError, OSError, ImportError) as exc:
-        return {}, f"no frame thumbnails for {video.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    return {i: thumbnails_html(t, n.span.label()) for i, (t, n) in enumerate(zip(per_row, nodes))}, ""
-
-
 # --- comparisons and plain tables ---------------------------------------------------------------------
 
 COMPARE_ROWS: tuple[tuple[str, Any], ...] = (
-    ("answer", lambda a: f"{a.option}. {a.answer}" if a.option and not a.answer.upper().startswith(a.option.upper())
-     else a.answer),
+    ("answer", answer_head),
     ("confidence", lambda a: f"{a.confidence:.2f}"),
     ("forced", lambda a: "yes" if a.forced else "no"),
     ("decided by", lambda a: a.decided_by),
@@ -385,13 +382,13 @@ def timeline_svg(duration: float, *, nodes: Sequence[MemoryNode] = (), evidence:
         out.append(f'<rect x="{x(n.start):.1f}" y="{y(n.level) + 3}" width="{w:.1f}" height="{lane_h - 6}" '
                    f'fill="{level_color(lanes.index(n.level))}" opacity=".9"><title>{_esc(n.level)} {_esc(n.span.label())}: '
                    f'{_esc(_clip(n.text, 600))}</title></rect>')
-    for stop in stops:
+    for label, stop in merge_repeats(list(stops)):
         for a, b in stop.spans:
             dash = ' stroke-dasharray="3,2"' if stop.node == "localize" else ""
             out.append(f'<rect x="{x(a):.1f}" y="{y(stop.level) + 1}" width="{max(x(b) - x(a), 2):.1f}" height="{lane_h - 2}" '
-                       f'fill="none" stroke="{PATH_COLOR}" stroke-width="1.3"{dash}><title>step {stop.step} '
+                       f'fill="none" stroke="{PATH_COLOR}" stroke-width="1.3"{dash}><title>step {label} '
                        f'({_esc(stop.node)}) {fmt_time(a)}-{fmt_time(b)}</title></rect>'
-                       f'<text x="{x(a) + 2:.1f}" y="{y(stop.level) + 11}" fill="{PATH_COLOR}" font-weight="bold">{stop.step}</text>')
+                       f'<text x="{x(a) + 2:.1f}" y="{y(stop.level) + 11}" fill="{PATH_COLOR}" font-weight="bold">{label}</text>')
     axis_y = top + lane_h * len(lanes) + 12
     for t in time_ticks(duration):
         out.append(f'<text x="{x(t):.1f}" y="{axis_y}" text-anchor="middle" fill="currentColor" opacity=".7">{fmt_time(t)}</text>')

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import html
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
-from vidrecall.display import STYLE, HtmlView, answer_html
+from vidrecall.display import STYLE, HtmlView, answer_html, enable_rich_display
 
 if TYPE_CHECKING:
     from vidrecall.agent.result import Answer, Step
@@ -30,10 +31,18 @@ def in_notebook() -> bool:
     """True inside a Jupyter kernel (where rich HTML output is shown)."""
     try:
         from IPython import get_ipython
+        from ipykernel.zmqshell import ZMQInteractiveShell  # Jupyter, VS Code and Colab shells derive from it
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+    return isinstance(get_ipython(), ZMQInteractiveShell)
+
+
+def setup_notebook() -> None:
+    """Answers render as HTML cards; tqdm's "IProgress not found" warning (no ipywidgets: text bars) is hidden.
+
+    Call it before importing the rest of vidrecall, so that the warning filter is in place when tqdm loads."""
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    enable_rich_display()
 
 
 class NotebookProgress:
@@ -52,7 +61,7 @@ class NotebookProgress:
 
     def step(self, step: "Step") -> None:
         self.steps.append(step)
-        self.handle.update(HtmlView(self._panel(f"step {step.index}: {step.node}")))
+        self.handle.update(HtmlView(self._panel(f"step {step.index} ({step.node}) done; working on the next…")))
 
     def finish(self, answer: "Answer") -> None:
         self.handle.update(HtmlView(answer_html(answer, self.video_path), answer.summary()))
@@ -79,7 +88,7 @@ class TerminalProgress:
     """A tqdm bar whose text is the current step; the answer's one-line summary at the end."""
 
     def __init__(self, question: str, *, file: Any = None):
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # the plain text bar: this class is for terminals
 
         self.file = file
         self.bar = tqdm(desc=_shorten(question, 40), unit="step", file=file, leave=True)

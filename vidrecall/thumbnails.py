@@ -49,9 +49,12 @@ def as_span(span: Span | Sequence[float]) -> Span:
 
 
 def thumbnails_for_spans(video_path: str | Path, spans: Iterable[Span | Sequence[float]], per_span: int = 2, *,
-                         max_side: int = 160) -> list[list[Thumbnail]]:
-    """`per_span` thumbnails spread over each span, opening the video once. Raises VideoError on a bad file."""
-    from vidrecall.tools.video import VideoReader
+                         max_side: int = 160, skip_bad_spans: bool = False) -> list[list[Thumbnail]]:
+    """`per_span` thumbnails spread over each span, opening the video once.
+
+    Raises VideoError for a bad file, and for a span outside the video unless `skip_bad_spans` (then that span
+    gets no thumbnails: a model may cite a time the video does not have)."""
+    from vidrecall.tools.video import VideoError, VideoReader
 
     if per_span < 1:
         raise ValueError(f"per_span must be at least 1, got {per_span}")
@@ -59,13 +62,16 @@ def thumbnails_for_spans(video_path: str | Path, spans: Iterable[Span | Sequence
     with VideoReader(str(video_path)) as reader:
         duration = reader.info.duration
         for raw in spans:
-            span = _widened(as_span(raw), duration)
-            batch = reader.sample(span, num_frames=per_span, max_pixels=(2 * max_side) ** 2)
-            thumbs = []
-            for t, frame in zip(batch.timestamps, batch.frames):
-                uri, w, h = encode_jpeg(frame, max_side)
-                thumbs.append(Thumbnail(float(t), uri, w, h))
-            out.append(thumbs)
+            try:
+                batch = reader.sample(_widened(as_span(raw), duration), num_frames=per_span,
+                                      max_pixels=(2 * max_side) ** 2)
+            except (VideoError, ValueError):
+                if not skip_bad_spans:
+                    raise
+                out.append([])
+                continue
+            out.append([Thumbnail(float(t), *encode_jpeg(frame, max_side))
+                        for t, frame in zip(batch.timestamps, batch.frames)])
     return out
 
 

@@ -50,9 +50,12 @@ def lanes_for(nodes: Iterable[MemoryNode], extra_levels: Iterable[str | None] = 
 
 
 def zoom_path(steps: Sequence["Step"]) -> list[ZoomStop]:
-    """The steps of a trajectory that named spans, in order (localize picks them, zoom captions them)."""
+    """The steps that looked at spans of a level, in order (localize picks them, zoom captions them).
+
+    Steps that name spans without a level (an answer citing its evidence) are not part of the path; the
+    evidence is drawn on its own."""
     return [ZoomStop(s.index, s.node, s.level, tuple((float(a), float(b)) for a, b in s.spans))
-            for s in steps if s.spans]
+            for s in steps if s.spans and s.level]
 
 
 def infer_duration(nodes: Iterable[MemoryNode] = (), answer: "Answer | None" = None) -> float:
@@ -101,7 +104,7 @@ def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, an
                                gid="caption"))
 
     previous: ZoomStop | None = None
-    for label, stop in _merge_repeats(stops):
+    for label, stop in merge_repeats(stops):
         y = y_of(stop.level)
         for a, b in stop.spans:
             ax.add_patch(Rectangle((a, y - 0.42), max(b - a, duration * 0.003), 0.84, fill=False, edgecolor=PATH_COLOR,
@@ -147,7 +150,7 @@ def save_timeline_png(nodes: Sequence[MemoryNode], duration: float | None, path:
     return path
 
 
-def _merge_repeats(stops: list[ZoomStop]) -> list[tuple[str, ZoomStop]]:
+def merge_repeats(stops: list[ZoomStop]) -> list[tuple[str, ZoomStop]]:
     """Consecutive stops on the same lane and spans (localize, then zoom there) share one outline: "1,2"."""
     merged: list[tuple[str, ZoomStop]] = []
     for stop in stops:

@@ -2,8 +2,9 @@
 
 Specs: "smollm2" (the packaged SmolLM2-135M-Instruct GGUF, offline), "transformers:<path-or-hub-id>",
 "gguf:<file>", "llamacpp:<file>", "openai:<model>", "openai-compatible:<model>" (options base_url,
-api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "vllm:<model>" (default port 8000), "ollama:<model>", "anthropic:<model>", any other
-"provider:model" through langchain's `init_chat_model`, or a ready `BaseChatModel`.
+api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "vllm:<model>" (default port 8000),
+"ollama:<model>", "anthropic:<model>", any other "provider:model" through langchain's `init_chat_model`,
+or a ready `BaseChatModel`.
 
 Options reserved here: base_url, api_key_env, structured_output ("auto" | "native" | "prompt"). The rest
 (temperature, max_tokens, timeout, max_retries, ...) pass through to the model class.
@@ -85,8 +86,8 @@ def _build(spec: str, options: dict[str, Any]) -> BaseChatModel:
         if importlib.util.find_spec("llama_cpp") is None:
             raise BackboneError(f"llm spec {spec!r} needs llama-cpp-python: pip install 'vidrecall[llamacpp]' "
                                 "(it compiles for ~10 min), or use 'gguf:<file>' through transformers")
-        llama_options = {k: v for k, v in passthrough.items() if k in LlamaCppChat.model_fields}
-        return LlamaCppChat(model_path=str(Path(name).expanduser()), model_id=spec, **llama_options)
+        return LlamaCppChat(model_path=str(Path(name).expanduser()), model_id=spec,
+                            **_local_options(passthrough, LlamaCppChat))
     if provider == "openai":
         return _openai(name, options.get("base_url"), _api_key(options.get("api_key_env") or "OPENAI_API_KEY", spec),
                        passthrough)
@@ -106,20 +107,21 @@ def _build(spec: str, options: dict[str, Any]) -> BaseChatModel:
         try:
             from langchain_anthropic import ChatAnthropic
         except ImportError:
-            raise BackboneError(f"llm spec {spec!r} needs langchain-anthropic: pip install langchain-anthropic") from None
+            raise BackboneError(f"llm spec {spec!r} needs langchain-anthropic: "
+                                "pip install langchain-anthropic") from None
         key = _api_key(options.get("api_key_env") or "ANTHROPIC_API_KEY", spec)
         return ChatAnthropic(model=name, api_key=key, **passthrough)
     return _init_chat_model(provider, name, spec, passthrough)
 
 
-def _local_options(options: dict[str, Any]) -> dict[str, Any]:
+def _local_options(options: dict[str, Any], cls: type[BaseChatModel] = LocalTransformersChat) -> dict[str, Any]:
     renamed = dict(options)
     if "max_tokens" in renamed:
         renamed["max_new_tokens"] = renamed.pop("max_tokens")
-    unknown = set(renamed) - set(LocalTransformersChat.model_fields)
+    settable = set(cls.model_fields) - set(BaseChatModel.model_fields) - {"model_path", "gguf_file", "model_id"}
+    unknown = set(renamed) - settable
     if unknown:
-        raise BackboneError(f"llm options {sorted(unknown)} do not apply to a local transformers model; "
-                            "use max_new_tokens, temperature, device, dtype")
+        raise BackboneError(f"llm options {sorted(unknown)} do not apply to a local model; use {sorted(settable)}")
     return renamed
 
 
