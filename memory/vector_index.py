@@ -1,4 +1,10 @@
-"""Exact inner-product search over memory-node embeddings: FAISS IndexIDMap2(IndexFlatIP), ids = node ids.
+"""Brute-force inner-product search over memory-node embeddings, ids = node ids.
+
+Vectors are held as float16 (FAISS IndexIDMap2 over IndexScalarQuantizer QT_fp16): a search is bound by
+reading every vector, so half the bytes is about half the time (10^5 nodes x 384 d, top-10, one core:
+3.6 ms against 8.3 ms for float32, benchmarks/bench_faiss.py) with the same top-10 (recall@10 = 1.0 there);
+scores differ from float32 by ~1e-3. It stays brute force, so filters by video and time are exact and
+deletes are cheap, unlike a graph index.
 
 The index lives beside the database as `nodes.faiss` plus a JSON sidecar (embedder id, dimension, count).
 It is a cache of SQLite: when it is missing, corrupt, from another embedder or out of step, the memory
@@ -47,7 +53,7 @@ class VectorIndex:
         self.embedder = embedder
         self.source = source
         self.search_threads = search_threads
-        self._cpu = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        self._cpu = faiss.IndexIDMap2(_codes_index(self.dim))
         self._use_gpu = faiss.get_num_gpus() > 0 if use_gpu is None else use_gpu
         self._gpu = None  # GPU copy for searching, refreshed lazily after adds/removes
 
@@ -120,9 +126,13 @@ class VectorIndex:
     def _searcher(self):
         if not self._use_gpu:
             return self._cpu
-        if self._gpu is None:
+        if self._gpu is None:  # GPU brute force runs on a float32 copy of the vectors
+            ids = faiss.vector_to_array(self._cpu.id_map).astype(np.int64)
+            flat = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            if len(ids):
+                flat.add_with_ids(self._cpu.index.reconstruct_n(0, self.ntotal), ids)
             resources = faiss.StandardGpuResources()
-            self._gpu = (resources, faiss.index_cpu_to_gpu(resources, 0, self._cpu))
+            self._gpu = (resources, faiss.index_cpu_to_gpu(resources, 0, flat))
         return self._gpu[1]
 
     # --- persistence ----------------------------------------------------------------------------
@@ -149,6 +159,9 @@ class VectorIndex:
             raise IndexFileError(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0][:120]})") from None
         if not isinstance(raw, faiss.IndexIDMap2) or raw.d != meta.dim or raw.ntotal != meta.count:
             raise IndexFileError(f"{path}: index does not match its sidecar {sidecar_path(path).name}")
+        inner = faiss.downcast_index(raw.index)
+        if not (isinstance(inner, faiss.IndexScalarQuantizer) and inner.sq.qtype == faiss.ScalarQuantizer.QT_fp16):
+            raise IndexFileError(f"{path}: an index of an older layout ({type(inner).__name__})")
         index = cls(meta.dim, meta.embedder, use_gpu=use_gpu, search_threads=search_threads, source=meta.source)
         index._cpu = raw
         return index
@@ -176,6 +189,10 @@ def _omp_threads(n: int | None):
         yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def _codes_index(dim: int):
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
 
 
 def _normalised(vecs: np.ndarray, dim: int) -> np.ndarray:
