@@ -12,6 +12,13 @@ from vidrecall.types import Span
 
 # A question naming a time ("at 8:04") puts the clips around that time ahead of any similarity score.
 MENTIONED_TIME_BONUS = 1.0
+# Breadth before depth: a clip one level finer, inside a span already zoomed into, must beat an unexplored
+# coarser clip by this much cosine similarity to go first. A finer clip also inherits its parent's score
+# through overlap, so without a margin the agent keeps digging where it has already looked (and, with a
+# weak LLM, never reaches the minute it has not looked at).
+DEPTH_MARGIN = 0.1
+# Score every unit from its own captions, not from a global top-k that earlier zooms can crowd out.
+MAX_RANKED_NODES = 2000
 
 
 def unexplored_units(ctx: AgentContext, explored: list[Span], window: list[Span] | None = None) -> list[Unit]:
@@ -30,14 +37,18 @@ def unexplored_units(ctx: AgentContext, explored: list[Span], window: list[Span]
 
 
 def retrieval_ranking(ctx: AgentContext, query: str, question: str, units: list[Unit]) -> tuple[list[Unit], dict]:
-    """All units, best first: FAISS similarity of the question to captions overlapping each unit, plus a
-    bonus for units containing a time the question names; ties (no evidence) keep time order."""
+    """All units, best first: FAISS similarity of the question to captions overlapping each unit, less
+    DEPTH_MARGIN per level below the coarsest, plus a bonus for units containing a time the question names;
+    ties (no evidence) keep time order."""
     scores = {u: 0.0 for u in units}
-    hits = ctx.memory.search(query, ctx.video.id, k=max(20, 3 * ctx.config.retrieval_k))
-    for node, score in hits:
+    k = min(MAX_RANKED_NODES, max(20, 3 * ctx.config.retrieval_k, ctx.memory.store.count(ctx.video.id)))
+    for node, score in ctx.memory.search(query, ctx.video.id, k=k):
         for unit in units:
             if unit.span.overlap(node.span) > 0:
                 scores[unit] = max(scores[unit], float(score))
+    depth = {level.name: i for i, level in enumerate(ctx.config.levels)}
+    for unit in units:
+        scores[unit] -= DEPTH_MARGIN * depth.get(unit.level, 0)
     for unit in at_mentioned_times(question, units):
         scores[unit] += MENTIONED_TIME_BONUS
     ranked = sorted(units, key=lambda u: (-scores[u], u.span.start, -u.span.duration))

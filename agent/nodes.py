@@ -17,7 +17,7 @@ from vidrecall.agent.memory_view import MemoryView, load_nodes, question_query, 
 from vidrecall.agent.options import parse_options
 from vidrecall.agent.spans import interleave, snap_all
 from vidrecall.agent.state import AgentContext
-from vidrecall.agent.steps import StepRecorder
+from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.types import Span, fmt_time
 
 MAX_INSTRUCTION_CHARS = 300
@@ -61,8 +61,8 @@ def answer(state: dict, runtime: Runtime[AgentContext]) -> dict:
     d: AnswerDecision = got.value
     claim = LlmClaim(d.answer, d.confidence, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok)
     decision = judge(state["question"], state.get("options") or [], claim, view, ctx.embedder, forced=False)
-    message = (f"answer {decision['answer'] or '—'} at confidence {decision['confidence']:.2f} "
-               f"(by {decision['decided_by']}; LLM said {d.answer or 'nothing usable'!r} {d.confidence:.2f})")
+    message = (f"answer {short_text(decision['answer']) or '—'} at confidence {decision['confidence']:.2f} "
+               f"(by {decision['decided_by']}; LLM said {short_text(d.answer) or 'nothing usable'!r} {d.confidence:.2f})")
     if not got.ok:
         message += f"; malformed model output after {got.attempts} attempts"
     return {"decision": decision, **rec.done(message, spans=[(e["start"], e["end"]) for e in decision["evidence_spans"]],
@@ -137,7 +137,7 @@ def final(state: dict, runtime: Runtime[AgentContext]) -> dict:
     llm_conf = float((state.get("decision") or {}).get("llm", {}).get("confidence", 0.0))
     claim = LlmClaim(d.answer, llm_conf, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok)
     decision = judge(state["question"], state.get("options") or [], claim, view, ctx.embedder, forced=True)
-    message = f"{reason}: forced answer {decision['answer'] or '—'} (by {decision['decided_by']})"
+    message = f"{reason}: forced answer {short_text(decision['answer']) or '—'} (by {decision['decided_by']})"
     return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}
 
 
@@ -150,7 +150,7 @@ def finish(state: dict, runtime: Runtime[AgentContext]) -> dict:
     turn = {"question": state["question"], "options": state.get("options") or [],
             "answer": d.get("answer", ""), "confidence": d.get("confidence", 0.0),
             "focus_ids": list(state.get("focus_ids") or []), "explored": list(state.get("explored") or [])}
-    message = f"answer: {d.get('answer') or '—'} (confidence {d.get('confidence', 0.0):.2f}, by {d.get('decided_by', '?')}"
+    message = f"answer: {short_text(d.get('answer', '')) or '—'} (confidence {d.get('confidence', 0.0):.2f}, by {d.get('decided_by', '?')}"
     message += f"; {stop})" if stop != "confident" else ")"
     return {"result": result, "stop": stop, "history": [turn], **rec.done(message, decided_by=d.get("decided_by"))}
 

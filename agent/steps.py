@@ -30,3 +30,9 @@ class StepRecorder:
             detail=detail, elapsed_s=round(time.monotonic() - self.started, 3),
         )
         return {"trajectory": self.previous + [step.model_dump(mode="json")]}
+
+
+def short_text(text: str, limit: int = 100) -> str:
+    """A model's text cut for a one-line step message (the whole text stays in the step's detail)."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

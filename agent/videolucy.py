@@ -23,7 +23,7 @@ from vidrecall.agent.nodes import _seconds_label, current_view, prompt_values
 from vidrecall.agent.options import has_ordinal
 from vidrecall.agent.spans import Unit, snap_all
 from vidrecall.agent.state import AgentContext
-from vidrecall.agent.steps import StepRecorder
+from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.types import Span
 
 
@@ -43,7 +43,7 @@ def lucy_answer(state: dict, runtime: Runtime[AgentContext]) -> dict:
     answered = decision["option"] is not None if state.get("options") else d.answer.lower() not in ("", "no answer")
     decision["confidence"] = 1.0 if (d.confidence and answered) else 0.0
     decision["decided_by"] = "llm"
-    message = f"{'coarse ' if coarse_only else ''}answer {d.answer!r}, confident: {bool(decision['confidence'] >= 1.0)}"
+    message = f"{'coarse ' if coarse_only else ''}answer {short_text(d.answer)!r}, confident: {bool(decision['confidence'] >= 1.0)}"
     return {"decision": decision, **rec.done(message, spans=list(d.time_period), decision=decision, parsed=got.ok)}
 
 
@@ -125,5 +125,5 @@ def lucy_final(state: dict, runtime: Runtime[AgentContext]) -> dict:
                      use_evidence=False)
     if decision["decided_by"] != "fallback":
         decision["decided_by"] = "llm"
-    message = f"{reason}: forced answer {decision['answer'] or '—'} (by {decision['decided_by']})"
+    message = f"{reason}: forced answer {short_text(decision['answer']) or '—'} (by {decision['decided_by']})"
     return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}

@@ -207,3 +207,19 @@ def test_memory_beyond_the_context_budget_is_recalled_by_retrieval(store_dir, em
     memory_text = llm.calls[0][1].split("Question:")[0]
     assert estimate_tokens(memory_text) <= 200 + 120  # the rendered memory plus the prompt's own lines
     assert answer.option == "C"
+
+
+def test_without_usable_localization_the_agent_covers_unexplored_clips_before_digging_deeper(store_dir, embedder):
+    needle = Span(125, 130)
+    unsure = {"answer": "A", "confidence": 0.1}
+    llm = ScriptedChatModel(defaults={"answer": unsure, "localize": {"clips": [], "instruction": ""}})
+
+    def text_for(span: Span, level: str, instruction: str | None) -> str:  # no clip looks likelier than another
+        return "A small green toy frog sits on the table." if level != "coarse" and span.overlap(needle) > 0 \
+            else "An empty room with a white wall."
+
+    with make_qa(store_dir, embedder, llm, ScriptedCaptioner(text_for), budgets={"max_iterations": 3}) as qa:
+        answer = qa.ask(clip(PEOPLE), QUESTION, OPTIONS)
+    zooms = [s.spans for s in answer.trajectory if s.node == "zoom"]
+    assert zooms == [[(0.0, 60.0)], [(60.0, 120.0)], [(120.0, 139.4)]]  # breadth first, not into 0-60's children
+    assert answer.option == "B" and answer.decided_by == "evidence"
