@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default="offline")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "eval_haystack")
     ap.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    ap.add_argument("--types", nargs="+", default=None, metavar="TYPE",
+                    help="only questions of these types (e.g. text colour order; see the QA file)")
     ap.add_argument("--uniform-clips", type=int, default=16, help="clips the uniform baseline captions")
     ap.add_argument("--baseline-level", default=None, help="level the baselines caption (default: the second)")
     return ap.parse_args(argv)
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {spec.video} ({spec.duration:.1f} s, {len(spec.needles)} needles, {len(spec.questions)} questions)")
     items = load_items("haystack", qa_path)
     print(items.report())
-    items = items.items[:args.limit] if args.limit else items.items
+    items = [it for it in items.items if not args.types or it.question_type in args.types]
+    items = items[:args.limit] if args.limit else items
     if not items or not items[0].video_path:
         print(f"no runnable questions in {qa_path}", file=sys.stderr)
         return 1
