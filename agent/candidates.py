@@ -41,8 +41,7 @@ def retrieval_ranking(ctx: AgentContext, query: str, question: str, units: list[
     DEPTH_MARGIN per level below the coarsest, plus a bonus for units containing a time the question names;
     ties (no evidence) keep time order."""
     scores = {u: 0.0 for u in units}
-    k = min(MAX_RANKED_NODES, max(20, 3 * ctx.config.retrieval_k, ctx.memory.store.count(ctx.video.id)))
-    for node, score in ctx.memory.search(query, ctx.video.id, k=k):
+    for node, score in ctx.memory.search(query, ctx.video.id, k=MAX_RANKED_NODES):
         for unit in units:
             if unit.span.overlap(node.span) > 0:
                 scores[unit] = max(scores[unit], float(score))

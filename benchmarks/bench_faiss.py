@@ -1,8 +1,9 @@
 """FAISS top-10 search latency over 10^5 memory nodes (random normalised 384-d vectors).
 
 Target: p50 < 5 ms, with and without a video filter. The index stores float16 vectors (see
-memory/vector_index.py); recall@10 against exact float32 numpy search is printed so that choice stays honest. Also printed: a plain numpy brute-force search
-measured in the same run, as a reference for the machine's speed at that moment (ratios travel, ms don't).
+memory/vector_index.py), so recall@10 against exact float32 search is printed too. Also printed: a plain
+numpy brute-force search measured in the same run, as a reference for the machine's speed at that moment
+(ratios travel, ms don't).
 
     python benchmarks/bench_faiss.py [--nodes 100000] [--videos 100] [--queries 200]
 """

@@ -63,9 +63,13 @@ class VideoQA:
     def index(self, video: str | Path, levels=("coarse",), progress: bool = True):
         """Caption `video` at each of `levels` (resumable; cached clips cost nothing). Returns the last
         level's IndexReport."""
+        return list(self.index_levels(video, levels, progress))[-1]
+
+    def index_levels(self, video: str | Path, levels=("coarse",), progress: bool = True) -> Iterator:
+        """As `index`, yielding each level's IndexReport as that level is done."""
         record = self.memory.register(video)
-        reports = [self.memory.build_level(record, level, progress=progress) for level in levels]
-        return reports[-1]
+        for level in levels:
+            yield self.memory.build_level(record, level, progress=progress)
 
     def ask(self, video: str | Path, question: str, options: list[str] | None = None, *,
             session_id: str | None = None) -> Answer:

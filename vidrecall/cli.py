@@ -51,9 +51,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     qa = _make_qa(args)
     levels = tuple(lv.strip() for lv in args.levels.split(",") if lv.strip())
     console = _console()
-    video = _video_path(args.video)
-    for level in levels:
-        report = qa.index(video, levels=(level,), progress=not args.quiet)
+    for report in qa.index_levels(_video_path(args.video), levels=levels, progress=not args.quiet):
         console.print(f"[bold]{report.level}[/]: {report.clips} clips, {report.created} captioned, "
                       f"{report.reused} already stored, {report.frames} frames decoded"
                       f"{f', {report.skipped_frames} bad frames skipped' if report.skipped_frames else ''}, "
