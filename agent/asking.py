@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from vidrecall.agent.state import AgentContext
 from vidrecall.prompts import render
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 
 T = TypeVar("T", bound=BaseModel)
 

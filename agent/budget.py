@@ -1,8 +1,8 @@
 """When the agent must stop looking and answer with what it has."""
 from __future__ import annotations
 
-from vidrecall.config import Budgets
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.config import Budgets
+from vidrecall.core.accounting import CostMeter
 
 
 def spent_budget(budgets: Budgets, meter: CostMeter, iteration: int) -> str | None:

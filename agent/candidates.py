@@ -8,7 +8,7 @@ from __future__ import annotations
 from vidrecall.agent.options import mentioned_times
 from vidrecall.agent.spans import Unit, is_explored
 from vidrecall.agent.state import AgentContext
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 # A question naming a time ("at 8:04") puts the clips around that time ahead of any similarity score.
 MENTIONED_TIME_BONUS = 1.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from vidrecall.agent.evidence_vote import Vote, supports, vote
 from vidrecall.agent.memory_view import MemoryView
 from vidrecall.agent.options import match_option, parse_options
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 UNGROUNDED_FACTOR = 0.5
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidrecall.agent.state import AgentContext
-from vidrecall.types import TIME_EPS, Span
+from vidrecall.core.types import TIME_EPS, Span
 
 
 @dataclass

@@ -18,7 +18,7 @@ from vidrecall.agent.options import parse_options
 from vidrecall.agent.spans import interleave, snap_all
 from vidrecall.agent.state import AgentContext
 from vidrecall.agent.steps import StepRecorder, short_text
-from vidrecall.types import Span, fmt_time
+from vidrecall.core.types import Span, fmt_time
 
 MAX_INSTRUCTION_CHARS = 300
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 # Two spans within this many seconds at both ends are the same clip (LLMs round times).
 SAME_SPAN_TOLERANCE_S = 0.5

@@ -8,8 +8,8 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 
-from vidrecall.config import Config
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.config import Config
+from vidrecall.core.accounting import CostMeter
 
 
 class AgentState(TypedDict, total=False):

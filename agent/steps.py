@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vidrecall.agent.result import Step
+from vidrecall.core.result import Step
 from vidrecall.agent.state import AgentContext
 
 

@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from vidrecall.types import CaptionRequest, CaptionResult, Span, Usage
+from vidrecall.core.types import CaptionRequest, CaptionResult, Span, Usage
 
 _ROLE = re.compile(r"^#\s*Task:\s*(\w+)", re.M)
 

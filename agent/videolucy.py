@@ -24,7 +24,7 @@ from vidrecall.agent.options import has_ordinal
 from vidrecall.agent.spans import Unit, snap_all
 from vidrecall.agent.state import AgentContext
 from vidrecall.agent.steps import StepRecorder, short_text
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 
 def lucy_answer(state: dict, runtime: Runtime[AgentContext]) -> dict:

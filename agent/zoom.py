@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 from vidrecall.agent.budget import captions_left
 from vidrecall.agent.state import AgentContext
 from vidrecall.agent.steps import StepRecorder
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 
 def make_zoom(*, instruct_children: bool):

@@ -30,7 +30,7 @@ class MeanColourCaptioner:
     id = "bench-mean-colour"
 
     def caption(self, request):
-        from vidrecall.types import CaptionResult, Usage
+        from vidrecall.core.types import CaptionResult, Usage
 
         means = [frame.reshape(-1, 3).mean(axis=0) for frame in request.frames.frames]
         words = ", ".join(f"rgb({r:.0f},{g:.0f},{b:.0f})" for r, g, b in means[:5])
@@ -46,7 +46,7 @@ class MeanColourCaptioner:
 
 def child(video: str, store: str) -> None:
     """Build the coarse level of one video in a fresh store; print one JSON line of figures."""
-    from vidrecall.config import Config
+    from vidrecall.core.config import Config
     from vidrecall.memory.embedder import load_embedder
     from vidrecall.memory.memory import VideoMemory
 

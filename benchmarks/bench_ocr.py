@@ -3,7 +3,7 @@ import time
 from pathlib import Path
 from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings
 from vidrecall.tools.video import VideoReader
-from vidrecall.types import CaptionRequest, Span
+from vidrecall.core.types import CaptionRequest, Span
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SOURCES = [(str(MEDIA / "haystack/haystack_15min.mp4"), Span(180, 360)),

@@ -45,7 +45,7 @@ def ffmpeg_decode_seconds(path: Path) -> float:
 def sample_whole(path: Path, backend: str) -> tuple[float, int]:
     """Seconds to open the file and sample all of it at SAMPLE_FPS in SPAN_SECONDS spans; frames got."""
     from vidrecall.tools.video import VideoReader
-    from vidrecall.types import Span
+    from vidrecall.core.types import Span
 
     start, frames = time.perf_counter(), 0
     with VideoReader(path, backend=backend) as reader:

@@ -21,12 +21,12 @@ from vidrecall.agent.decisions import AnswerDecision
 from vidrecall.agent.judge import LlmClaim, cited_spans, judge
 from vidrecall.agent.memory_view import question_query, render_view
 from vidrecall.agent.options import parse_options
-from vidrecall.agent.result import Answer, Cost, Evidence, Step
+from vidrecall.core.result import Answer, Cost, Evidence, Step
 from vidrecall.agent.state import AgentContext
 from vidrecall.evaluation.items import QAItem
 from vidrecall.memory.render import estimate_tokens, render_memory
-from vidrecall.tools.accounting import CostMeter
-from vidrecall.types import Span, fmt_time
+from vidrecall.core.accounting import CostMeter
+from vidrecall.core.types import Span, fmt_time
 
 def default_level(config: Any) -> str:
     return config.levels[1].name if len(config.levels) > 1 else config.levels[0].name

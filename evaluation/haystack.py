@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
-from vidrecall.types import Span, fmt_time, stable_hash
+from vidrecall.core.types import Span, fmt_time, stable_hash
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 LETTERS = "ABCDEFGHIJ"
 _OPTION_PREFIX = re.compile(r"^\s*\(?([A-J])\s*[\.\):]\s*")

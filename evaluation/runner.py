@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterable, Protocol
 
 from tqdm.auto import tqdm
 
-from vidrecall.agent.result import Answer
+from vidrecall.core.result import Answer
 from vidrecall.evaluation.items import QAItem
 from vidrecall.evaluation.scoring import evidence_hit, is_correct, read_results
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Iterable, Sequence
 
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 log = logging.getLogger(__name__)
 

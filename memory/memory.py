@@ -17,14 +17,14 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from vidrecall import prompts
-from vidrecall.config import Config, Level
+from vidrecall.core.config import Config, Level
 from vidrecall.memory.embedder import Embedder, load_embedder
 from vidrecall.memory.store import MemoryStore, VideoRecord
 from vidrecall.memory.vector_index import IndexFileError, VectorIndex
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.captioners.base import Captioner, CaptionerError
 from vidrecall.tools.video import VideoError, VideoReader, probe
-from vidrecall.types import TIME_EPS, CaptionRequest, CaptionResult, FrameBatch, MemoryNode, Span, stable_hash
+from vidrecall.core.types import TIME_EPS, CaptionRequest, CaptionResult, FrameBatch, MemoryNode, Span, stable_hash
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vidrecall.prompts import quote_data
-from vidrecall.types import TIME_EPS, MemoryNode, Span
+from vidrecall.core.types import TIME_EPS, MemoryNode, Span
 
 MIN_CAPTION_CHARS = 60  # below this a caption says nothing; drop entries instead
 ELLIPSIS = "…"

@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 from tqdm.auto import tqdm
 
-from vidrecall.types import TIME_EPS, MemoryNode, Span
+from vidrecall.core.types import TIME_EPS, MemoryNode, Span
 
 HASH_CHUNK = 4 << 20  # bytes read at a time while hashing a video
 PROGRESS_ABOVE_BYTES = 512 << 20

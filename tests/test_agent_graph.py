@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import clip
 from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel, fast_levels
 from vidrecall.api import VideoQA
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 PEOPLE = "intel_one-by-one-person-detection.mp4"  # 139.4 s: three coarse clips
 FROG = "mdn_frog.mp4"  # 8.3 s: shorter than one coarse clip

@@ -6,7 +6,7 @@ import pytest
 from vidrecall.agent.decisions import AnswerDecision, LocalizeDecision, LucyAnswer, LucyLocalize
 from vidrecall.agent.options import has_ordinal, match_option, mentioned_times, parse_options
 from vidrecall.agent.spans import Unit, interleave, snap_all, snap_span
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 OPTS = parse_options(["A. Red", "B. Green", "C. Blue", "D. Dark blue"])
 

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from tests.conftest import REPO, clip
-from vidrecall.agent.result import Answer, Step
+from vidrecall.core.result import Answer, Step
 from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel, fast_levels
 from vidrecall.api import VideoQA
 from vidrecall.tools.video import VideoError

@@ -10,7 +10,7 @@ from vidrecall.tools.captioners.factory import make_captioner
 from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe
 from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
 from vidrecall.tools.video import VideoReader
-from vidrecall.types import CaptionRequest, FrameBatch, Span
+from vidrecall.core.types import CaptionRequest, FrameBatch, Span
 
 from conftest import HAYSTACK, clip
 

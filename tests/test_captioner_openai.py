@@ -9,7 +9,7 @@ from vidrecall.tools.captioners.factory import make_captioner
 from vidrecall.tools.captioners.images import decode_data_url
 from vidrecall.tools.captioners.openai_vlm import OpenAIVLMCaptioner
 from vidrecall.tools.video import VideoReader
-from vidrecall.types import CaptionRequest, FrameBatch, Span, fmt_time
+from vidrecall.core.types import CaptionRequest, FrameBatch, Span, fmt_time
 
 from conftest import clip
 from fakeserver import FakeOpenAIServer, Reply, free_port

@@ -8,7 +8,7 @@ from vidrecall.tools.captioners.base import CaptionerError
 from vidrecall.tools.captioners.factory import make_captioner
 from vidrecall.tools.captioners.transformers_vlm import TransformersVLMCaptioner, TransformersVLMSettings
 from vidrecall.tools.video import VideoReader
-from vidrecall.types import CaptionRequest, FrameBatch, Span, fmt_time
+from vidrecall.core.types import CaptionRequest, FrameBatch, Span, fmt_time
 
 from conftest import clip
 from tinymodels import build_tiny_qwen25vl

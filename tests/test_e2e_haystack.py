@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import HAYSTACK
 from vidrecall.agent.evidence_vote import tokens
 from vidrecall.api import VideoQA
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 VIDEO = HAYSTACK / "haystack_15min.mp4"
 QUESTION = "Around 3:50 an on-screen caption names the brand of the strings. Which brand is it?"

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import HAYSTACK, clip
-from vidrecall.agent.result import Answer, Cost, Evidence, Step
+from vidrecall.core.result import Answer, Cost, Evidence, Step
 from vidrecall.evaluation.loaders import load_items
 from vidrecall.evaluation.runner import EvalError, make_method, run_eval
 from vidrecall.evaluation.scoring import read_results
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from fakeserver import FakeOpenAIServer, Reply
 from pydantic import BaseModel
 
 from vidrecall.backbones import response_cache_for
-from vidrecall.config import Config
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.config import Config
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.cache import SQLiteResponseCache
 from vidrecall.tools.llm.factory import make_chat_model
 from vidrecall.tools.llm.structured import chat_text, structured_call

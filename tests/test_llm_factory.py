@@ -8,7 +8,7 @@ from fakeserver import FakeOpenAIServer, free_port
 from langchain_openai import ChatOpenAI
 
 from vidrecall.backbones import Backbones, build_backbones
-from vidrecall.config import Config
+from vidrecall.core.config import Config
 from vidrecall.tools.llm.cache import SQLiteResponseCache
 from vidrecall.tools.llm.factory import make_chat_model, smollm2_path
 from vidrecall.tools.llm.local_transformers import LocalTransformersChat

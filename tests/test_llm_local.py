@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel
 
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.factory import make_chat_model
 from vidrecall.tools.llm.local_transformers import LocalTransformersChat
 from vidrecall.tools.llm.preflight import BackboneError, preflight_llm

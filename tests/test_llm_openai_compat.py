@@ -8,7 +8,7 @@ import pytest
 from fakeserver import FakeOpenAIServer, Reply, free_port
 from pydantic import BaseModel
 
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.factory import make_chat_model
 from vidrecall.tools.llm.preflight import BackboneError, preflight_llm
 from vidrecall.tools.llm.structured import LLMCallError, chat_text, structured_call

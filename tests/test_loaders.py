@@ -12,7 +12,7 @@ from conftest import ANNOTATIONS, CLIPS, HAYSTACK
 from vidrecall.evaluation.items import QAItem, option_letter
 from vidrecall.evaluation.loaders import LoaderError, formats, load_items
 from vidrecall.evaluation.loaders.lvbench import split_options
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from conftest import clip
-from vidrecall.config import Config, Level
+from vidrecall.core.config import Config, Level
 from vidrecall.memory.memory import INDEX_NAME, VideoMemory
 from vidrecall.memory.store import VideoRecord
 from vidrecall.memory.vector_index import sidecar_path
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.video import VideoError
-from vidrecall.types import CaptionRequest, CaptionResult, Span, Usage
+from vidrecall.core.types import CaptionRequest, CaptionResult, Span, Usage
 
 CONFIG = Config(levels=(
     Level("coarse", 2, fps=0.5, max_pixels=96 * 96, prompt="caption_coarse"),

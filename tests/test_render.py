@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from vidrecall.memory.render import estimate_tokens, render_memory
-from vidrecall.types import MemoryNode
+from vidrecall.core.types import MemoryNode
 
 DEPTHS = {"coarse": 0, "fine": 1, "ultrafine": 2}
 

@@ -9,7 +9,7 @@ from PIL import Image
 from vidrecall.evaluation.report import write_report
 from vidrecall.evaluation.scoring import (evidence_hit, is_correct, letter_prior, open_answer_matches, read_results,
                                           summarize, summarize_by_method, wilson_interval)
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 
 def row(qid, method, option, gold, correct, qtype="color", **kw):

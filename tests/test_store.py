@@ -8,7 +8,7 @@ import pytest
 from conftest import clip
 from vidrecall.memory import store as store_module
 from vidrecall.memory.store import MemoryError_, MemoryStore, VideoRecord, video_id_for
-from vidrecall.types import MemoryNode, Span
+from vidrecall.core.types import MemoryNode, Span
 
 
 def make_node(video_id: str = "v1", level: str = "coarse", depth: int = 0, start: float = 0.0, end: float = 60.0,

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.json_repair import JSONExtractionError, extract_json, repair_json
 from vidrecall.tools.llm.structured import (
     LLMCallError,

@@ -12,7 +12,7 @@ import videogen
 from conftest import HAYSTACK, SHARED, clip
 from vidrecall.tools.video import (VideoError, VideoReader, probe, resize_to_max_pixels, sample_times,
                                    select_frames)
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 LOGGER = "vidrecall.tools.video"
 

@@ -31,7 +31,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from vidrecall.types import TIME_EPS, FrameBatch, Span
+from vidrecall.core.types import TIME_EPS, FrameBatch, Span
 
 log = logging.getLogger(__name__)
 

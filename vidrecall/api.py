@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from vidrecall.agent.graph import build_graph
-from vidrecall.agent.result import Answer, Cost, Evidence, Step
-from vidrecall.agent.session import ChatSession, new_session_id, open_checkpointer
+from vidrecall.core.result import Answer, Cost, Evidence, Step
+from vidrecall.session import ChatSession, new_session_id, open_checkpointer
 from vidrecall.agent.state import AgentContext, fresh_question_state
-from vidrecall.config import Config, load_config
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.config import Config, load_config
+from vidrecall.core.accounting import CostMeter
 
 
 class VideoQA:

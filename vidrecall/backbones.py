@@ -10,7 +10,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from vidrecall.config import Config
+from vidrecall.core.config import Config
 from vidrecall.tools.llm.cache import CACHE_FILENAME, SQLiteResponseCache
 from vidrecall.tools.llm.factory import make_chat_model
 from vidrecall.tools.llm.preflight import preflight_llm

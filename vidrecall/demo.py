@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vidrecall.cli import _print_answer, _stream_answer
+from vidrecall.cli.common import print_answer, stream_answer
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS = Path(os.environ.get("VIDRECALL_SHARED", REPO.parent / "shared")) / "media" / "clips"
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[bold]Q:[/] {question}")
     for opt in options:
         console.print(f"   {opt}")
-    answer = _stream_answer(qa, str(video), question, options, console, as_json=False)
-    _print_answer(console, answer)
+    answer = stream_answer(qa, str(video), question, options, console, as_json=False)
+    print_answer(console, answer)
     console.print(f"[dim]store: {qa.config.store_path}[/]")
     return 0
 

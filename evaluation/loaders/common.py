@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vidrecall.evaluation.items import LETTERS, QAItem, option_letter
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 from vidrecall.evaluation.items import QAItem
 from vidrecall.evaluation.loaders.common import LoaderError, Malformed, read_json
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 NAME = "haystack"
 

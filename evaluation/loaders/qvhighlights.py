@@ -7,7 +7,7 @@ from typing import Iterator
 
 from vidrecall.evaluation.items import QAItem
 from vidrecall.evaluation.loaders.common import Malformed, read_rows
-from vidrecall.types import Span
+from vidrecall.core.types import Span
 
 NAME = "qvhighlights"
 

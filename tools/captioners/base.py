@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from vidrecall.types import CaptionRequest, CaptionResult
+from vidrecall.core.types import CaptionRequest, CaptionResult
 
 
 class CaptionerError(RuntimeError):

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from vidrecall.tools.captioners.base import Captioner
 from vidrecall.tools.captioners.ocr import OcrCaptioner
-from vidrecall.types import CaptionRequest, CaptionResult
+from vidrecall.core.types import CaptionRequest, CaptionResult
 
 OCR_HEADING = "On-screen text (OCR):"
 

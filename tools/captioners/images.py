@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from vidrecall.types import CaptionRequest, CaptionResult, Usage
+from vidrecall.core.types import CaptionRequest, CaptionResult, Usage
 
 
 def to_pil(frame: np.ndarray, max_side: int | None = None) -> Image.Image:

@@ -21,7 +21,7 @@ import numpy as np
 from vidrecall.tools.captioners.base import BatchByLoop, CaptionerError
 from vidrecall.tools.captioners.images import no_frames_result, shrink
 from vidrecall.tools.captioners.visual_facts import visual_facts
-from vidrecall.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
+from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import httpx
 
 from vidrecall.tools.captioners.base import CaptionerError
 from vidrecall.tools.captioners.images import jpeg_data_url, no_frames_result
-from vidrecall.types import CaptionRequest, CaptionResult, Usage, fmt_time
+from vidrecall.core.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from vidrecall.tools.captioners.base import CaptionerError
 from vidrecall.tools.captioners.images import no_frames_result
-from vidrecall.types import CaptionRequest, CaptionResult, Usage, fmt_time
+from vidrecall.core.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidrecall.types import fmt_time
+from vidrecall.core.types import fmt_time
 
 # Frames are shrunk to about this many pixels before any statistics: facts about colour need no detail.
 THUMB_PIXELS = 96 * 54

@@ -17,12 +17,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from pydantic import BaseModel, ValidationError
 
-from vidrecall.tools.accounting import CostMeter
+from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.cache import SQLiteResponseCache
 from vidrecall.tools.llm.json_repair import json_candidates, strip_reasoning
 from vidrecall.tools.llm.preflight import describe_error
 from vidrecall.tools.llm.usage import model_id, record, usage_from_message
-from vidrecall.types import Usage
+from vidrecall.core.types import Usage
 
 T = TypeVar("T", bound=BaseModel)
 

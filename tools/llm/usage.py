@@ -14,8 +14,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import LLMResult
 
-from vidrecall.tools.accounting import CostMeter
-from vidrecall.types import Usage
+from vidrecall.core.accounting import CostMeter
+from vidrecall.core.types import Usage
 
 MODEL_ID_KEY = "vidrecall_model_id"
 

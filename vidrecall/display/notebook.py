@@ -13,10 +13,10 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
-from vidrecall.display import STYLE, HtmlView, answer_html, enable_rich_display
+from vidrecall.display.html import STYLE, HtmlView, answer_html, enable_rich_display
 
 if TYPE_CHECKING:
-    from vidrecall.agent.result import Answer, Step
+    from vidrecall.core.result import Answer, Step
 
 MAX_LIVE_ROWS = 12  # the live panel shows the latest steps only; the full trajectory is in the answer
 
@@ -121,7 +121,7 @@ def follow_stream(items: Iterable["Step | Answer"], progress: Progress) -> "Answ
     On KeyboardInterrupt the stream is closed (its cleanup runs), the output says what was kept, and the
     interrupt is raised again so that the notebook cell stops as the user asked.
     """
-    from vidrecall.agent.result import Answer
+    from vidrecall.core.result import Answer
 
     stream = iter(items)
     steps = captions = 0

@@ -1,5 +1,8 @@
 """What a question returns, and what each step of the agent's stream looks like.
 
+Plain data: the HTML card for Jupyter lives in `vidrecall.display` and is registered with IPython by the
+top-level package (no import from here up to the display layer).
+
 The CLI, the notebooks, the evaluation harness and the trajectory all consume these types.
 """
 from __future__ import annotations
@@ -8,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from vidrecall.types import fmt_time
+from vidrecall.core.types import fmt_time
 
 
 class Evidence(BaseModel):
@@ -59,6 +62,17 @@ class Step(BaseModel):
     elapsed_s: float = 0.0
 
 
+class Progress(BaseModel):
+    """Live progress inside a running step ("captioning 7/22 of 2:00-3:00", "asking the LLM"), streamed between
+    Steps so a long zoom never leaves the screen frozen. Not part of the trajectory."""
+
+    node: str
+    message: str
+    done: int | None = None
+    total: int | None = None
+    elapsed_s: float = 0.0
+
+
 class Answer(BaseModel):
     """The typed result of VideoQA.ask."""
 
@@ -77,14 +91,10 @@ class Answer(BaseModel):
     video_id: str = ""
     strategy: str = ""
     session_id: str | None = None
+    error: str | None = None  # set when the question could not be answered (the model never replied, ...)
 
     def summary(self) -> str:
         head = f"{self.option}. {self.answer}" if self.option and not self.answer.startswith(self.option) else self.answer
         spans = ", ".join(e.label() for e in self.evidence) or "none"
         return f"{head}  (confidence {self.confidence:.2f}; evidence {spans})"
 
-    def _repr_html_(self) -> str:
-        """Jupyter shows the answer with its evidence, frame thumbnails, zoom path and cost."""
-        from vidrecall.display import answer_html
-
-        return answer_html(self)

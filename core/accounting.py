@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from vidrecall.types import Usage
+from vidrecall.core.types import Usage
 
 
 @dataclass

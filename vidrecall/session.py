@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidrecall.agent.result import Answer, Step
+from vidrecall.core.result import Answer, Step
 
 if TYPE_CHECKING:
     from vidrecall.api import VideoQA

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from vidrecall.types import Span, fmt_time
+from vidrecall.core.types import Span, fmt_time
 
 # A span shorter than this (an instant named as evidence) is widened so that it has frames to show.
 MIN_SPAN_S = 0.5

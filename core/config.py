@@ -1,6 +1,6 @@
 """One typed, immutable configuration: memory levels, backbones, budgets, where the store lives.
 
-Loaded from a profile file (`vidrecall/profiles/<name>.yaml` or any YAML path), then overridden by
+Loaded from a profile file (`core/profiles/<name>.yaml` or any YAML path), then overridden by
 keyword arguments or CLI flags. Nodes read it; nobody mutates it (use `dataclasses.replace`).
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `plot_timeline` returns a matplotlib Figure (shown inline in notebooks); `save_timeline_png` writes the same
 picture for terminals (`vidrecall show VIDEO --out timeline.png`). The lane and zoom-path helpers are shared
-with the HTML views in `vidrecall.display`, so both pictures agree.
+with the HTML views in `vidrecall.display.html`, so both pictures agree.
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from vidrecall.types import MemoryNode, fmt_time
+from vidrecall.core.types import MemoryNode, fmt_time
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from vidrecall.agent.result import Answer, Step
+    from vidrecall.core.result import Answer, Step
 
 LEVEL_COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
 EVIDENCE_COLOR = "#F2C12E"

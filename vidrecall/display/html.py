@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from vidrecall.timeline import (EVIDENCE_COLOR, PATH_COLOR, ZoomStop, infer_duration, lanes_for, level_color,
+from vidrecall.display.timeline import (EVIDENCE_COLOR, PATH_COLOR, ZoomStop, infer_duration, lanes_for, level_color,
                                 merge_repeats, time_ticks, zoom_path)
-from vidrecall.types import MemoryNode, fmt_time
+from vidrecall.core.types import MemoryNode, fmt_time
 
 if TYPE_CHECKING:
-    from vidrecall.agent.result import Answer, Cost, Evidence, Step
+    from vidrecall.core.result import Answer, Cost, Evidence, Step
 
 STYLE = """<style>
 .vr{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.4;max-width:980px}
@@ -144,7 +144,7 @@ def _thumbnail_cells(video: Path | None, spans: Sequence[tuple[float, float]], p
         return {}, ""
     if video is None:
         return {}, "no frame thumbnails: the video file is not at hand (pass video_path=...)"
-    from vidrecall.thumbnails import thumbnails_for_spans, thumbnails_html
+    from vidrecall.display.thumbnails import thumbnails_for_spans, thumbnails_html
 
     try:
         per_row = thumbnails_for_spans(video, spans, per_span, max_side=max_side, skip_bad_spans=True)
@@ -400,7 +400,7 @@ def timeline_svg(duration: float, *, nodes: Sequence[MemoryNode] = (), evidence:
 
 def view(obj: Any, **kwargs: Any) -> HtmlView:
     """An object Jupyter renders as HTML: an Answer, a list of Steps, or a list of MemoryNodes."""
-    from vidrecall.agent.result import Answer, Step
+    from vidrecall.core.result import Answer, Step
 
     if isinstance(obj, Answer):
         return HtmlView(answer_html(obj, **kwargs), obj.summary())
@@ -422,7 +422,7 @@ def enable_rich_display(shell: Any = None) -> bool:
         shell = get_ipython()
     if shell is None:
         return False
-    from vidrecall.agent.result import Answer
+    from vidrecall.core.result import Answer
 
     shell.display_formatter.formatters["text/html"].for_type(Answer, lambda a: answer_html(a))
     return True

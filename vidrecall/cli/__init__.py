@@ -1,0 +1,45 @@
+"""The `vidrecall` command: a thin shell over VideoQA, VideoMemory and the evaluation harness.
+
+One module per command family; each has `register(subparsers)`. Add a command by adding a module to
+`COMMANDS`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from vidrecall.cli import ask, backbones, evaluate, index, memory
+from vidrecall.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+
+COMMANDS = [index, memory, ask, backbones, evaluate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidrecall", description="Question answering over long videos by deep memory backtracking.")
+    parser.add_argument("--version", action="version", version=f"vidrecall {__import__('vidrecall').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("vidrecall: interrupted — everything finished so far is saved; run the same command to continue",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
+        if os.environ.get("VIDRECALL_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"vidrecall: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from vidrecall.cli import main
+
+sys.exit(main())

@@ -1,0 +1,30 @@
+"""`vidrecall profiles` (the bundled profiles) and `vidrecall check` (preflight the backbones, no video work)."""
+from __future__ import annotations
+
+import argparse
+
+from vidrecall.cli.common import add_command, make_qa
+from vidrecall.core.config import available_profiles
+
+
+def run_profiles(args: argparse.Namespace) -> int:
+    from vidrecall.core.config import load_config
+
+    for name in available_profiles():
+        cfg = load_config(name)
+        levels = ", ".join(f"{lv.name} {lv.clip_seconds:g}s" for lv in cfg.levels)
+        print(f"{name:10} llm={cfg.llm:40} captioner={cfg.captioner:45} strategy={cfg.strategy}  [{levels}]")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    qa = make_qa(args)
+    b = qa.backbones  # builds and preflights both models
+    print(f"ok: llm {getattr(b.llm, 'model_name', None) or type(b.llm).__name__}, captioner {b.captioner.id}, "
+          f"embedder {b.embedder.id}, store {qa.config.store_path}")
+    return 0
+
+
+def register(sub) -> None:
+    add_command(sub, "profiles", run_profiles, "list the bundled profiles", backbones=False)
+    add_command(sub, "check", run_check, "build and preflight the backbones of a profile (no video work)")

@@ -1,0 +1,68 @@
+"""`vidrecall haystack` (compose a needle-in-a-haystack video) and `vidrecall eval` (run a benchmark)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vidrecall.cli.common import add_command
+from vidrecall.core.config import ConfigError
+
+
+def run_haystack(args: argparse.Namespace) -> int:
+    from vidrecall.evaluation.haystack import build_haystack
+
+    needles = args.needle or None
+    spec = build_haystack(args.clips, args.out, target_seconds=args.minutes * 60 if args.minutes else None,
+                          repeat=args.repeat, needles=needles, size=parse_size(args.size), seed=args.seed)
+    print(f"wrote {args.out}: {spec.duration:.1f} s, {len(spec.segments)} segments, {len(spec.questions)} questions")
+    return 0
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size {value!r}: give WIDTHxHEIGHT, e.g. 640x360") from None
+    return w, h
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from vidrecall.evaluation.loaders import load_items
+    from vidrecall.evaluation.report import write_report
+    from vidrecall.evaluation.runner import run_eval as run_items
+
+    items = load_items(args.format, args.annotations, video_dir=args.videos)
+    print(items.report())
+    if args.limit:
+        items = items[: args.limit]
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for method in args.method or ["default"]:
+        path = out_dir / f"{method}.jsonl"
+        run_items(items, method=method, out_jsonl=path, profile=args.profile, store_dir=args.store,
+                  llm=args.llm, vlm=args.vlm)
+        paths.append(path)
+    report = write_report(paths, out_dir / "report.md")
+    print(f"wrote {report}")
+    return 0
+
+
+def register(sub) -> None:
+    p = add_command(sub, "haystack", run_haystack, "compose a long needle-in-a-haystack test video from real clips",
+                    backbones=False)
+    p.add_argument("clips", help="folder of clips")
+    p.add_argument("out", help="output .mp4")
+    p.add_argument("--minutes", type=float, default=None)
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--size", default="640x360")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--needle", action="append", default=[], help="needle clip at a fraction, e.g. mdn_frog.mp4@0.15 (repeat)")
+
+    p = add_command(sub, "eval", run_eval, "run a benchmark's questions and write JSONL rows plus a markdown report")
+    p.add_argument("--format", required=True, help="videomme | lvbench | mlvu | egoschema | egomem | nextqa | haystack | ...")
+    p.add_argument("--annotations", required=True)
+    p.add_argument("--videos", default=None, help="directory holding the videos")
+    p.add_argument("--method", action="append", choices=["default", "videolucy", "uniform", "dense"], default=None)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", default="runs/eval")
