@@ -14,14 +14,14 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
+from vidrecall.agent.caption_boilerplate import strip_boilerplate
 from vidrecall.agent.options import Option
 
 SEMANTIC_WEIGHT = 0.5
 DECISIVE_MARGIN = 0.25
 FUZZY_MIN_RATIO = 0.85
-SUPPORT_MIN_SIMILARITY = 0.3
 
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "a an the and or of to in on at by for with from into onto over under is are was were be been being it its "
     "this that these those there here he she they them his her their one some any all no not yes do does did "
     "what which who whom whose when where why how as than then so if but about after before during while up "
@@ -56,45 +56,60 @@ class Vote:
         return out
 
 
-class _EvidenceText:
-    """The gathered texts, tokenised once, with a squashed form for OCR that drops spaces."""
+class EvidenceText:
+    """The gathered texts (captioner boilerplate cut), tokenised once, with a squashed form for OCR that
+    drops spaces. A match respects word boundaries: an exact squashed match must start or end where a word
+    does, a fuzzy one must do both, so "green" is never found inside "screen"."""
 
     def __init__(self, texts: list[str]):
-        self.per_text = [set(tokens(t)) for t in texts]
-        self.words = set().union(*self.per_text) if self.per_text else set()
-        self.squashed = ["".join(tokens(t)) for t in texts]
+        self.per_text = [tokens(t) for t in texts]
+        self.word_sets = [set(ts) for ts in self.per_text]
+        self.squashed = ["".join(ts) for ts in self.per_text]
+        self.starts, self.ends = [], []
+        for ts in self.per_text:
+            offsets = np.cumsum([0] + [len(t) for t in ts]).tolist()
+            self.starts.append(set(offsets[:-1]))
+            self.ends.append(set(offsets[1:]))
 
     def presence(self, word: str) -> tuple[float, int | None]:
         """How surely `word` occurs (1 exact, ratio when fuzzy, 0 absent) and in which text."""
-        for i, words in enumerate(self.per_text):
-            if word in words or (len(word) >= 4 and word in self.squashed[i]):
+        for i, words in enumerate(self.word_sets):
+            if word in words:
                 return 1.0, i
+        if len(word) >= 4:
+            for i, squashed in enumerate(self.squashed):
+                for at in _occurrences(word, squashed):
+                    if at in self.starts[i] or at + len(word) in self.ends[i]:
+                        return 1.0, i
         if len(word) < 5 or word.isdigit():
             return 0.0, None
         for i, squashed in enumerate(self.squashed):  # OCR misreads a letter or two, spaces gone
-            if _near_substring(word, squashed):
+            if _near_substring(word, squashed, self.starts[i], self.ends[i]):
                 return FUZZY_MIN_RATIO, i
         best, where = 0.0, None
-        for i, words in enumerate(self.per_text):
+        for i, words in enumerate(self.word_sets):
             for w in words:
-                if abs(len(w) - len(word)) <= 2:
+                if w[0] == word[0] and abs(len(w) - len(word)) <= 2:
                     r = SequenceMatcher(None, word, w).ratio()
                     if r > best:
                         best, where = r, i
         return (best, where) if best >= FUZZY_MIN_RATIO else (0.0, None)
 
 
-def _near_substring(word: str, text: str) -> bool:
-    """`word` occurs in `text` with at most one substituted letter per eight."""
+def _occurrences(word: str, text: str):
+    at = text.find(word)
+    while at >= 0:
+        yield at
+        at = text.find(word, at + 1)
+
+
+def _near_substring(word: str, text: str, starts: set[int], ends: set[int]) -> bool:
+    """`word` occurs in `text` from a word start to a word end, with at most one substituted letter per eight."""
     n, allowed = len(word), max(1, len(word) // 8)
-    for i in range(len(text) - n + 1):
-        mismatches = 0
-        for a, b in zip(word, text[i:i + n]):
-            if a != b:
-                mismatches += 1
-                if mismatches > allowed:
-                    break
-        else:
+    for i in sorted(starts):
+        if i + n not in ends:
+            continue
+        if sum(a != b for a, b in zip(word, text[i:i + n])) <= allowed:
             return True
     return False
 
@@ -104,16 +119,17 @@ def distinctive_words(option: Option, options: list[Option], question: str) -> l
     asked = set(tokens(question))
     shared = set.intersection(*(set(tokens(o.text)) for o in options)) if len(options) > 1 else set()
     return [w for w in dict.fromkeys(tokens(option.text))
-            if w not in _STOPWORDS and w not in asked and w not in shared and (len(w) > 1 or w.isdigit())]
+            if w not in STOPWORDS and w not in asked and w not in shared and (len(w) > 1 or w.isdigit())]
 
 
 def vote(question: str, options: list[Option], texts: list[str], embedder=None) -> Vote:
-    """Score every option against `texts` (captions, OCR). Empty evidence or no options: nothing decisive."""
+    """Score every option against `texts` (captions, OCR; boilerplate cut). Empty evidence or no options:
+    nothing decisive."""
     result = Vote()
-    texts = [t for t in texts if t and t.strip()]
+    texts = [t for t in (strip_boilerplate(t) for t in texts) if t]
     if not options or not texts:
         return result
-    evidence = _EvidenceText(texts)
+    evidence = EvidenceText(texts)
     for opt in options:
         words = distinctive_words(opt, options, question)
         hits = [evidence.presence(w)[0] for w in words]
@@ -131,17 +147,3 @@ def vote(question: str, options: list[Option], texts: list[str], embedder=None) 
     result.margin = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else 0.0)
     result.decisive = result.margin >= DECISIVE_MARGIN and result.lexical[result.best] > 0
     return result
-
-
-def supports(answer: str, texts: list[str], question: str = "", embedder=None) -> bool:
-    """Does any of `texts` back `answer` (its distinctive words appear, or it is semantically close)?"""
-    texts = [t for t in texts if t and t.strip()]
-    if not answer.strip() or not texts:
-        return False
-    words = distinctive_words(Option("A", answer), [Option("A", answer)], question)
-    evidence = _EvidenceText(texts)
-    if words and any(evidence.presence(w)[0] > 0 for w in words):
-        return True
-    if embedder is None:
-        return False
-    return float((embedder.embed([answer]) @ embedder.embed(texts).T).max()) >= SUPPORT_MIN_SIMILARITY

@@ -1,21 +1,26 @@
-"""Merging the LLM's answer with the evidence check into one decision (what answered, how sure, why).
+"""Merging the LLM's answer with the evidence into one Verdict (what answered, how sure, why).
 
-- Evidence decisive (one option clearly best in the gathered captions/OCR): it decides; agreeing with
-  the LLM keeps the higher confidence, disagreeing overrules the LLM.
-- Otherwise the LLM's option stands, but a claim its cited spans do not back counts half: a small model
-  that says "0.9" about text nobody read must not end the search.
-- No usable LLM answer: not confident; when forced, the evidence's best option is the fallback.
+The evidence vote's say is the profile's `evidence_role`:
+- "decide": a decisive vote (one option clearly best in the gathered captions/OCR) decides; agreeing
+  with the LLM keeps the higher confidence, disagreeing overrules the LLM. For a weak LLM's letter bias.
+- "tie_break": the LLM's option stands; a decisive vote answers only when the LLM named no option, and
+  adds its confidence when it agrees. A capable LLM answering "which colour is NOT shown?" is right to
+  pick the colour the captions never mention, which a deciding vote would overrule.
+- "off": no vote (the original VideoLucy); with no usable LLM answer a forced verdict takes the first option.
+Grounding (agent/grounding.py) is strict: when the captions the LLM cites do not name its answer, its
+stated confidence counts `llm_confidence_weight` (0 offline: a small model's "0.9" alone ends nothing).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vidrecall.agent.evidence_vote import Vote, supports, vote
+from vidrecall.agent.evidence_vote import Vote, vote
+from vidrecall.agent.grounding import answer_grounded, option_grounded
 from vidrecall.agent.memory_view import MemoryView
-from vidrecall.agent.options import match_option, parse_options
+from vidrecall.agent.options import Option, match_option, parse_options
+from vidrecall.agent.verdict import LlmSaid, Verdict
+from vidrecall.core.result import Evidence
 from vidrecall.core.types import Span
-
-UNGROUNDED_FACTOR = 0.5
 
 
 @dataclass
@@ -25,6 +30,16 @@ class LlmClaim:
     cited: list[Span]
     reason: str
     ok: bool  # the model's output parsed
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    evidence_role: str = "decide"  # decide | tie_break | off (core.config.EVIDENCE_ROLES)
+    llm_confidence_weight: float = 0.0
+
+    @classmethod
+    def of(cls, config) -> "JudgeSettings":
+        return cls(config.evidence_role, config.llm_confidence_weight)
 
 
 def cited_spans(view: MemoryView, clips: list[int], spans: list[tuple[float, float]], duration: float) -> list[Span]:
@@ -37,49 +52,45 @@ def cited_spans(view: MemoryView, clips: list[int], spans: list[tuple[float, flo
 
 
 def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, embedder, *, forced: bool,
-          use_evidence: bool = True) -> dict:
+          settings: JudgeSettings = JudgeSettings()) -> Verdict:
     opts = parse_options(options)
-    texts = [n.text for n in view.nodes]
-    ev: Vote = vote(question, opts, texts, embedder) if (opts and use_evidence) else Vote()
+    role, weight = settings.evidence_role, settings.llm_confidence_weight
+    ev: Vote = vote(question, opts, [n.text for n in view.nodes], embedder) if (opts and role != "off") else Vote()
     cited_texts = view.texts_overlapping(claim.cited)
     chosen = match_option(claim.answer, opts) if opts else None
-    out = {"llm": {"answer": claim.answer, "confidence": round(claim.confidence, 3), "ok": claim.ok},
-           "evidence": ev.to_dict() if opts else {}, "forced": forced, "reason": claim.reason}
-
-    if opts and ev.decisive:
-        agree = chosen is not None and chosen.letter == ev.best
+    verdict = Verdict(llm=LlmSaid(answer=claim.answer, confidence=round(claim.confidence, 3), ok=claim.ok),
+                      evidence=ev.to_dict() if opts else {}, forced=forced, reason=claim.reason)
+    agree = chosen is not None and chosen.letter == ev.best
+    option: Option | None
+    if opts and ev.decisive and (role == "decide" or chosen is None or agree):
         option = next(o for o in opts if o.letter == ev.best)
         confidence = max(ev.confidence, claim.confidence) if agree else ev.confidence
-        decided_by = "llm+evidence" if agree else "evidence"
-        reason = f"option {ev.best} is clearly best supported by the captions (margin {ev.margin:.2f})"
-        out["reason"] = claim.reason if agree and claim.reason else reason
+        verdict.decided_by = "llm+evidence" if agree else "evidence"
+        if not (agree and claim.reason):
+            verdict.reason = f"option {ev.best} is clearly best supported by the captions (margin {ev.margin:.2f})"
     elif opts and chosen is not None:
-        option, decided_by = chosen, "llm"
-        grounded = supports(chosen.text, cited_texts, question, embedder)
-        confidence = claim.confidence if grounded else claim.confidence * UNGROUNDED_FACTOR
-        out["grounded"] = grounded
+        option, verdict.decided_by = chosen, "llm"
+        verdict.grounded = option_grounded(chosen, opts, cited_texts, question)
+        confidence = claim.confidence if verdict.grounded else claim.confidence * weight
     elif opts:
-        option, decided_by, confidence = None, "fallback", 0.0
+        option, verdict.decided_by, confidence = None, "fallback", 0.0
         if forced:
             option = next(o for o in opts if o.letter == ev.best) if ev.best else opts[0]
-            out["reason"] = claim.reason or "no usable model answer; the option the captions support most"
+            verdict.reason = claim.reason or "no usable model answer; the option the captions support most"
     else:
-        option, decided_by = None, "llm" if claim.answer else "fallback"
-        grounded = supports(claim.answer, cited_texts, question, embedder)
-        confidence = claim.confidence if grounded else claim.confidence * UNGROUNDED_FACTOR
-        out["grounded"] = grounded
+        option, verdict.decided_by = None, "llm" if claim.answer else "fallback"
+        verdict.grounded = answer_grounded(claim.answer, cited_texts, question, embedder)
+        confidence = claim.confidence if verdict.grounded else claim.confidence * weight
 
-    out.update(
-        option=option.letter if option else None,
-        answer=(option.label if option else claim.answer) or ("No answer" if forced else ""),
-        confidence=round(float(confidence), 3),
-        decided_by=decided_by,
-        evidence_spans=_evidence_spans(view, claim.cited, question, option, embedder),
-    )
-    return out
+    verdict.option = option.letter if option else None
+    verdict.answer = (option.label if option else claim.answer) or ("No answer" if forced else "")
+    verdict.confidence = round(float(confidence), 3)
+    verdict.evidence_spans = _evidence_spans(view, claim.cited, question, option, opts)
+    return verdict
 
 
-def _evidence_spans(view: MemoryView, cited: list[Span], question: str, option, embedder) -> list[dict]:
+def _evidence_spans(view: MemoryView, cited: list[Span], question: str, option: Option | None,
+                    options: list[Option]) -> list[Evidence]:
     """The tightest caption under each cited span, plus the most specific caption naming the chosen option."""
     found = []
     for span in cited:
@@ -87,12 +98,9 @@ def _evidence_spans(view: MemoryView, cited: list[Span], question: str, option, 
         if near:
             found.append(max(near, key=lambda n: (n.span.iou(span), -n.span.duration)))
     if option is not None:
-        naming = [n for n in view.nodes if supports(option.text, [n.text], question)]
+        naming = [n for n in view.nodes if option_grounded(option, options, [n.text], question)]
         if naming:
             found.append(min(naming, key=lambda n: (n.span.duration, n.start)))
     unique = {n.id: n for n in found}
-    return [_as_evidence(n) for n in sorted(unique.values(), key=lambda n: (n.start, n.depth))]
-
-
-def _as_evidence(node) -> dict:
-    return {"start": node.start, "end": node.end, "level": node.level, "text": node.text[:500], "node_id": node.id}
+    return [Evidence(start=n.start, end=n.end, level=n.level, text=n.text[:500], node_id=n.id)
+            for n in sorted(unique.values(), key=lambda n: (n.start, n.depth))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidrecall.agent.state import AgentContext
-from vidrecall.core.types import TIME_EPS, Span
+from vidrecall.core.types import Span
 
 
 @dataclass
@@ -29,30 +29,20 @@ class MemoryView:
 
 def render_view(ctx: AgentContext, nodes: list, *, max_depth: int | None = None,
                 relevance: dict[int, float] | None = None) -> MemoryView:
-    from vidrecall.memory.render import render_memory
-
     if max_depth is not None:
         nodes = [n for n in nodes if n.depth <= max_depth]
     nodes = sorted(nodes, key=lambda n: (n.start, n.depth, n.end))
-    text = render_memory(nodes, ctx.duration, max_tokens=ctx.config.context_tokens, relevance=relevance)
-    return MemoryView(nodes, text, top_level_spans(nodes))
-
-
-def top_level_spans(nodes: list) -> list[Span]:
-    """The spans render_memory numbers 1, 2, 3…: those no other span strictly contains, by start time."""
-    spans: list[Span] = []
-    for n in sorted(nodes, key=lambda n: (n.start, -(n.end - n.start))):
-        if not any(s.same_as(n.span) for s in spans):
-            spans.append(n.span)
-    def inside(inner: Span, outer: Span) -> bool:
-        return (outer.start <= inner.start + TIME_EPS and inner.end <= outer.end + TIME_EPS
-                and outer.duration > inner.duration + TIME_EPS)
-    return [s for s in spans if not any(inside(s, o) for o in spans)]
+    # the memory numbers the clips as it renders them; the agent maps "clip N" back through those spans
+    rendered = ctx.memory.render(nodes, ctx.duration, max_tokens=ctx.config.context_tokens, relevance=relevance)
+    text = rendered.text
+    describe = getattr(ctx.memory, "describe", None)  # a library: which file covers which timeline period
+    if describe is not None:
+        text = f"{describe(nodes)}\n{text}"
+    return MemoryView(nodes, text, list(rendered.clips))
 
 
 def load_nodes(ctx: AgentContext, node_ids: list[int]) -> list:
-    found = ctx.memory.store.get_many(dict.fromkeys(node_ids))
-    return [found[i] for i in dict.fromkeys(node_ids) if i in found]
+    return ctx.memory.nodes_by_id(node_ids)
 
 
 def recall_nodes(ctx: AgentContext, query: str, window: list[Span] | None = None) -> tuple[list, str]:

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PREFIX = re.compile(r"^\s*\(?([A-Za-z])\s*[\.\):]\s+(.*)$", re.S)
+_LETTER_ONLY = re.compile(r"^\s*\(?[A-Za-z]?\s*[\.\):]?\s*$")
+
+
+class OptionsError(ValueError):
+    """Options that cannot be answered by letter (duplicates, too many, no text); one line naming the value."""
 
 
 @dataclass(frozen=True)
@@ -19,15 +24,33 @@ class Option:
 
 
 def parse_options(options: list[str] | None) -> list[Option]:
-    """Options as given ("A. Red" or just "Red"), lettered A, B, C… in order when unlettered."""
-    parsed = []
-    for i, raw in enumerate(options or []):
-        m = _PREFIX.match(str(raw))
-        if m and m.group(1).upper() == LETTERS[i]:
-            parsed.append(Option(LETTERS[i], m.group(2).strip()))
-        else:
-            parsed.append(Option(LETTERS[i], str(raw).strip()))
-    return parsed
+    """Options as the user gave them: all lettered ("A. Red", "(c) Blue") keep their letters; none lettered
+    ("Red") are lettered A, B, C… in order. Raises OptionsError for more than 26 options, an option with no
+    text (a lone "A"), a letter or a text given twice, or a list that letters some options and not others,
+    so the letter the agent returns is always the letter the user wrote."""
+    raws = [str(o) for o in options or []]
+    if len(raws) > len(LETTERS):
+        raise OptionsError(f"{len(raws)} options given; at most {len(LETTERS)} (A-Z) can be answered by letter")
+    parsed: list[tuple[str | None, str, str]] = []
+    for raw in raws:
+        if _LETTER_ONLY.match(raw):
+            raise OptionsError(f"option {raw!r} has no text; write it as 'A. red'")
+        m = _PREFIX.match(raw)
+        parsed.append((m.group(1).upper(), " ".join(m.group(2).split()), raw) if m else (None, " ".join(raw.split()), raw))
+    lettered = [p for p in parsed if p[0]]
+    if lettered and len(lettered) != len(parsed):
+        loose = next(raw for letter, _, raw in parsed if not letter)
+        raise OptionsError(f"option {loose!r} has no letter while others do; letter every option ('A. …') or none")
+    result = [Option(letter or LETTERS[i], text) for i, (letter, text, _) in enumerate(parsed)]
+    seen_letters: dict[str, str] = {}
+    seen_texts: dict[str, str] = {}
+    for opt, (_, _, raw) in zip(result, parsed):
+        if opt.letter in seen_letters:
+            raise OptionsError(f"option letter {opt.letter} is given twice ({seen_letters[opt.letter]!r} and {raw!r})")
+        if opt.text.lower() in seen_texts:
+            raise OptionsError(f"option {raw!r} repeats {seen_texts[opt.text.lower()]!r}; each option must differ")
+        seen_letters[opt.letter], seen_texts[opt.text.lower()] = raw, raw
+    return result
 
 
 def match_option(answer: str | None, options: list[Option]) -> Option | None:

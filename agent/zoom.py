@@ -10,42 +10,46 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from vidrecall.agent.budget import captions_left
-from vidrecall.agent.state import AgentContext
+from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
 from vidrecall.agent.steps import StepRecorder
-from vidrecall.core.types import Span
+from vidrecall.core.types import SPEECH_LEVEL, Span
 
 
 def make_zoom(*, instruct_children: bool):
-    def zoom(state: dict, runtime: Runtime[AgentContext]) -> dict:
+    def zoom(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         ctx = runtime.context
         rec = StepRecorder(ctx, state, "zoom")
-        focus, explored = list(state.get("focus_ids") or []), list(state.get("explored") or [])
+        focus, explored = list(state["focus_ids"]), list(state["explored"])
         zoomed, notes = [], []
-        for item in state.get("plan") or []:
-            span, finer = Span(item["start"], item["end"]), ctx.config.finer(item["level"])
+        targets = [ZoomTarget.model_validate(p) for p in state["plan"]]
+        for target_plan in targets:
+            span, finer = target_plan.span, ctx.config.finer(target_plan.level)
             if finer is None:
                 notes.append(f"{span.label()} is already at the finest level")
                 continue
-            parent = _node_at(ctx, item["level"], span)
-            requests = [(span, item["instruction"] or None)]
+            parent = _node_at(ctx, target_plan.level, span)
+            requests = [(span, target_plan.instruction or None)]
             children = ctx.memory.level_spans(ctx.video, finer.name, within=span)
             if not (len(children) == 1 and children[0].same_as(span, 0.5)):
-                requests += [(child, item["instruction"] if instruct_children else None) for child in children]
-            for target, instruction in requests:
+                requests += [(child, target_plan.instruction if instruct_children else None) for child in children]
+            for number, (target, instruction) in enumerate(requests, 1):
                 if captions_left(ctx.config.budgets, ctx.meter) <= 0:
                     notes.append("caption budget reached mid-zoom")
                     break
+                rec.progress(f"captioning {number}/{len(requests)} of {span.label()} ({finer.name} {target.label()})",
+                             number - 1, len(requests))
                 node, _created = ctx.memory.caption(ctx.video, finer.name, target, instruction=instruction,
                                                     parent_id=parent.id if parent else None, meter=rec.meter)
                 focus.append(node.id)
+            focus += [n.id for n in ctx.memory.nodes(ctx.video.id, SPEECH_LEVEL, span)]  # its exact words
             explored.append([span.start, span.end])
             zoomed.append((span.start, span.end))
         made, reused = sum(rec.meter.captions_by_level.values()), rec.meter.captions_reused
         labels = ", ".join(Span(s, e).label() for s, e in zoomed) or "nothing"
         message = f"zoomed into {labels}: {made} new captions, {reused} reused, {rec.meter.frames_decoded} frames"
-        finer_names = sorted({f.name for f in (ctx.config.finer(p["level"]) for p in state.get("plan") or []) if f})
+        finer_names = sorted({f.name for f in (ctx.config.finer(t.level) for t in targets) if f})
         update = {"focus_ids": list(dict.fromkeys(focus)), "explored": explored,
-                  "iteration": int(state.get("iteration") or 0) + 1, "plan": []}
+                  "iteration": state["iteration"] + 1, "plan": []}
         return {**update, **rec.done(message, spans=zoomed, level=",".join(finer_names) or None, notes=notes)}
 
     return zoom

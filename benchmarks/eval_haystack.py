@@ -20,7 +20,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DEFAULT_QA = SHARED / "media" / "haystack" / "haystack_15min.needle_qa.json"
-METHODS = ["videolucy", "default", "uniform", "dense"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,7 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--qa", type=Path, default=DEFAULT_QA, help="a *.needle_qa.json (its video lies beside it)")
     ap.add_argument("--build", type=float, default=None, metavar="SECONDS",
                     help="build a haystack of about this length from the shared clips and evaluate on it instead")
-    ap.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    from vidrecall.evaluation.runner import METHODS
+
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--profile", default="offline")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "eval_haystack")
     ap.add_argument("--limit", type=int, default=None, help="only the first N questions")

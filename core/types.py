@@ -14,6 +14,9 @@ import numpy as np
 
 # Two times closer than this are the same instant. Spans are never compared with exact float equality.
 TIME_EPS = 1e-3
+# The memory lane of what was said (transcript segments), beside the caption levels of what was seen.
+SPEECH_LEVEL = "speech"
+SPEECH_DEPTH = -1  # not a caption level: never a parent, never zoomed into
 
 
 @dataclass(frozen=True, order=True)
@@ -98,7 +101,7 @@ class Usage:
     """What one model call cost."""
 
     model: str
-    kind: str  # "llm" | "vlm" | "ocr" | "embed"
+    kind: str  # "llm" | "vlm" | "ocr" | "embed" | "asr"
     tokens_in: int = 0
     tokens_out: int = 0
     images: int = 0
@@ -106,6 +109,9 @@ class Usage:
     cached: bool = False
     ok: bool = True
     role: str = ""  # which agent role made the call: answer, localize, caption, ...
+    audio_seconds: float = 0.0  # asr: how much audio the call transcribed
+    error: str = ""  # why a failed call failed (one key-free line); "" when ok
+    out_of_time: bool = False  # abandoned because the question's time budget ran out (not a model fault)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,7 +135,8 @@ class CaptionResult:
 
 @dataclass
 class MemoryNode:
-    """One stored caption: what a captioner said about one span at one level of the hierarchy."""
+    """One stored caption: what a captioner said about one span at one level of the hierarchy, or (level
+    SPEECH_LEVEL) one transcript segment: what was said in the span, by whom, word by word."""
 
     video_id: str
     level: str
@@ -146,6 +153,14 @@ class MemoryNode:
     parent_id: int | None = None
     id: int | None = None
     created_at: float = field(default_factory=time.time)
+    speaker: str | None = None  # speech nodes: who spoke, when diarization knows
+    words: str | None = None  # speech nodes: JSON [[start, end, word], ...]
+
+    @property
+    def is_speech(self) -> bool:
+        return self.level == SPEECH_LEVEL
+    sampling: str = ""  # Level.sampling_tag: '' for plain sampling, else e.g. 'change0.08:floor10'
+    frame_times: list[float] | None = None  # timestamps of the frames the captioner saw (change-aware levels)
 
     @property
     def span(self) -> Span:
@@ -154,7 +169,7 @@ class MemoryNode:
     @property
     def key(self) -> str:
         return caption_key(self.video_id, self.level, Span(self.start, self.end), self.fps, self.frames,
-                           self.max_pixels, self.captioner, self.prompt_hash)
+                           self.max_pixels, self.captioner, self.prompt_hash, self.sampling)
 
 
 def stable_hash(obj: Any, n: int = 16) -> str:
@@ -164,11 +179,12 @@ def stable_hash(obj: Any, n: int = 16) -> str:
 
 
 def caption_key(video_id: str, level: str, span: Span, fps: float | None, frames: int, max_pixels: int,
-                captioner: str, prompt_hash: str) -> str:
+                captioner: str, prompt_hash: str, sampling: str = "") -> str:
     """Everything that shapes a caption. Asking for the same span the same way gives the same key.
 
-    Times are rounded to milliseconds so that the key never depends on float noise.
+    Times are rounded to milliseconds so that the key never depends on float noise. `sampling` joins the
+    key only when set, so plain-sampled captions keep the keys they were stored under.
     """
-    return stable_hash([video_id, level, round(float(span.start), 3), round(float(span.end), 3),
-                        None if fps is None else round(float(fps), 4), int(frames), int(max_pixels), captioner,
-                        prompt_hash], 32)
+    parts = [video_id, level, round(float(span.start), 3), round(float(span.end), 3),
+             None if fps is None else round(float(fps), 4), int(frames), int(max_pixels), captioner, prompt_hash]
+    return stable_hash(parts + [sampling] if sampling else parts, 32)

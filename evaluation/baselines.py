@@ -18,10 +18,10 @@ from typing import Any
 
 from vidrecall.agent.asking import decide
 from vidrecall.agent.decisions import AnswerDecision
-from vidrecall.agent.judge import LlmClaim, cited_spans, judge
+from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
 from vidrecall.agent.memory_view import question_query, render_view
 from vidrecall.agent.options import parse_options
-from vidrecall.core.result import Answer, Cost, Evidence, Step
+from vidrecall.core.result import Answer, Cost, Step
 from vidrecall.agent.state import AgentContext
 from vidrecall.evaluation.items import QAItem
 from vidrecall.memory.render import estimate_tokens, render_memory
@@ -77,15 +77,15 @@ class _Baseline:
         value = decision.value
         claim = LlmClaim(value.answer, value.confidence, cited_spans(view, value.clips, value.spans, video.duration),
                          value.reason, decision.ok)
-        verdict = judge(item.question, item.options, claim, view, memory.embedder, forced=True)
+        verdict = judge(item.question, item.options, claim, view, memory.embedder, forced=True,
+                        settings=JudgeSettings.of(config))
         answer_step = Step(index=1, node="answer", message=f"{self.name}: one LLM call over {len(nodes)} captions "
-                           f"-> {verdict['answer'] or 'no answer'}", spans=[(c.start, c.end) for c in claim.cited],
+                           f"-> {verdict.answer or 'no answer'}", spans=[(c.start, c.end) for c in claim.cited],
                            detail={"llm_ok": decision.ok, "attempts": decision.attempts,
-                                   "decided_by": verdict["decided_by"]}, elapsed_s=round(time.monotonic() - started, 3))
-        return Answer(question=item.question, options=list(item.options), answer=verdict["answer"],
-                      option=verdict["option"], confidence=verdict["confidence"], forced=False,
-                      decided_by=verdict["decided_by"], reason=verdict.get("reason", ""),
-                      evidence=[Evidence(**e) for e in verdict["evidence_spans"]],
+                                   "decided_by": verdict.decided_by}, elapsed_s=round(time.monotonic() - started, 3))
+        return Answer(question=item.question, options=list(item.options), answer=verdict.answer,
+                      option=verdict.option, confidence=verdict.confidence, forced=False,
+                      decided_by=verdict.decided_by, reason=verdict.reason, evidence=verdict.evidence_spans,
                       trajectory=[gather_step, answer_step], cost=Cost(**meter.summary()), video=str(item.video_path),
                       video_id=video.id, strategy=self.name)
 

@@ -263,6 +263,8 @@ def _filler_sequence(filler: list[tuple[str, _Normalised]], repeat: int, target_
     out, total, i = [], 0.0, 0
     while total < want - 0.5:
         name, norm = filler[i % len(filler)]
+        if total + norm.seconds / 2 > want:  # this clip would overshoot the target by more than it adds
+            break
         out.append((name, norm))
         total += norm.seconds
         i += 1
@@ -356,6 +358,15 @@ def build_haystack(clips_dir: str | os.PathLike, out_path: str | os.PathLike, *,
             skipped.append(f"{name} ({exc})")
 
     placed_needles = [(n, normalised[n.clip]) for n in needle_list if n.clip in normalised]
+    if target_seconds:  # needles that would make the video longer than asked stay out (the first always goes in)
+        fitting, room = [], float(target_seconds)
+        for needle, norm in placed_needles:
+            if fitting and norm.seconds > room:
+                skipped.append(f"{needle.clip} (no room in a {target_seconds:g}-s video)")
+                continue
+            fitting.append((needle, norm))
+            room -= norm.seconds
+        placed_needles = fitting
     filler_clips = [(name, normalised[name]) for name in filler_names if name in normalised]
     if not filler_clips and not placed_needles:
         raise HaystackError(f"{clips_dir}: none of the requested clips could be used ({', '.join(skipped)})")

@@ -1,7 +1,8 @@
 """Running a method over QA items, one JSONL row per question, resumable.
 
-Methods: `videolucy` and `default` (the agent, through `VideoQA.ask` with that strategy), `uniform` and
-`dense` (baselines.py). Same backbones, same questions, same row format, so one report compares them.
+Methods: `videolucy` and `default` (the agent, through `VideoQA.ask` with that strategy, its sibling from
+`VideoQA.with_strategy` when the strategies differ), `uniform` and `dense` (baselines.py). The VideoQA
+comes from the caller: evaluation sits below the API and never imports it. Same backbones, same questions, same row format, so one report compares them.
 A rerun skips every (id, method) already in the file; a question that raises is written as an error row
 (counted wrong) and the run goes on. `retry_errors=True` runs error rows again.
 """
@@ -18,6 +19,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 from tqdm.auto import tqdm
 
+from vidrecall.agent.strategies import strategy_names
 from vidrecall.core.result import Answer
 from vidrecall.evaluation.items import QAItem
 from vidrecall.evaluation.scoring import evidence_hit, is_correct, read_results
@@ -25,7 +27,7 @@ from vidrecall.core.types import Span
 
 log = logging.getLogger(__name__)
 
-AGENT_METHODS = ("videolucy", "default")
+AGENT_METHODS = tuple(strategy_names())  # one method per agent strategy, from the registry
 BASELINE_METHODS = ("uniform", "dense")
 METHODS = AGENT_METHODS + BASELINE_METHODS
 
@@ -56,11 +58,7 @@ class AgentMethod:
         if getattr(getattr(self.qa, "config", None), "strategy", self.strategy) == self.strategy:
             return self.qa
         if self._sibling is None:
-            from vidrecall.api import VideoQA
-
-            b = self.qa.backbones
-            self._sibling = VideoQA(config=self.qa.config.replace(strategy=self.strategy), llm=b.llm, vlm=b.captioner,
-                                    embedder=b.embedder, store_dir=getattr(self.qa.memory, "store_dir", None))
+            self._sibling = self.qa.with_strategy(self.strategy)
         return self._sibling
 
     def answer(self, item: QAItem) -> Answer:
@@ -154,32 +152,20 @@ class RunSummary:
                 f"{self.skipped_no_video} without video, {self.errors} errors); {acc} -> {self.out_path}")
 
 
-def videoqa_factory(profile: str, **kwargs: Any) -> Callable[[], Any]:
-    """A deferred `VideoQA(profile, **kwargs)`: nothing loads until a question is left to run."""
-    def build() -> Any:
-        from vidrecall.api import VideoQA
-
-        return VideoQA(profile, **kwargs)
-    return build
-
-
 def run_eval(items: Iterable[QAItem], qa: Any = None, method: str | Method = "default",
-             out_jsonl: str | os.PathLike | None = None, *, profile: str = "offline",
-             store_dir: str | os.PathLike | None = None, llm: Any = None, vlm: Any = None, embedder: Any = None,
-             limit: int | None = None, retry_errors: bool = False, progress: bool = True,
-             method_options: dict[str, Any] | None = None) -> RunSummary:
+             out_jsonl: str | os.PathLike | None = None, *, limit: int | None = None, retry_errors: bool = False,
+             progress: bool = True, method_options: dict[str, Any] | None = None) -> RunSummary:
     """Answer every item with `method`, appending one row per question to `out_jsonl`.
 
     `qa` is a VideoQA, or a zero-argument factory returning one (called only when something is left to
-    run, so a finished run loads no model); without it one is built from `profile`, `store_dir` and the
-    backbone specs/objects `llm`, `vlm`, `embedder`. `method` is a name from METHODS or any object with
-    `.name` and `.answer(item) -> Answer` (used by tests to script outcomes).
+    run, so a finished run loads no model); the caller (the CLI, a notebook) builds it, so this layer
+    never imports the API above it. `method` is a name from METHODS or any object with `.name` and
+    `.answer(item) -> Answer` (used by tests to script outcomes).
     """
     if out_jsonl is None:
         raise EvalError("run_eval needs out_jsonl, the results file to write (and resume from)")
-    if qa is None:
-        strategy = method if isinstance(method, str) and method in AGENT_METHODS else None
-        qa = videoqa_factory(profile, strategy=strategy, store_dir=store_dir, llm=llm, vlm=vlm, embedder=embedder)
+    if qa is None and isinstance(method, str) and method in METHODS:
+        raise EvalError(f"method {method!r} needs a VideoQA: pass qa= (a VideoQA or a function that builds one)")
     out_path = Path(out_jsonl)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     name = method if isinstance(method, str) else method.name

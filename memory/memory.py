@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from tqdm.auto import tqdm
 
 from vidrecall import prompts
 from vidrecall.core.config import Config, Level
+from vidrecall.core.sqlite_files import narrow, private_dir
 from vidrecall.memory.embedder import Embedder, load_embedder
+from vidrecall.memory.pipeline import LEASE_SECONDS, CaptionPipeline, LevelProgress
 from vidrecall.memory.store import MemoryStore, VideoRecord
-from vidrecall.memory.vector_index import IndexFileError, VectorIndex
+from vidrecall.memory.vector_index import IndexFileError, VectorIndex, sidecar_path
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.captioners.base import Captioner, CaptionerError
+from vidrecall.tools.change_sampling import ChangeSampled, keep_changed
 from vidrecall.tools.video import VideoError, VideoReader, probe
 from vidrecall.core.types import TIME_EPS, CaptionRequest, CaptionResult, FrameBatch, MemoryNode, Span, stable_hash
 
@@ -46,6 +50,8 @@ class IndexReport:
     frames: int
     seconds: float
     skipped_frames: int = 0
+    frames_sent: int = 0  # frames given to the captioner (fewer than `frames` on change-aware levels)
+    found: int = 0  # clips another process captioned while this run waited for them (also in `reused`)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +77,9 @@ class VideoMemory:
         self.config = config
         self.captioner = captioner
         self.store_dir = Path(store_dir).expanduser() if store_dir else config.store_path
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.store_dir)  # 0700 when new: captions, prompts and questions live here
+        for existing in (self.store_dir / INDEX_NAME, sidecar_path(self.store_dir / INDEX_NAME)):
+            narrow(existing)  # written world-readable by an older version
         self.store = MemoryStore(self.store_dir / DB_NAME)
         self.embedder = embedder or load_embedder(config.embedder)
         self._index_lock = threading.RLock()
@@ -80,6 +88,7 @@ class VideoMemory:
         self._reader_path = ""
         self._index_dirty = False
         self._synced_to = -1  # the last node id known to be in the index
+        self.lease_seconds = LEASE_SECONDS  # how long a claim on a clip being captioned lasts unrenewed
         self.index = self._open_index()
         self.sync_index()
 
@@ -96,6 +105,10 @@ class VideoMemory:
                           fps=info.fps, width=info.width, height=info.height, frame_count=info.frame_count,
                           size_bytes=size, added_at=time.time())
         return self.store.upsert_video(rec)
+
+    def videos(self) -> list[VideoRecord]:
+        """Every video this store knows."""
+        return self.store.videos()
 
     def level_spans(self, video: VideoRecord, level: str, within: Span | None = None) -> list[Span]:
         """The level's clip grid over the whole video (consecutive clips of clip_seconds), optionally only
@@ -123,7 +136,8 @@ class VideoMemory:
         frames = lv.frames_for(span.duration)
         node = MemoryNode(video_id=video.id, level=lv.name, depth=self.config.depth(lv.name), start=span.start,
                           end=span.end, text="", captioner=self.captioner.id, prompt_hash=prompt_hash, fps=lv.fps,
-                          frames=frames, max_pixels=lv.max_pixels, instruction=instruction)
+                          frames=frames, max_pixels=lv.max_pixels, instruction=instruction,
+                          sampling=lv.sampling_tag)
         return CaptionPlan(lv, node.depth, span, prompt, prompt_hash, frames, instruction, node.key)
 
     def caption(self, video: VideoRecord, level: str, span: Span, *, instruction: str | None = None,
@@ -135,14 +149,19 @@ class VideoMemory:
             if meter:
                 meter.add_caption(plan.level.name, reused=True)
             return stored, False
-        batch = self._sample(video, plan)
-        result = self.captioner.caption(self._request(batch, plan))
-        return self._keep(video, plan, batch, result, parent_id, meter), True
+        sampled = self._sample_clip(video, plan)
+        result = self.captioner.caption(self._request(sampled.batch, plan))
+        return self._keep(video, plan, sampled.batch, result, parent_id, meter, decoded=sampled.decoded), True
 
     def build_level(self, video: VideoRecord, level: str = "coarse", *, progress: bool = True,
-                    meter: CostMeter | None = None) -> IndexReport:
+                    meter: CostMeter | None = None, on_progress: Callable[[LevelProgress], None] | None = None,
+                    pipelined: bool = True) -> IndexReport:
         """Caption every clip of the level's grid not already stored, committing each as it finishes.
 
+        Decoding runs ahead of captioning and as many requests are in flight as the captioner takes
+        (memory/pipeline.py); clips another process is captioning are waited for, not redone.
+        `on_progress` gets a LevelProgress first with the clips already stored, then after every clip
+        (from worker threads). `pipelined=False` is the old decode-a-group-then-wait path (benchmarks).
         Interrupted (Ctrl-C, kill, a captioner error), a rerun continues where this one stopped.
         """
         started = time.monotonic()
@@ -153,6 +172,10 @@ class VideoMemory:
         if meter:
             for _ in range(reused):
                 meter.add_caption(name, reused=True)
+        if on_progress:
+            on_progress(LevelProgress(name, reused, len(plans)))
+        if pipelined:
+            return self._build_pipelined(video, name, plans, todo, started, progress, meter, on_progress)
         batch_size = max(1, int(getattr(self.captioner, "batch_size", 1) or 1))
         frames = skipped = 0
         try:
@@ -163,10 +186,38 @@ class VideoMemory:
                     decoded, missing = self._caption_group(video, group, meter)
                     frames, skipped = frames + decoded, skipped + missing
                     bar.update(len(group))
+                    if on_progress:
+                        on_progress(LevelProgress(name, reused + start + len(group), len(plans), group[-1].span, True))
         finally:
             self.flush()
         return IndexReport(video.id, name, len(plans), len(todo), reused, frames,
-                           round(time.monotonic() - started, 3), skipped)
+                           round(time.monotonic() - started, 3), skipped, frames_sent=frames)
+
+    def _build_pipelined(self, video: VideoRecord, name: str, plans: list[CaptionPlan], todo: list[CaptionPlan],
+                         started: float, progress: bool, meter: CostMeter | None,
+                         on_progress: Callable[[LevelProgress], None] | None) -> IndexReport:
+        reused = len(plans) - len(todo)
+        done = [reused]
+        lock = threading.Lock()
+        with tqdm(total=len(plans), initial=reused, disable=not progress, unit="clip",
+                  desc=f"{name} captions") as bar:
+            def on_clip(plan: CaptionPlan, created: bool) -> None:
+                with lock:
+                    done[0] += 1
+                    bar.update(1)
+                    record = LevelProgress(name, done[0], len(plans), plan.span, created)
+                if on_progress:
+                    on_progress(record)
+
+            pipeline = CaptionPipeline(self, video, todo, meter=meter, on_clip=on_clip,
+                                       lease_seconds=self.lease_seconds)
+            try:
+                counts = pipeline.run()
+            finally:
+                self.flush()
+        return IndexReport(video.id, name, len(plans), counts.created, reused + counts.found, counts.frames_decoded,
+                           round(time.monotonic() - started, 3), counts.skipped_frames,
+                           frames_sent=counts.frames_sent, found=counts.found)
 
     def _caption_group(self, video: VideoRecord, group: list[CaptionPlan],
                        meter: CostMeter | None) -> tuple[int, int]:
@@ -188,11 +239,12 @@ class VideoMemory:
         return results
 
     def _sample(self, video: VideoRecord, plan: CaptionPlan) -> FrameBatch:
+        return self._sample_clip(video, plan).batch
+
+    def _sample_clip(self, video: VideoRecord, plan: CaptionPlan) -> ChangeSampled:
+        """The frames the captioner gets, and how many were decoded to choose them."""
         with self._reader_lock:
-            reader = self._reader_for(video.path)
-            if plan.level.fps is not None:
-                return reader.sample(plan.span, fps=plan.level.fps, max_pixels=plan.level.max_pixels)
-            return reader.sample(plan.span, num_frames=plan.frames, max_pixels=plan.level.max_pixels)
+            return sample_clip(self._reader_for(video.path), plan)
 
     def _reader_for(self, path: str) -> VideoReader:
         """One open reader, kept while the same video is captioned (opening a long video is not free)."""
@@ -212,10 +264,17 @@ class VideoMemory:
         return CaptionRequest(frames=batch, prompt=plan.prompt, level=plan.level.name, instruction=plan.instruction)
 
     def _keep(self, video: VideoRecord, plan: CaptionPlan, batch: FrameBatch, result: CaptionResult,
-              parent_id: int | None, meter: CostMeter | None) -> MemoryNode:
-        """Account for, store and embed one new caption."""
+              parent_id: int | None, meter: CostMeter | None, decoded: int | None = None) -> MemoryNode:
+        return self.commit(video, plan, result, frames=len(batch) if decoded is None else decoded,
+                           parent_id=parent_id, meter=meter,
+                           frame_times=[round(t, 3) for t in batch.timestamps] if plan.level.change_aware else None)
+
+    def commit(self, video: VideoRecord, plan: CaptionPlan, result: CaptionResult, *, frames: int,
+               parent_id: int | None = None, meter: CostMeter | None = None,
+               frame_times: list[float] | None = None) -> MemoryNode:
+        """Account for, store and embed one new caption (made here, or by a worker elsewhere: the Ray engine)."""
         if meter:
-            meter.add_frames(len(batch))
+            meter.add_frames(frames)
             meter.record(result.usage)
             meter.add_caption(plan.level.name, reused=False)
         if parent_id is None and plan.depth > 0:
@@ -225,13 +284,35 @@ class VideoMemory:
             video_id=video.id, level=plan.level.name, depth=plan.depth, start=plan.span.start, end=plan.span.end,
             text=(result.text or "").strip(), captioner=self.captioner.id, prompt_hash=plan.prompt_hash,
             fps=plan.level.fps, frames=plan.frames, max_pixels=plan.level.max_pixels,
-            instruction=plan.instruction, parent_id=parent_id))
+            instruction=plan.instruction, parent_id=parent_id, sampling=plan.level.sampling_tag,
+            frame_times=frame_times))
         with self._index_lock:
             self.index.add([node.id], self.embedder.embed([node.text]))
             self._index_dirty = True
             if self._synced_to == before and node.id == before + 1:  # nobody else added one meanwhile
                 self._synced_to = node.id
         return node
+
+    def add_nodes(self, nodes: list[MemoryNode]) -> list[MemoryNode]:
+        """Store and embed ready-made nodes (speech segments); ones already stored come back unchanged."""
+        before = self.store.last_node_id()
+        stored = [self.store.add(node) for node in nodes]
+        fresh = [n for n in stored if n.id > before]
+        if fresh:
+            with self._index_lock:
+                self.index.add([n.id for n in fresh], self.embedder.embed([n.text for n in fresh]))
+                self._index_dirty = True
+                if self._synced_to == before and self.store.last_node_id() == max(n.id for n in fresh):
+                    self._synced_to = max(n.id for n in fresh)
+        self.flush()
+        return stored
+
+    def build_speech(self, video: VideoRecord, *, progress: bool = True, meter: CostMeter | None = None):
+        """Transcribe / read the subtitles of `video` into speech nodes as `config.speech` says (resumable;
+        a no-op when speech is off, the video has no audio, or it is already done). See memory/speech.py."""
+        from vidrecall.memory.speech import build_speech
+
+        return build_speech(self, video, progress=progress, meter=meter)
 
     def _parent_for(self, video_id: str, plan: CaptionPlan) -> int | None:
         """The tightest, newest node one level up that contains the span."""
@@ -247,10 +328,35 @@ class VideoMemory:
               window: Span | None = None) -> list[MemoryNode]:
         return self.store.nodes(video_id, level, window)
 
+    def nodes_by_id(self, node_ids) -> list[MemoryNode]:
+        """The stored nodes with these ids, in the order given (duplicates and unknown ids left out)."""
+        ids = list(dict.fromkeys(node_ids))
+        found = self.store.get_many(ids)
+        return [found[i] for i in ids if i in found]
+
+    def count(self, video_id: str | None = None, level: str | list[str] | None = None) -> int:
+        """How many captions are stored (for one video, one level)."""
+        return self.store.count(video_id, level)
+
+    def missing_clips(self, video: VideoRecord, level: str) -> list[Span]:
+        """The clips of the level's grid that have no stored caption yet (what build_level would caption)."""
+        return [s for s in self.level_spans(video, level) if self.store.find(self.plan(video, level, s).key) is None]
+
+    @staticmethod
+    def render(nodes: list[MemoryNode], duration: float, *, max_tokens: int | None = None,
+               relevance: dict[int, float] | None = None):
+        """The nodes as the text an LLM reads, with the spans its entries are numbered by (RenderedMemory)."""
+        from vidrecall.memory.render import render_numbered
+
+        return render_numbered(nodes, duration, max_tokens=max_tokens, relevance=relevance)
+
     def search(self, text: str, video_id: str, *, levels: str | list[str] | None = None,
                window: Span | None = None, k: int = 10) -> list[tuple[MemoryNode, float]]:
         """Stored captions of one video closest in meaning to `text`, best first, with cosine scores."""
-        allowed = self.store.node_ids(video_id, levels, window)
+        return self.search_among(text, self.store.node_ids(video_id, levels, window), k=k)
+
+    def search_among(self, text: str, allowed: set[int], *, k: int = 10) -> list[tuple[MemoryNode, float]]:
+        """Stored captions among the node ids `allowed` (several videos: a library) closest to `text`."""
         if not allowed or k <= 0:
             return []
         if self.store.last_node_id() != self._synced_to:  # another process (or a crash) added captions
@@ -316,6 +422,25 @@ class VideoMemory:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def sample_plan(reader: VideoReader, plan: CaptionPlan) -> FrameBatch:
+    """The frames a plan's caption is made from (the same in every process that decodes the video)."""
+    return sample_clip(reader, plan).batch
+
+
+def sample_clip(reader: VideoReader, plan: CaptionPlan) -> ChangeSampled:
+    """As sample_plan, with how many frames were decoded to choose them (more on change-aware levels)."""
+    lv = plan.level
+    if lv.change_aware:
+        frames = reader.iter_frames(plan.span, fps=lv.fps, max_pixels=lv.max_pixels)
+        return keep_changed(frames, plan.span, threshold=lv.change_threshold,
+                            min_keep_seconds=lv.min_keep_seconds, source=reader.path)
+    if lv.fps is not None:
+        batch = reader.sample(plan.span, fps=lv.fps, max_pixels=lv.max_pixels)
+    else:
+        batch = reader.sample(plan.span, num_frames=plan.frames, max_pixels=lv.max_pixels)
+    return ChangeSampled(batch, len(batch) + batch.skipped)
 
 
 def _seconds_text(seconds: float) -> str:

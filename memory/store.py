@@ -7,12 +7,14 @@ SQLite is the source of truth; the FAISS index beside it is a cache rebuilt from
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,14 @@ from typing import Any
 import sqlite_utils
 from tqdm.auto import tqdm
 
+from vidrecall.core import sqlite_files
+from vidrecall.core.sqlite_files import DamagedDatabase, DatabaseBusy, write_transaction
 from vidrecall.core.types import TIME_EPS, MemoryNode, Span
 
 HASH_CHUNK = 4 << 20  # bytes read at a time while hashing a video
 PROGRESS_ABOVE_BYTES = 512 << 20
 SCHEMA_VERSION = 1
+DAMAGE_CONSEQUENCE = "its captions will be rebuilt from the videos (the videos are not touched)"
 
 
 class MemoryError_(RuntimeError):
@@ -70,18 +75,39 @@ def _file_identity(path: Path) -> str:
     return f"{path.resolve()}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
 
 
+class _Database(sqlite_utils.Database):
+    """sqlite_utils whose outermost `atomic()` is a write transaction that takes the lock up front
+    (BEGIN IMMEDIATE, bounded retry): processes sharing the store wait for each other, never fail."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        super().__init__(conn)
+        self.path = path
+
+    @contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:  # nested: a savepoint, as sqlite_utils does
+            with super().atomic():
+                yield self
+            return
+        with write_transaction(self.conn, self.path):
+            yield self
+
+
 class MemoryStore:
     def __init__(self, db_path: str | os.PathLike) -> None:
         self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Private (0600), WAL, busy timeout, quick_check: see vidrecall.core.sqlite_files.
         # Autocommit connection shared by threads; the lock serialises its use inside this process.
         try:
-            conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
-            self.db.enable_wal()
+            conn = sqlite_files.connect(self.path, consequence=DAMAGE_CONSEQUENCE)
+            self.db = _Database(conn, self.path)
             self._lock = threading.RLock()
             self._create_schema()
+        except (DamagedDatabase, DatabaseBusy) as exc:
+            raise MemoryError_(str(exc)) from None
         except sqlite3.DatabaseError as exc:
+            if sqlite_files.is_damage(exc):
+                raise MemoryError_(str(DamagedDatabase(self.path, str(exc), DAMAGE_CONSEQUENCE))) from None
             raise MemoryError_(f"{self.path}: not a usable memory database ({exc}); "
                                "move it away or choose another --store") from None
 
@@ -97,6 +123,9 @@ class MemoryStore:
                 "parent_id": int, "fps": float, "frames": int, "max_pixels": int, "captioner": str,
                 "prompt_hash": str, "instruction": str, "text": str, "created_at": float,
             }, pk="id", not_null={"key", "video_id", "level", "text"}, if_not_exists=True)
+            for column in ("speaker", "words"):  # speech columns, added to stores made before them
+                if column not in self.db["nodes"].columns_dict:
+                    self.db["nodes"].add_column(column, str)
             self.db["file_hashes"].create({"identity": str, "video_id": str, "hashed_at": float},
                                           pk="identity", if_not_exists=True)
             self.db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
@@ -106,12 +135,34 @@ class MemoryStore:
             nodes.create_index(["video_id", "level", "start"], if_not_exists=True)
             nodes.create_index(["parent_id"], if_not_exists=True)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._extend_schema()
+
+    def _extend_schema(self) -> None:
+        """Columns and tables added after version 1: created when missing, so older stores open as they are."""
+        with self.db.atomic():
+            have = {c.name for c in self.db["nodes"].columns}
+            if "sampling" not in have:
+                self.db.execute("ALTER TABLE nodes ADD COLUMN sampling TEXT NOT NULL DEFAULT ''")
+            if "frame_times" not in have:
+                self.db.execute("ALTER TABLE nodes ADD COLUMN frame_times TEXT")
+            self.db.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+                            "expires_at REAL NOT NULL)")
 
     @property
     def store_id(self) -> str:
         """A random id made with the database: tells an index built for this store from another one's."""
         with self._lock:
             return self._one("SELECT value FROM meta WHERE name = 'store_id'", [])["value"]
+
+    def meta(self, name: str) -> str | None:
+        """A small named value kept with the memory (e.g. how far a video's transcription got)."""
+        with self._lock:
+            row = self._one("SELECT value FROM meta WHERE name = ?", [name])
+        return row["value"] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._lock, self.db.atomic():
+            self.db["meta"].insert({"name": name, "value": value}, replace=True)
 
     # --- videos -------------------------------------------------------------------------------
     def video_id(self, path: str | os.PathLike) -> str:
@@ -148,6 +199,16 @@ class MemoryStore:
     def videos(self) -> list[VideoRecord]:
         with self._lock:
             return [VideoRecord(**r) for r in self.db.query("SELECT * FROM videos ORDER BY added_at")]
+
+    def remove_video(self, video_id: str) -> int:
+        """Forget a video and every caption of it; returns how many captions went. The FAISS index drops
+        them on its next sync (VideoMemory.sync_index)."""
+        with self._lock, self.db.atomic():
+            gone = self._one("SELECT count(*) AS n FROM nodes WHERE video_id = ?", [video_id])["n"]
+            self.db.execute("DELETE FROM nodes WHERE video_id = ?", [video_id])
+            self.db.execute("DELETE FROM file_hashes WHERE video_id = ?", [video_id])
+            self.db.execute("DELETE FROM videos WHERE id = ?", [video_id])
+        return gone
 
     # --- nodes --------------------------------------------------------------------------------
     def find(self, key: str) -> MemoryNode | None:
@@ -222,6 +283,48 @@ class MemoryStore:
                 rows = list(self.db.query(f"SELECT id, text FROM nodes WHERE id IN ({marks}) ORDER BY id", chunk))
             yield [(r["id"], r["text"]) for r in rows]
 
+    # --- claims: a lease on a caption key while one process computes it ----------------------------
+    def claim(self, key: str, owner: str, ttl: float, *, take_over: Callable[[str], bool] | None = None) -> bool:
+        """Lease `key` to `owner` for `ttl` seconds; True when the lease is now `owner`'s.
+
+        Atomic across processes: a free key is taken by INSERT OR IGNORE, an expired lease (or one whose
+        holder `take_over(holder)` says is dead) by an UPDATE conditioned on the holder seen."""
+        now = time.time()
+        with self._lock:
+            cur = self.db.execute("INSERT OR IGNORE INTO claims (key, owner, expires_at) VALUES (?, ?, ?)",
+                                  [key, owner, now + ttl])
+            if cur.rowcount == 1:
+                return True
+            row = self._one("SELECT owner, expires_at FROM claims WHERE key = ?", [key])
+            if row is None:  # released between the two statements: try once more
+                cur = self.db.execute("INSERT OR IGNORE INTO claims (key, owner, expires_at) VALUES (?, ?, ?)",
+                                      [key, owner, now + ttl])
+                return cur.rowcount == 1
+            if row["owner"] != owner and row["expires_at"] > now and not (take_over and take_over(row["owner"])):
+                return False
+            cur = self.db.execute("UPDATE claims SET owner = ?, expires_at = ? WHERE key = ? AND owner = ? "
+                                  "AND expires_at = ?", [owner, now + ttl, key, row["owner"], row["expires_at"]])
+            return cur.rowcount == 1
+
+    def renew_claims(self, owner: str, ttl: float) -> None:
+        """Push back the expiry of every lease `owner` holds (its heartbeat)."""
+        with self._lock:
+            self.db.execute("UPDATE claims SET expires_at = ? WHERE owner = ?", [time.time() + ttl, owner])
+
+    def release(self, key: str, owner: str) -> None:
+        with self._lock:
+            self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", [key, owner])
+
+    def release_all(self, owner: str) -> None:
+        with self._lock:
+            self.db.execute("DELETE FROM claims WHERE owner = ?", [owner])
+
+    def claim_holder(self, key: str) -> str | None:
+        """Who holds a live lease on `key` (None when nobody does)."""
+        with self._lock:
+            row = self._one("SELECT owner FROM claims WHERE key = ? AND expires_at > ?", [key, time.time()])
+        return row["owner"] if row else None
+
     def close(self) -> None:
         with self._lock:
             self.db.close()
@@ -231,7 +334,11 @@ class MemoryStore:
 
 
 def _node(row: dict[str, Any]) -> MemoryNode:
-    return MemoryNode(**{c: row[c] for c in _NODE_COLUMNS})
+    values = {c: row[c] for c in _NODE_COLUMNS}
+    if isinstance(values["frame_times"], str):
+        values["frame_times"] = json.loads(values["frame_times"])
+    values["sampling"] = values["sampling"] or ""
+    return MemoryNode(**values)
 
 
 def _node_filter(video_id: str | None, level: str | Iterable[str] | None,

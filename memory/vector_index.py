@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from vidrecall.core.sqlite_files import PRIVATE_FILE_MODE
 
 
 # A filter allowing at least this share of the index is cheaper to apply after an unfiltered search than
@@ -139,13 +142,16 @@ class VectorIndex:
     def save(self, path: str | os.PathLike) -> None:
         """Write index then sidecar, each atomically, so a crash leaves a pair that loads or is rejected."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        unique = f".{os.getpid()}.{threading.get_ident()}.tmp"  # two processes saving never share a temp file
+        tmp = path.with_name(path.name + unique)
         faiss.write_index(self._cpu, str(tmp))
+        os.chmod(tmp, PRIVATE_FILE_MODE)  # vectors of private captions: owner-only, like the databases
         os.replace(tmp, path)
         meta = sidecar_path(path)
-        tmp_meta = meta.with_name(meta.name + ".tmp")
+        tmp_meta = meta.with_name(meta.name + unique)
         tmp_meta.write_text(json.dumps({"embedder": self.embedder, "dim": self.dim, "count": self.ntotal,
                                         "source": self.source}))
+        os.chmod(tmp_meta, PRIVATE_FILE_MODE)
         os.replace(tmp_meta, meta)
 
     @classmethod

@@ -38,3 +38,13 @@ def embedder():
     from vidrecall.memory.embedder import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def speech_clip(tmp_path_factory):
+    """(HaystackSpec, spoken lines) of a ~100 s built video with espeak-ng needles, built once per session."""
+    from speechclips import speech_haystack
+
+    for name in ("mdn_frog.mp4", "askany_yoga.mp4"):
+        clip(name)
+    return speech_haystack(CLIPS, tmp_path_factory.mktemp("speech") / "spoken.mp4")

@@ -61,6 +61,15 @@ class RecordedRequest:
                 urls += [part["image_url"]["url"] for part in content if part.get("type") == "image_url"]
         return urls
 
+    def video_urls(self) -> list[str]:
+        """Every video_url in the request's messages, in order."""
+        urls = []
+        for message in self.messages:
+            content = message.get("content")
+            if isinstance(content, list):
+                urls += [part["video_url"]["url"] for part in content if part.get("type") == "video_url"]
+        return urls
+
     def text(self) -> str:
         """All text parts of all messages, joined by newlines."""
         texts = []

@@ -54,7 +54,7 @@ def test_open_question_confident_when_cited_clip_backs_it(store_dir, embedder):
     assert answer.evidence and answer.evidence[0].start == pytest.approx(60.0)
 
 
-def test_unbacked_confidence_is_halved_so_the_agent_zooms_and_finds_the_needle(store_dir, embedder):
+def test_unbacked_confidence_counts_nothing_offline_so_the_agent_zooms_and_finds_the_needle(store_dir, embedder):
     needle = Span(70, 80)
     llm = ScriptedChatModel(
         scripts={"answer": [{"answer": "D", "confidence": 0.9}],  # sure of an answer nothing shows
@@ -64,7 +64,8 @@ def test_unbacked_confidence_is_halved_so_the_agent_zooms_and_finds_the_needle(s
         answer = qa.ask(clip(PEOPLE), QUESTION, OPTIONS)
     assert nodes_of(answer) == ["recall", "answer", "localize", "zoom", "answer", "finish"]
     first = answer.trajectory[1]
-    assert first.detail["decision"]["confidence"] == pytest.approx(0.45)  # 0.9 halved: no clip backs "Yellow"
+    # offline llm_confidence_weight is 0: the LLM's 0.9 for "Yellow", which no cited caption names, counts nothing
+    assert first.detail["decision"]["confidence"] == 0.0 and first.detail["decision"]["grounded"] is False
     zoom = answer.trajectory[3]
     assert zoom.spans == [(60.0, 120.0)] and zoom.captions_added == 7  # entire + six 10 s clips
     assert answer.option == "B" and answer.confidence >= 0.7 and not answer.forced
@@ -147,7 +148,8 @@ def test_video_shorter_than_one_coarse_clip(store_dir, embedder):
 
 # --- the faithful VideoLucy strategy --------------------------------------------------------------------
 def lucy(store_dir, embedder, llm, captioner, **overrides):
-    return make_qa(store_dir, embedder, llm, captioner, strategy="videolucy", **overrides)
+    """The faithful method: no evidence vote, as in the videolucy profile."""
+    return make_qa(store_dir, embedder, llm, captioner, strategy="videolucy", evidence_role="off", **overrides)
 
 
 def test_videolucy_filter_then_single_span_zoom_then_confident(store_dir, embedder):

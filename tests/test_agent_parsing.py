@@ -80,3 +80,35 @@ def test_interleave_alternates_sources_without_repeats():
     a, b, c = COARSE
     assert interleave([b, c], [b, a, c]) == [b, c, a]
     assert interleave([], [a, b]) == [a, b]
+
+
+def test_options_keep_the_users_letters():
+    opts = parse_options(["B. pig", "A. cat", "(d) frog"])
+    assert [o.label for o in opts] == ["B. pig", "A. cat", "D. frog"]
+    assert match_option("D", opts).text == "frog" and match_option("C", opts) is None
+
+
+@pytest.mark.parametrize("options, message", [
+    ([f"option {i}" for i in range(27)], "27 options given; at most 26 (A-Z) can be answered by letter"),
+    (["A. cat", "A. pig"], "option letter A is given twice ('A. cat' and 'A. pig')"),
+    (["cat", "Cat"], "option 'Cat' repeats 'cat'; each option must differ"),
+    (["A. cat", "B. cat"], "option 'B. cat' repeats 'A. cat'; each option must differ"),
+    (["A. cat", "B"], "option 'B' has no text; write it as 'A. red'"),
+    (["A"], "option 'A' has no text; write it as 'A. red'"),
+    (["A. cat", "pig"], "option 'pig' has no letter while others do; letter every option ('A. …') or none"),
+])
+def test_options_that_would_relabel_or_crash_are_rejected_in_one_line(options, message):
+    with pytest.raises(ValueError) as err:
+        parse_options(options)
+    assert str(err.value) == message
+
+
+def test_bad_options_fail_before_any_model_loads(tmp_path):
+    from vidrecall.api import VideoQA
+
+    qa = VideoQA("offline", store_dir=tmp_path)
+    with pytest.raises(ValueError, match="27 options given"):
+        qa.ask(tmp_path / "any.mp4", "Which one?", [f"{i} things" for i in range(27)])
+    with pytest.raises(ValueError, match="option letter B is given twice"):
+        qa.ask(tmp_path / "any.mp4", "Which one?", ["A. a cat", "B. a pig", "B. a frog"])
+    assert "backbones" not in qa.__dict__ and "memory" not in qa.__dict__

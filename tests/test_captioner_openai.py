@@ -183,3 +183,45 @@ def test_jpeg_round_trip_keeps_the_picture():
     back = np.asarray(decode_data_url(jpeg_data_url(frame, max_side=32)))
     assert back.shape == (24, 32, 3)
     assert back[:, :12, 0].mean() > 150 and back[:, 20:, 0].mean() < 40
+
+
+def test_video_input_sends_one_mp4_of_the_sampled_frames_with_their_fps(server, with_key):
+    import base64
+    import io
+
+    import av
+
+    with VideoReader(clip("mdn_frog.mp4")) as reader:
+        batch = reader.sample(Span(0, 4), fps=2.0, max_pixels=160 * 120)
+    request = CaptionRequest(batch, prompt="Describe the clip.", level="coarse")
+    server.script("A frog.")
+    video = captioner(server, input="video")
+    assert video.caption(request).text == "A frog."
+    sent = server.chat_requests()[0]
+    assert sent.image_urls() == [] and len(sent.video_urls()) == 1
+    assert sent.json["mm_processor_kwargs"] == {"fps": 2.0, "do_sample_frames": False}
+    url = sent.video_urls()[0]
+    assert url.startswith("data:video/mp4;base64,")
+    with av.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))) as mp4:
+        stream = mp4.streams.video[0]
+        decoded = [f.to_ndarray(format="rgb24") for f in mp4.decode(stream)]
+        assert float(stream.average_rate) == pytest.approx(2.0)
+    height, width = batch.frames[0].shape[:2]
+    assert len(decoded) == len(batch) == 8  # every sampled frame, none re-sampled
+    assert decoded[0].shape == (height // 2 * 2, width // 2 * 2, 3)
+    assert np.abs(decoded[3].astype(int) - batch.frames[3][:height // 2 * 2, :width // 2 * 2]).mean() < 12
+    text = sent.text()
+    assert "8 frames sampled at 2 fps" in text and text.index("sampled at") < text.index("Describe the clip.")
+    assert video.id.endswith(":video") and not captioner(server).id.endswith(":video")  # caption keys differ
+
+
+def test_video_input_falls_back_to_images_for_unevenly_kept_frames(server, with_key):
+    with VideoReader(clip("mdn_frog.mp4")) as reader:
+        batch = reader.sample(Span(0, 6), fps=1.0, max_pixels=96 * 96)
+    uneven = FrameBatch([batch.frames[i] for i in (0, 1, 4)], [batch.timestamps[i] for i in (0, 1, 4)], batch.span)
+    server.script("ok")
+    captioner(server, input="video").caption(CaptionRequest(uneven, prompt="p", level="coarse"))
+    sent = server.chat_requests()[0]
+    assert len(sent.image_urls()) == 3 and sent.video_urls() == [] and "mm_processor_kwargs" not in sent.json
+    with pytest.raises(CaptionerError, match="input='frames': choose 'images' or 'video'"):
+        captioner(server, input="frames")

@@ -252,17 +252,20 @@ def test_an_agent_method_with_another_strategy_shares_the_backbones(real_qa, peo
     assert row["trajectory"]["steps"] >= 1 and row["option"] == "B"
 
 
-def test_without_a_videoqa_one_is_built_from_the_profile_and_backbones(store_dir, embedder, tmp_path):
+def test_a_videoqa_factory_is_built_from_the_profile_and_backbones(store_dir, embedder, tmp_path):
     from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel
+    from vidrecall.api import VideoQA
 
     item = frog_item(CARS, CAR_NEEDLE)
     captioner = ScriptedCaptioner(lambda span, level, instr: "a green toy frog" if span.overlap(CAR_NEEDLE) else "cars")
     llm = ScriptedChatModel(defaults={"answer": {"answer": "B", "confidence": 0.9}})
     out = tmp_path / "cli.jsonl"
-    summary = run_eval([item], method="uniform", out_jsonl=out, profile="offline", store_dir=store_dir, llm=llm,
-                       vlm=captioner, embedder=embedder, progress=False)
+    summary = run_eval([item], lambda: VideoQA("offline", store_dir=store_dir, llm=llm, vlm=captioner,
+                                               embedder=embedder), method="uniform", out_jsonl=out, progress=False)
     assert summary.errors == 0, read_results(out)[0].get("error")
     assert read_results(out)[0]["option"] == "B"
     assert (store_dir / "memory.db").exists()  # the store it was told to use
     with pytest.raises(EvalError, match="needs out_jsonl"):
         run_eval([item], method="uniform")
+    with pytest.raises(EvalError, match="needs a VideoQA"):
+        run_eval([item], method="uniform", out_jsonl=out)

@@ -117,3 +117,23 @@ def corrupt_clip(directory: Path, name: str = "corrupt.avi", *, seconds: float =
     path = directory / name
     path.write_bytes(bytes(data))
     return path
+
+
+def text_clip(path: Path, lines: list[str], *, seconds: float = 4.0, fps: int = 5, width: int = 640,
+              height: int = 360) -> Path:
+    """Black text on white, the same lines on every frame: what OCR should read back verbatim."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("DejaVuSans-Bold.ttf", 44)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(lines):
+        draw.text((40, 60 + row * 90), line, fill="black", font=font)
+    pixels = np.asarray(image)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(int(round(seconds * fps))):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return path

@@ -174,6 +174,8 @@ def _is_vfr(times: np.ndarray) -> bool:
 def scan(path: str | Path, backend: str = "pyav") -> Timeline:
     """Read the headers and demux every video packet (no decoding). VideoError for unusable files."""
     path = str(path)
+    if Path(path).is_dir():
+        raise VideoError(f"{path}: is a directory, not a video file")
     if not Path(path).is_file():
         raise VideoError(f"{path}: no such video file")
     if Path(path).stat().st_size == 0:

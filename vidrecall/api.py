@@ -16,31 +16,76 @@ from pathlib import Path
 from typing import Any
 
 from vidrecall.agent.graph import build_graph
-from vidrecall.core.result import Answer, Cost, Evidence, Step
+from vidrecall.agent.options import parse_options
+from vidrecall.agent.strategies import get_strategy
+from vidrecall.agent.steps import progress_from_event
+from vidrecall.tools.llm.degenerate import clean_answer
+from vidrecall.core.result import Answer, Cost, Evidence, Progress, Step
 from vidrecall.session import ChatSession, new_session_id, open_checkpointer
 from vidrecall.agent.state import AgentContext, fresh_question_state
 from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
+from vidrecall.tools.llm.structured import LLMCallError
+
+MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): every LLM call carries the question
+from vidrecall.memory.library_memory import open_target
 
 
 class VideoQA:
     def __init__(self, profile: str = "offline", *, llm=None, vlm=None, embedder=None, store_dir=None,
-                 strategy: str | None = None, config: Config | None = None, **overrides: Any):
+                 strategy: str | None = None, config: Config | None = None, callbacks: list | None = None,
+                 cache_given_llm: bool = False, **overrides: Any):
         changes = {"strategy": strategy, "store_dir": str(store_dir) if store_dir else None, **overrides}
         if config is None:
             config = load_config(profile, **changes)
         elif any(v is not None for v in changes.values()):
             config = config.replace(**{k: v for k, v in changes.items() if v is not None})
-        self.config = config
-        self._given = {"llm": llm, "vlm": vlm, "embedder": embedder}
+        get_strategy(config.strategy)  # an unknown strategy fails here, before any model loads
+        from vidrecall.backbones import BackboneChoices, with_backbone_choices
+
+        # Spec strings become part of the config (merged with its options); model objects are used as given.
+        self.config = with_backbone_choices(config, BackboneChoices(llm=llm if isinstance(llm, str) else None,
+                                                                    vlm=vlm if isinstance(vlm, str) else None))
+        self._given = {"llm": None if isinstance(llm, str) else llm, "vlm": None if isinstance(vlm, str) else vlm,
+                       "embedder": embedder}
         self._graphs: dict[bool, Any] = {}
+        self._cache_given_llm = cache_given_llm  # a BaseChatModel passed in keeps its own .cache unless True
+        self.callbacks = list(callbacks or [])  # LangChain callback handlers (LangSmith, Langfuse) on every run
+        self._preflighted = False
+
+    def with_strategy(self, strategy: str) -> "VideoQA":
+        """A VideoQA for another strategy sharing this one's backbones and store (built if not yet)."""
+        if strategy == self.config.strategy:
+            return self
+        b = self.backbones
+        return VideoQA(config=self.config.replace(strategy=strategy), llm=b.llm, vlm=b.captioner,
+                       embedder=b.embedder)
 
     # --- lazily built parts ---------------------------------------------------------------------
     @cached_property
     def backbones(self):
         from vidrecall.backbones import build_backbones
 
-        return build_backbones(self.config, **self._given)
+        return build_backbones(self.config, **self._given, preflight=False, cache_given_llm=self._cache_given_llm)  # checked by preflight(), on demand
+
+    def preflight(self, *, chat: bool = False) -> None:
+        """Fail fast (one line naming the fix) on a bad LLM or captioner, before any video work; with
+        `chat=True` the LLM also has to produce one (uncached) token, as `vidrecall check` asks."""
+        from vidrecall.tools.llm.preflight import preflight_llm
+
+        b = self.backbones
+        if not self._preflighted:
+            preflight_llm(b.llm)
+            b.captioner.preflight()
+            if self.config.speech.uses_asr:  # a bad Whisper model or server: one line now, not after captioning
+                from vidrecall.tools.speech.factory import make_transcriber
+
+                make_transcriber(self.config.speech).preflight()
+            self._preflighted = True
+        if chat:
+            from vidrecall.tools.llm.chat_probe import check_can_chat
+
+            check_can_chat(b.llm)
 
     @cached_property
     def memory(self):
@@ -70,40 +115,63 @@ class VideoQA:
         record = self.memory.register(video)
         for level in levels:
             yield self.memory.build_level(record, level, progress=progress)
+        self.memory.build_speech(record, progress=progress)  # no-op unless config.speech is on
 
     def ask(self, video: str | Path, question: str, options: list[str] | None = None, *,
-            session_id: str | None = None) -> Answer:
-        items = list(self.stream(video, question, options, session_id=session_id))
+            session_id: str | None = None, config: dict | None = None) -> Answer:
+        """The Answer; `config` is a LangChain RunnableConfig (callbacks, tags, metadata) for every call."""
+        items = list(self.stream(video, question, options, session_id=session_id, config=config))
         return items[-1]
 
     def stream(self, video: str | Path, question: str, options: list[str] | None = None, *,
-               session_id: str | None = None) -> Iterator[Step | Answer]:
-        """Each Step as its graph node finishes, then the Answer (always the last item)."""
+               session_id: str | None = None, config: dict | None = None) -> Iterator[Step | Progress | Answer]:
+        """Each Step as its graph node finishes, Progress items while one runs (a zoom captioning clip after
+        clip, an LLM call), then the Answer (always the last item). `config` (a LangChain RunnableConfig:
+        callbacks, tags, metadata) reaches every LLM call, beside the VideoQA's own `callbacks`."""
         question, options = _checked(question, options)
-        record = self.memory.register(video)  # VideoError (one line, naming the file) before any work
+        question, notes = capped_question(question)
+        self.preflight()
         meter = CostMeter()
-        coarse = self.config.levels[0].name
-        missing = any(self.memory.store.find(self.memory.plan(record, coarse, span).key) is None
-                      for span in self.memory.level_spans(record, coarse))
-        self.memory.build_level(record, coarse, progress=missing, meter=meter)
-        ctx = AgentContext(self.config, self.memory, self.backbones.llm, record, meter)
+        # one file, or a library (folder / glob / list / Library) seen as one timeline; VideoError before any work
+        memory, record = open_target(self.memory, video, self.config.levels[0].name, meter)
+        # The time budget bounds the question's wall time: no model call outlives it.
+        ctx = AgentContext(self.config, memory, self.backbones.llm, record, meter,
+                           deadline=meter.started + self.config.budgets.max_seconds)
         thread = session_id or new_session_id()
-        run = {"configurable": {"thread_id": thread},
-               "recursion_limit": 20 + 4 * self.config.budgets.max_iterations}
+        run = _run_config(config, self.callbacks, thread, 20 + 4 * self.config.budgets.max_iterations)
         final: dict = {}
-        for mode, chunk in self._graph(session_id is not None).stream(
-                fresh_question_state(question, options), run, context=ctx, stream_mode=["updates", "values"]):
-            if mode == "values":
-                final = chunk
-                continue
-            for update in chunk.values():
-                if update and update.get("trajectory"):
-                    yield Step(**update["trajectory"][-1])
-        yield _answer(final, question, options, record, meter, self.config.strategy, session_id)
+        failure: str | None = None
+        try:
+            for mode, chunk in self._graph(session_id is not None).stream(
+                    fresh_question_state(question, options), run, context=ctx,
+                    stream_mode=["updates", "values", "custom"]):
+                if mode == "values":
+                    final = chunk
+                    continue
+                if mode == "custom":
+                    progress = progress_from_event(chunk)
+                    if progress is not None:
+                        yield progress
+                    continue
+                for update in chunk.values():
+                    if update and update.get("trajectory"):
+                        yield Step(**update["trajectory"][-1])
+        except LLMCallError as exc:  # the model never answered: an error outcome, not a fallback answer
+            failure = str(exc)
+        answer = _answer(final, question, options, record, meter, self.config.strategy, session_id,
+                         cite=getattr(memory, "cite", None))
+        yield answer.model_copy(update={"notes": notes, "error": failure}) if failure or notes else answer
 
     def chat(self, video: str | Path, session_id: str | None = None) -> ChatSession:
         """A multi-turn session; pass an earlier session's id to resume it."""
         return ChatSession(self, video, session_id)
+
+    def session_ids(self) -> list[str]:
+        """The ids of the chat sessions saved in this store, most recent first."""
+        from vidrecall.session import stored_session_ids
+
+        self._graph(True)  # the checkpointer creates its tables on first use
+        return stored_session_ids(self._checkpointer)
 
     def session_history(self, session_id: str) -> list[dict]:
         snapshot = self._graph(True).get_state({"configurable": {"thread_id": session_id}})
@@ -122,22 +190,51 @@ class VideoQA:
         self.close()
 
 
+def _run_config(config: dict | None, callbacks: list, thread: str, recursion_limit: int) -> dict:
+    """The graph's run config: the caller's RunnableConfig, our callbacks added, the session's thread id."""
+    run = dict(config or {})
+    given = run.get("callbacks")
+    if callbacks:
+        if given is None:
+            run["callbacks"] = list(callbacks)
+        elif isinstance(given, list):
+            run["callbacks"] = given + list(callbacks)
+        else:  # a CallbackManager
+            manager = given.copy()
+            for handler in callbacks:
+                manager.add_handler(handler, inherit=True)
+            run["callbacks"] = manager
+    run["configurable"] = {**(run.get("configurable") or {}), "thread_id": thread}
+    run.setdefault("recursion_limit", recursion_limit)
+    return run
+
+
+def capped_question(question: str) -> tuple[str, list[str]]:
+    """The question as the models get it (at most MAX_QUESTION_CHARS), and a note when it was cut."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question, []
+    return question[:MAX_QUESTION_CHARS], [f"question cut to its first {MAX_QUESTION_CHARS} of {len(question)} "
+                                           "characters (every model call would carry it whole)"]
+
+
 def _checked(question: str, options: list[str] | None) -> tuple[str, list[str]]:
     if not isinstance(question, str) or not question.strip():
         raise ValueError("question is empty; ask something about the video")
     if options is not None and (isinstance(options, str) or not all(isinstance(o, str) and o.strip() for o in options)):
         raise ValueError(f"options must be a list of non-empty strings, got {options!r}")
+    parse_options(options)  # OptionsError (one line naming the option): duplicates, > 26, a lone letter
     return question.strip(), list(options or [])
 
 
 def _answer(state: dict, question: str, options: list[str], record, meter: CostMeter, strategy: str,
-            session_id: str | None) -> Answer:
+            session_id: str | None, cite=None) -> Answer:
     r = state.get("result") or {}
+    spans = [cite(e) for e in r.get("evidence_spans", [])] if cite else r.get("evidence_spans", [])
     return Answer(
-        question=question, options=options, answer=r.get("answer", ""), option=r.get("option"),
+        question=question, options=options, answer=clean_answer(r.get("answer", "")), option=r.get("option"),
         confidence=float(r.get("confidence", 0.0)), forced=bool(r.get("forced")),
-        decided_by=r.get("decided_by", ""), reason=r.get("reason", ""),
-        evidence=[Evidence(**e) for e in r.get("evidence_spans", [])],
+        decided_by=r.get("decided_by", ""), reason=r.get("reason", ""), stop=r.get("stop", ""),
+        evidence=[Evidence(**e) for e in spans],
         trajectory=[Step(**s) for s in state.get("trajectory") or []],
         cost=Cost(**meter.summary()), video=str(record.path), video_id=record.id, strategy=strategy,
         session_id=session_id,

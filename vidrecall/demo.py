@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vidrecall.cli.common import print_answer, stream_answer
+from vidrecall.cli.common import console as text_console, print_answer, stream_answer, styled
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS = Path(os.environ.get("VIDRECALL_SHARED", REPO.parent / "shared")) / "media" / "clips"
@@ -42,11 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="offline")
     args = ap.parse_args(argv)
 
-    from rich.console import Console
-
     from vidrecall.api import VideoQA
 
-    console = Console(highlight=False)
+    console = text_console()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     console.rule("1. sample video")
@@ -58,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
                   f"{report.seconds:.1f} s")
     console.rule("3. ask")
-    console.print(f"[bold]Q:[/] {question}")
+    console.print(styled(("Q:", "bold"), " ", question))
     for opt in options:
         console.print(f"   {opt}")
     answer = stream_answer(qa, str(video), question, options, console, as_json=False)
     print_answer(console, answer)
-    console.print(f"[dim]store: {qa.config.store_path}[/]")
+    console.print(styled((f"store: {qa.config.store_path}", "dim")))
     return 0
 
 

@@ -2,29 +2,38 @@
 so a session resumes (earlier questions and answers, the memory they gathered) after the process exits."""
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vidrecall.core import sqlite_files
 from vidrecall.core.result import Answer, Step
 
 if TYPE_CHECKING:
     from vidrecall.api import VideoQA
 
 SESSIONS_DB = "sessions.db"
+DAMAGE_CONSEQUENCE = "earlier chat sessions cannot be resumed; new ones start fresh"
 
 
 def open_checkpointer(store_dir: Path):
     """A SqliteSaver on <store>/sessions.db (one connection, shared by the sessions of one VideoQA)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    store_dir.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(store_dir / SESSIONS_DB), check_same_thread=False)
+    path = Path(store_dir) / SESSIONS_DB
+    # Private (0600), WAL, busy timeout, quick_check (DamagedDatabase): see vidrecall.core.sqlite_files.
+    conn = sqlite_files.connect(path, consequence=DAMAGE_CONSEQUENCE, autocommit=False)
     saver = SqliteSaver(conn)
-    saver.setup()
+    sqlite_files.retry_locked(saver.setup, path)
     return saver
+
+
+def stored_session_ids(checkpointer) -> list[str]:
+    """Every session id saved in the checkpointer's database, most recently used first."""
+    rows = checkpointer.conn.execute(
+        "SELECT thread_id, MAX(rowid) AS latest FROM checkpoints GROUP BY thread_id ORDER BY latest DESC").fetchall()
+    return [str(thread) for thread, _ in rows]
 
 
 def new_session_id() -> str:

@@ -28,10 +28,13 @@ class Format:
     parse: Callable[..., Iterator[QAItem | Malformed]]
     doc: str
     videos_beside_annotations: bool = False
+    # a format's own lookup when no single file is named by the item (EgoMem: a day's clips as a library)
+    find_video: Callable[[QAItem, Path], str | None] | None = None
 
 
 def _format(module: Any, **kw: Any) -> Format:
-    return Format(module.NAME, module.parse, (module.__doc__ or "").strip().splitlines()[0], **kw)
+    return Format(module.NAME, module.parse, (module.__doc__ or "").strip().splitlines()[0],
+                  find_video=getattr(module, "find_video", None), **kw)
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in [
@@ -75,6 +78,8 @@ def load_items(format: str, path: str | os.PathLike, video_dir: str | os.PathLik
         if not entry.answer and entry.question_type != "grounding":
             result.unlabelled.append(entry.id)
         found = resolver.find(str(entry.extra.get("video_file") or ""), entry.video_id)
+        if not found and fmt.find_video is not None and video_dir is not None:
+            found = fmt.find_video(entry, Path(video_dir))
         if found:
             entry.video_path = str(found)
         elif video_dir is not None:

@@ -28,6 +28,11 @@ class CompositeCaptioner:
     def batch_size(self) -> int:
         return int(getattr(self.vlm, "batch_size", 1))
 
+    @property
+    def max_concurrency(self) -> int | None:
+        """Requests the VLM takes at once (None: a local VLM that batches instead); memory/pipeline.py."""
+        return getattr(self.vlm, "max_concurrency", None)
+
     def preflight(self) -> None:
         self.vlm.preflight()
         self.ocr.preflight()

@@ -11,17 +11,9 @@ from dataclasses import fields
 from typing import Any
 
 from vidrecall.tools.captioners.base import Captioner, CaptionerError
+from vidrecall.tools.providers import PROVIDERS, Provider, captioning_providers
 
 OCR_SUFFIX = "+ocr"
-
-# provider -> (default base_url, whether an API key is required)
-OPENAI_STYLE: dict[str, tuple[str, bool]] = {
-    "openai": ("https://api.openai.com/v1", True),
-    "openai-compatible": ("http://127.0.0.1:8000/v1", False),
-    "vllm": ("http://127.0.0.1:8000/v1", False),
-    "ollama": ("http://127.0.0.1:11434/v1", False),
-}
-
 
 def _settings(cls: type, options: dict[str, Any], spec: str):
     known = {f.name for f in fields(cls)}
@@ -46,12 +38,18 @@ def _transformers(name: str, options: dict[str, Any], spec: str) -> Captioner:
     return TransformersVLMCaptioner(name, _settings(TransformersVLMSettings, options, spec))
 
 
-def _openai_style(provider: str) -> Callable[[str, dict[str, Any], str], Captioner]:
+def _openai_style(remote: Provider) -> Callable[[str, dict[str, Any], str], Captioner]:
+    """Every captioning provider speaks OpenAI's chat-completions API (Ollama through its /v1 endpoint)."""
     def build(name: str, options: dict[str, Any], spec: str) -> Captioner:
         from vidrecall.tools.captioners.openai_vlm import OpenAIVLMCaptioner, OpenAIVLMSettings
 
-        base_url, key_required = OPENAI_STYLE[provider]
-        merged = {"base_url": base_url, "api_key_required": key_required} | options
+        base_url = options.get("base_url") or remote.base_url
+        if not base_url:
+            raise CaptionerError(f"captioner {spec!r} needs a server: set captioner_options.base_url or pass "
+                                 "--base-url (e.g. http://127.0.0.1:8000/v1)")
+        # No key variable for a keyless provider: a key meant for another host is never sent to this one.
+        defaults = {"api_key_env": remote.api_key_env or "", "api_key_required": remote.key_required}
+        merged = defaults | options | {"base_url": base_url}
         return OpenAIVLMCaptioner(name, _settings(OpenAIVLMSettings, merged, spec))
 
     return build
@@ -60,7 +58,7 @@ def _openai_style(provider: str) -> Callable[[str, dict[str, Any], str], Caption
 BUILDERS: dict[str, Callable[[str, dict[str, Any], str], Captioner]] = {
     "ocr": _ocr,
     "transformers": _transformers,
-    **{provider: _openai_style(provider) for provider in OPENAI_STYLE},
+    **{name: _openai_style(PROVIDERS[name]) for name in captioning_providers()},
 }
 
 
@@ -89,5 +87,5 @@ def make_captioner(spec: str | Captioner, options: dict | None = None) -> Captio
 
 
 def known_specs() -> list[str]:
-    return ["ocr", "transformers:<path-or-hub-id>", "openai:<model>", "openai-compatible:<model>",
-            "vllm:<model>", "ollama:<model>", "<any of these>+ocr"]
+    return ["ocr", "transformers:<path-or-hub-id>", *(f"{name}:<model>" for name in captioning_providers()),
+            "<any of these>+ocr"]

@@ -18,6 +18,7 @@ import httpx
 
 from vidrecall.tools.captioners.base import CaptionerError
 from vidrecall.tools.captioners.images import jpeg_data_url, no_frames_result
+from vidrecall.tools.captioners.video_clip import mp4_data_url, sampled_fps
 from vidrecall.core.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,14 @@ class OpenAIVLMSettings:
     max_side: int | None = None  # shrink frames (longer side, px) before encoding; None keeps the sampled size
     image_detail: str | None = None  # OpenAI's "low" | "high" | "auto"; None leaves it out
     system_prompt: str | None = None
+    # "images": every frame an image_url part after its time; "video": the clip as one video_url (an MP4
+    # of the sampled frames) plus the fps they were sampled at, for Qwen2.5-VL / Qwen3-VL on vLLM (frames
+    # merge in pairs: about half the visual tokens, and real time positions). See README "vLLM".
+    input: str = "images"
+
+    def __post_init__(self) -> None:
+        if self.input not in ("images", "video"):
+            raise CaptionerError(f"captioner option input={self.input!r}: choose 'images' or 'video'")
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -60,7 +69,8 @@ class OpenAIVLMCaptioner:
         s = self.settings
         detail = f":detail={s.image_detail}" if s.image_detail else ""
         side = f":side{s.max_side}" if s.max_side else ""
-        self.id = f"api:{model}:t{s.temperature:g}:max{s.max_tokens}:q{s.jpeg_quality}{side}{detail}"
+        video = ":video" if s.input == "video" else ""
+        self.id = f"api:{model}:t{s.temperature:g}:max{s.max_tokens}:q{s.jpeg_quality}{side}{detail}{video}"
         self._slots = threading.BoundedSemaphore(max(1, s.max_concurrency))
         self._client_lock = threading.Lock()
         self._client: httpx.Client | None = None
@@ -68,6 +78,16 @@ class OpenAIVLMCaptioner:
     def __repr__(self) -> str:  # never the key
         return (f"OpenAIVLMCaptioner(model={self.model!r}, base_url={self.base_url!r}, "
                 f"key_env={self.settings.api_key_env!r})")
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at once; the captioning pipeline (memory/pipeline.py) runs this many workers."""
+        return max(1, self.settings.max_concurrency)
+
+    def _key_hint(self) -> str:
+        if self.settings.api_key_env:
+            return f"set {self.settings.api_key_env}"
+        return "name the variable holding the key (captioner_options.api_key_env or --api-key-env)"
 
     @property
     def batch_size(self) -> int:
@@ -78,7 +98,7 @@ class OpenAIVLMCaptioner:
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.settings.api_key_env, "").strip()
         if not key and self.settings.api_key_required:
-            raise CaptionerError(f"no API key for {self.base_url}: set {self.settings.api_key_env}")
+            raise CaptionerError(f"no API key for {self.base_url}: {self._key_hint()}")
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _http(self) -> httpx.Client:
@@ -99,7 +119,7 @@ class OpenAIVLMCaptioner:
     def _fail_for_status(self, response: httpx.Response) -> None:
         """Raise the one-line error for a non-retryable failure status."""
         if response.status_code in (401, 403):
-            raise CaptionerError(f"wrong API key for {self.base_url}: set {self.settings.api_key_env}")
+            raise CaptionerError(f"wrong API key for {self.base_url}: {self._key_hint()}")
         try:
             message = response.json().get("error", {}).get("message", "")
         except (ValueError, AttributeError):
@@ -151,7 +171,10 @@ class OpenAIVLMCaptioner:
 
     # --- captioning ---------------------------------------------------------------------------------
     def messages(self, request: CaptionRequest) -> list[dict]:
-        """System (optional) + one user message: per frame its time then its image, then the prompt."""
+        """System (optional) + one user message: per frame its time then its image, then the prompt
+        (or, with input="video" and evenly sampled frames, the clip as one video, then the prompt)."""
+        if self._video_fps(request) is not None:
+            return self._video_messages(request)
         content: list[dict] = []
         for t, frame in zip(request.frames.timestamps, request.frames.frames):
             content.append({"type": "text", "text": f"Frame at {fmt_time(t)} ({t:.1f} s):"})
@@ -163,12 +186,41 @@ class OpenAIVLMCaptioner:
         system = [{"role": "system", "content": self.settings.system_prompt}] if self.settings.system_prompt else []
         return system + [{"role": "user", "content": content}]
 
+    def _video_fps(self, request: CaptionRequest) -> float | None:
+        """The fps to send the clip at as a video; None sends images (the setting, one frame, or frames
+        not evenly spaced, as change-aware sampling keeps them)."""
+        if self.settings.input != "video":
+            return None
+        return sampled_fps(request.frames.timestamps)
+
+    def _video_messages(self, request: CaptionRequest) -> list[dict]:
+        batch = request.frames
+        fps = self._video_fps(request)
+        first, last = batch.timestamps[0], batch.timestamps[-1]
+        content = [
+            {"type": "text", "text": f"Video from {fmt_time(first)} to {fmt_time(last)} ({first:.1f}-{last:.1f} s), "
+                                     f"{len(batch)} frames sampled at {fps:g} fps:"},
+            {"type": "video_url", "video_url": {"url": mp4_data_url(batch.frames, fps, max_side=self.settings.max_side)}},
+            {"type": "text", "text": request.prompt},
+        ]
+        system = [{"role": "system", "content": self.settings.system_prompt}] if self.settings.system_prompt else []
+        return system + [{"role": "user", "content": content}]
+
+    def extra_body(self, request: CaptionRequest) -> dict:
+        """Fields beyond OpenAI's schema (the SDK's `extra_body`): the sampling fps vLLM hands the Qwen-VL
+        processor, so the video's frames get their real times and are not re-sampled."""
+        fps = self._video_fps(request)
+        if fps is None:
+            return {}
+        return {"mm_processor_kwargs": {"fps": round(fps, 4), "do_sample_frames": False}}
+
     def caption(self, request: CaptionRequest) -> CaptionResult:
         if not request.frames.frames:
             return no_frames_result(request, self.model, "vlm")
         started = time.perf_counter()
         payload = {"model": self.model, "messages": self.messages(request),
-                   "max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature}
+                   "max_tokens": self.settings.max_tokens, "temperature": self.settings.temperature,
+                   **self.extra_body(request)}
         answer = self._post(payload)
         try:
             message = answer["choices"][0]["message"]

@@ -126,17 +126,12 @@ class TransformersVLMCaptioner:
         with self._lock:
             if self._loaded is None:
                 self.preflight()
-                from transformers import AutoModelForImageTextToText, AutoProcessor
+                from vidrecall.tools.shared_models import load_image_text_to_text
 
-                processor = AutoProcessor.from_pretrained(self.name, trust_remote_code=self.settings.trust_remote_code)
-                attn = self.settings.attn_implementation
-                extra = {"attn_implementation": attn} if attn else {}
-                model = AutoModelForImageTextToText.from_pretrained(
-                    self.name, dtype=self.dtype, trust_remote_code=self.settings.trust_remote_code,
-                    device_map=self.device if self.device != "cpu" else None, **extra).eval()
-                if self.device == "cpu":
-                    model = model.to("cpu")
-                self._loaded = (processor, model)
+                shared = load_image_text_to_text(self.name, self.device, self.dtype,
+                                                 trust_remote_code=self.settings.trust_remote_code,
+                                                 attn_implementation=self.settings.attn_implementation)
+                self._loaded = (shared.processor, shared.model)
             return self._loaded
 
     # --- inputs -----------------------------------------------------------------------------------

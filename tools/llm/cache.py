@@ -4,12 +4,18 @@ Keyed by a hash of (model + parameters as LangChain's `llm_string`, the serialis
 same question asked the same way never costs a second call. LangChain marks nothing on a cache hit,
 so the cache counts its own hits per thread: `hits_in_this_thread()` before and after a call tells
 the caller whether that call was served from here.
+
+Only replies the caller found good are kept: LangChain's `update` holds a reply as pending, and the
+caller (tools/llm/structured.py) either `keep`s it once it parsed, or `forget`s it (an empty or
+unparseable reply, which also removes a bad reply stored earlier). A pending reply nobody keeps (a call
+abandoned at the time budget, a direct `model.invoke`) is never written, so a failure is never
+served again from here.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -20,7 +26,13 @@ from langchain_core.caches import BaseCache
 from langchain_core.messages import message_to_dict, messages_from_dict
 from langchain_core.outputs import ChatGeneration, Generation
 
+from vidrecall.core import sqlite_files
+from vidrecall.core.sqlite_files import DamagedDatabase
+
+log = logging.getLogger(__name__)
+
 CACHE_FILENAME = "llm_cache.db"
+DAMAGE_CONSEQUENCE = "cached model replies will be asked for again"
 
 
 def response_key(prompt: str, llm_string: str) -> str:
@@ -54,14 +66,13 @@ class SQLiteResponseCache(BaseCache):
         self.path = Path(path).expanduser()
         if self.path.is_dir():
             self.path = self.path / CACHE_FILENAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False)
-        with self._lock, self._conn:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, generations TEXT NOT NULL,"
-                               " created_at REAL NOT NULL)")
+        self._pending: dict[str, str] = {}  # key -> encoded reply, waiting for keep() or forget()
+        # Private (0600), WAL, busy timeout, quick_check (DamagedDatabase): see vidrecall.core.sqlite_files.
+        self._conn = sqlite_files.connect(self.path, consequence=DAMAGE_CONSEQUENCE, autocommit=False)
+        self._write("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, generations TEXT NOT NULL,"
+                    " created_at REAL NOT NULL)")
 
     def __repr__(self) -> str:
         return f"SQLiteResponseCache({str(self.path)!r})"
@@ -69,10 +80,18 @@ class SQLiteResponseCache(BaseCache):
     def hits_in_this_thread(self) -> int:
         return getattr(self._local, "hits", 0)
 
+    def last_key_in_this_thread(self) -> str | None:
+        """The key of the last lookup or update made in this thread (the reply a call got)."""
+        return getattr(self._local, "last_key", None)
+
+    def forget_last_key_in_this_thread(self) -> None:
+        self._local.last_key = None
+
     def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        key = response_key(prompt, llm_string)
+        self._local.last_key = key
         with self._lock:
-            row = self._conn.execute("SELECT generations FROM responses WHERE key = ?",
-                                     (response_key(prompt, llm_string),)).fetchone()
+            row = self._conn.execute("SELECT generations FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
         try:
@@ -83,14 +102,33 @@ class SQLiteResponseCache(BaseCache):
         return generations
 
     def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        """Hold a fresh reply until the caller says whether it was good (`keep` / `forget`)."""
+        key = response_key(prompt, llm_string)
+        self._local.last_key = key
         blob = _encode(return_val)
-        with self._lock, self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO responses (key, generations, created_at) VALUES (?, ?, ?)",
-                               (response_key(prompt, llm_string), blob, time.time()))
+        with self._lock:
+            self._pending[key] = blob
+
+    def keep(self, key: str | None) -> None:
+        """Write the pending reply under `key` (a reply served from the file is already kept)."""
+        with self._lock:
+            blob = self._pending.pop(key, None) if key else None
+            if blob is not None:
+                self._write("INSERT OR REPLACE INTO responses (key, generations, created_at) VALUES (?, ?, ?)",
+                            (key, blob, time.time()))
+
+    def forget(self, key: str | None) -> None:
+        """Drop the reply under `key`, pending or stored: it was empty or did not parse."""
+        if not key:
+            return
+        with self._lock:
+            self._pending.pop(key, None)
+            self._write("DELETE FROM responses WHERE key = ?", (key,))
 
     def clear(self, **kwargs: Any) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM responses")
+        with self._lock:
+            self._pending.clear()
+            self._write("DELETE FROM responses")
 
     def __len__(self) -> int:
         with self._lock:
@@ -99,3 +137,20 @@ class SQLiteResponseCache(BaseCache):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _write(self, sql: str, params: tuple = ()) -> None:
+        """One statement in its own transaction, waiting (bounded) while another process writes."""
+        def attempt() -> None:
+            with self._conn:
+                self._conn.execute(sql, params)
+
+        sqlite_files.retry_locked(attempt, self.path)
+
+
+def open_response_cache(path: str | Path) -> SQLiteResponseCache | None:
+    """The cache at `path`, or None with a warning when its file is damaged: answers still come, uncached."""
+    try:
+        return SQLiteResponseCache(path)
+    except DamagedDatabase as exc:
+        log.warning("warning: %s; running without the response cache until then", exc)
+        return None

@@ -6,6 +6,10 @@ api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "vllm:<model>" (default 
 "ollama:<model>", "anthropic:<model>", any other "provider:model" through langchain's `init_chat_model`,
 or a ready `BaseChatModel`.
 
+Remote providers (their default server and key variable) come from `vidrecall.tools.providers`; a
+given base_url always wins, so a request never goes to a host the user did not name or the table
+does not list for that provider. Remote calls time out after `timeout` seconds (default 120).
+
 Options reserved here: base_url, api_key_env, structured_output ("auto" | "native" | "prompt"). The rest
 (temperature, max_tokens, timeout, max_retries, ...) pass through to the model class.
 """
@@ -23,11 +27,10 @@ from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransforme
 from vidrecall.tools.llm.preflight import API_KEY_ENV_KEY, BackboneError
 from vidrecall.tools.llm.structured import STRUCTURED_MODE_KEY
 from vidrecall.tools.llm.usage import MODEL_ID_KEY
+from vidrecall.tools.providers import PLACEHOLDER_KEY, Provider, Route, provider_of
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-LOCAL_SERVER_KEY = "not-needed"  # local OpenAI-compatible servers take any key; the client insists on one
-OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
-VLLM_BASE_URL = "http://127.0.0.1:8000/v1"
+DEFAULT_TIMEOUT_S = 120.0  # per request to a remote server, unless llm_options.timeout says otherwise
 _RESERVED = ("base_url", "api_key_env", "structured_output")
 _STRUCTURED_MODES = ("auto", "native", "prompt")
 
@@ -88,34 +91,15 @@ def _build(spec: str, options: dict[str, Any]) -> BaseChatModel:
                                 "(it compiles for ~10 min), or use 'gguf:<file>' through transformers")
         return LlamaCppChat(model_path=str(Path(name).expanduser()), model_id=spec,
                             **_local_options(passthrough, LlamaCppChat))
-    if provider == "openai":
-        return _openai(name, options.get("base_url"), _api_key(options.get("api_key_env") or "OPENAI_API_KEY", spec),
-                       passthrough)
-    if provider == "vllm":  # a vLLM server on its default port unless base_url says otherwise
-        options = {"base_url": VLLM_BASE_URL, **options}
-        provider = "openai-compatible"
-    if provider == "openai-compatible":
-        if not options.get("base_url"):
-            raise BackboneError(f"llm spec {spec!r} needs a server: set llm_options.base_url "
-                                "(e.g. http://127.0.0.1:8000/v1)")
-        key_env = options.get("api_key_env")
-        key = _api_key(key_env, spec) if key_env else LOCAL_SERVER_KEY
-        return _openai(name, options["base_url"], key, passthrough)
-    if provider == "ollama":
-        return _ollama(name, options, passthrough)
-    if provider == "anthropic":
-        try:
-            from langchain_anthropic import ChatAnthropic
-        except ImportError:
-            raise BackboneError(f"llm spec {spec!r} needs langchain-anthropic: "
-                                "pip install langchain-anthropic") from None
-        key = _api_key(options.get("api_key_env") or "ANTHROPIC_API_KEY", spec)
-        return ChatAnthropic(model=name, api_key=key, **passthrough)
+    remote = provider_of(spec)
+    if remote is not None:
+        return _remote(remote, name, spec, options, passthrough)
     return _init_chat_model(provider, name, spec, passthrough)
 
 
 def _local_options(options: dict[str, Any], cls: type[BaseChatModel] = LocalTransformersChat) -> dict[str, Any]:
     renamed = dict(options)
+    renamed.pop("timeout", None)  # in-process: nothing to time out; the question's time budget still applies
     if "max_tokens" in renamed:
         renamed["max_new_tokens"] = renamed.pop("max_tokens")
     settable = set(cls.model_fields) - set(BaseChatModel.model_fields) - {"model_path", "gguf_file", "model_id"}
@@ -126,7 +110,8 @@ def _local_options(options: dict[str, Any], cls: type[BaseChatModel] = LocalTran
 
 
 def _default_key_env(spec: str) -> str | None:
-    return {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(spec.partition(":")[0])
+    remote = provider_of(spec) if isinstance(spec, str) else None
+    return remote.api_key_env if remote else None
 
 
 def _api_key(env_var: str, spec: str) -> str:
@@ -136,21 +121,35 @@ def _api_key(env_var: str, spec: str) -> str:
     return value
 
 
-def _openai(model: str, base_url: str | None, api_key: str, options: dict[str, Any]) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
+def resolved_base_url(remote: Provider, options: dict[str, Any], spec: str) -> str:
+    """The server a remote spec talks to: the user's base_url, else the provider's default; never guessed."""
+    base_url = (options.get("base_url") or remote.base_url or "").strip()
+    if not base_url:
+        raise BackboneError(f"llm spec {spec!r} needs a server: set llm_options.base_url or pass --base-url "
+                            "(e.g. http://127.0.0.1:8000/v1)")
+    return base_url
 
-    return ChatOpenAI(model=model, base_url=base_url, api_key=api_key, **options)
 
+def _remote(remote: Provider, name: str, spec: str, options: dict[str, Any],
+            passthrough: dict[str, Any]) -> BaseChatModel:
+    if remote.route is Route.ANTHROPIC and importlib.util.find_spec("langchain_anthropic") is None:
+        raise BackboneError(f"llm spec {spec!r} needs langchain-anthropic: pip install langchain-anthropic")
+    base_url = resolved_base_url(remote, options, spec)
+    key_env = options.get("api_key_env") or remote.api_key_env
+    key = _api_key(key_env, spec) if key_env else PLACEHOLDER_KEY
+    passthrough = {"timeout": DEFAULT_TIMEOUT_S, **passthrough}
+    if remote.route is Route.ANTHROPIC:
+        from langchain_anthropic import ChatAnthropic
 
-def _ollama(name: str, options: dict[str, Any], passthrough: dict[str, Any]) -> BaseChatModel:
-    """langchain-ollama when installed; otherwise Ollama's own OpenAI-compatible endpoint."""
-    if importlib.util.find_spec("langchain_ollama") is not None:
+        return ChatAnthropic(model=name, api_key=key, base_url=base_url, **passthrough)
+    if remote.route is Route.OLLAMA and importlib.util.find_spec("langchain_ollama") is not None:
         from langchain_ollama import ChatOllama
 
-        base = options.get("base_url")
-        extra = {"base_url": base.removesuffix("/v1")} if base else {}
-        return ChatOllama(model=name, **extra, **passthrough)
-    return _openai(name, options.get("base_url") or OLLAMA_BASE_URL, LOCAL_SERVER_KEY, passthrough)
+        passthrough.pop("timeout")  # ChatOllama has no request timeout setting; the time budget still bounds it
+        return ChatOllama(model=name, base_url=base_url.removesuffix("/v1"), **passthrough)
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=name, base_url=base_url, api_key=key, **passthrough)
 
 
 def _init_chat_model(provider: str, name: str, spec: str, options: dict[str, Any]) -> BaseChatModel:

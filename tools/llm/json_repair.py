@@ -1,9 +1,11 @@
-"""Pull a JSON value out of what a language model actually wrote, repairing the usual damage.
+"""Pull a JSON value out of what a language model actually wrote.
 
-Models wrap JSON in code fences, put prose or `<think>...</think>` blocks before it, write Python dicts
-(single quotes, True/False/None), leave trailing commas or unquoted keys, and stop mid-object when they
-run out of tokens. `json_candidates` yields every JSON object/array it can recover, first one first, so
-a caller can validate each against its schema and keep the first that fits.
+The repairing itself (single quotes, Python literals, bare keys, trailing commas, unterminated strings,
+unclosed brackets) is the `json-repair` package's. What is specific to model replies stays here:
+`<think>` blocks are dropped (`strip_reasoning`), fenced blocks are read first, every `{`/`[` in prose is a
+possible start, and a reply that ran away (a small model starting a new object inside a list) is also
+offered cut back to each complete member, so a caller validating against its schema keeps the first
+candidate that fits. `closes_first_value` tells a generator when the object it opened is complete.
 """
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import json_repair as _json_repair  # the PyPI package (this module is vidrecall.tools.llm.json_repair)
+
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)(?:```|$)", re.DOTALL)
-_PY_LITERALS = {"True": "true", "False": "false", "None": "null", "true": "true", "false": "false",
-                "null": "null"}
-_CLOSER = {"{": "}", "[": "]"}
+MAX_CUTS = 8  # cut-back candidates tried per start position (the last complete members first)
 
 
 class JSONExtractionError(ValueError):
@@ -35,38 +37,68 @@ def strip_reasoning(text: str) -> str:
 
 
 def json_candidates(text: str) -> Iterator[Any]:
-    """Every JSON object or array recoverable from `text`, in order of appearance, fenced blocks first."""
+    """Every JSON object or array recoverable from `text`, in order of appearance, fenced blocks first;
+    after each start's whole reading, the same start cut back to its complete members."""
     body = strip_reasoning(text or "")
     sources = [m.group(1) for m in _FENCE.finditer(body)] + [body]
     seen: set[str] = set()
     for source in sources:
         for start in (i for i, ch in enumerate(source) if ch in "{["):
-            repaired = repair_json(source[start:])
-            if repaired is None or repaired in seen:
-                continue
-            seen.add(repaired)
-            try:
+            fragment = source[start:]
+            for piece in [fragment] + _member_cuts(fragment):
+                repaired = repair_json(piece)
+                if repaired is None or repaired in seen:
+                    continue
+                seen.add(repaired)
                 yield json.loads(repaired)
-            except json.JSONDecodeError:
-                continue
 
 
 def extract_json(text: str) -> Any:
-    """The first JSON object or array in `text`; raises JSONExtractionError naming what was seen."""
-    values = list(json_candidates(text))
-    for value in values:
+    """The first JSON object (else array) in `text`; raises JSONExtractionError naming what was seen."""
+    first = None
+    for value in json_candidates(text):
         if isinstance(value, dict):
             return value
-    if values:
-        return values[0]
+        first = value if first is None else first
+    if first is not None:
+        return first
     preview = " ".join((text or "").split())[:80]
     raise JSONExtractionError(f"no JSON object found in the reply {preview!r}")
 
 
+def repair_json(fragment: str) -> str | None:
+    """The JSON object/array that starts `fragment`, repaired to strict JSON by json-repair; None if none."""
+    if not fragment or fragment[0] not in "{[":
+        return None
+    try:
+        value = _json_repair.loads(fragment)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, (dict, list)) or not value:
+        return None
+    return json.dumps(value, ensure_ascii=False)
+
+
 def closes_first_value(text: str) -> bool:
     """Whether the JSON object/array that `text` opens is complete (so generating more is waste)."""
-    depth, in_string, escaped, opened = 0, False, False, False
-    for ch in text:
+    return _first_value_end(text) is not None
+
+
+def _first_value_end(text: str) -> int | None:
+    ends = _member_ends(text)
+    return ends[-1] if ends and _depth_after(text, ends[-1]) == 0 else None
+
+
+def _member_cuts(fragment: str) -> list[str]:
+    """`fragment` cut right after each complete nested member, longest first (json-repair closes the rest)."""
+    ends = [e for e in _member_ends(fragment) if _depth_after(fragment, e) > 0]
+    return [fragment[:end] for end in reversed(ends[-MAX_CUTS:])]
+
+
+def _member_ends(text: str) -> list[int]:
+    """Positions just after each closing bracket outside strings, up to where the first value closes."""
+    ends, depth, in_string, escaped = [], 0, False, False
+    for i, ch in enumerate(text):
         if in_string:
             if escaped:
                 escaped = False
@@ -77,138 +109,29 @@ def closes_first_value(text: str) -> bool:
         elif ch == '"':
             in_string = True
         elif ch in "{[":
-            depth, opened = depth + 1, True
+            depth += 1
         elif ch in "}]":
             depth -= 1
-            if opened and depth <= 0:
-                return True
-    return False
-
-
-def repair_json(fragment: str) -> str | None:
-    """Rewrite the JSON-ish value that starts `fragment` as strict JSON, or None when there is none.
-
-    Reads one value (object or array) token by token: converts single-quoted strings, Python literals
-    and bare keys; drops trailing commas; closes an unterminated string and the open brackets when the
-    text stops early, cutting back to the last complete member if the cut falls inside one.
-    """
-    out: list[str] = []
-    stack: list[str] = []
-    safe_cuts: list[tuple[int, list[str]]] = []  # (len(out), stack) after each complete member
-    i, n = 0, len(fragment)
-    while i < n:
-        ch = fragment[i]
-        if ch in "\"'":
-            text, i, closed = _read_string(fragment, i)
-            out.append(json.dumps(text, ensure_ascii=False))
-            if not closed:
+            ends.append(i + 1)
+            if depth <= 0:
                 break
-            continue
-        if ch in "{[":
-            stack.append(ch)
-            out.append(ch)
+    return ends
+
+
+def _depth_after(text: str, end: int) -> int:
+    depth, in_string, escaped = 0, False, False
+    for ch in text[:end]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
         elif ch in "}]":
-            if not stack or _CLOSER[stack[-1]] != ch:
-                break  # a closer that does not match: the reply went off the rails here
-            _drop_trailing_comma(out)
-            out.append(_CLOSER[stack.pop()])
-            if not stack:
-                done = "".join(out)
-                return done if _is_json(done) else _close_truncated(out[:-1], ["{" if ch == "}" else "["],
-                                                                     safe_cuts)
-            safe_cuts.append((len(out), list(stack)))
-        elif ch == ",":
-            _drop_trailing_comma(out)
-            safe_cuts.append((len(out), list(stack)))
-            out.append(",")
-        elif ch == ":":
-            if not stack or stack[-1] != "{":
-                if safe_cuts:  # a key inside a list: garbage from that key on
-                    del out[safe_cuts[-1][0]:]
-                    stack = list(safe_cuts[-1][1])
-                break
-            out.append(":")
-        elif ch.isspace():
-            pass
-        elif ch.isalpha() or ch == "_":
-            j = i
-            while j < n and (fragment[j].isalnum() or fragment[j] in "_-"):
-                j += 1
-            word = fragment[i:j]
-            rest = fragment[j:].lstrip()
-            if rest.startswith(":") and stack and stack[-1] == "{":
-                out.append(json.dumps(word))  # an unquoted key
-            elif word in _PY_LITERALS:
-                out.append(_PY_LITERALS[word])
-            else:
-                out.append(json.dumps(word))  # a bare word value: keep it as text for the validator
-            i = j
-            continue
-        elif ch in "-+.0123456789":
-            m = re.match(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", fragment[i:])
-            if not m:
-                break
-            number = m.group(0).lstrip("+")
-            if number.startswith("."):
-                number = "0" + number
-            if number.endswith("."):
-                number += "0"
-            if number.startswith("-."):
-                number = "-0" + number[1:]
-            out.append(number)
-            i += len(m.group(0))
-            continue
-        else:
-            break  # prose after or inside: stop reading here
-        i += 1
-    if not out or not stack:
-        return None
-    return _close_truncated(out, stack, safe_cuts)
-
-
-def _read_string(s: str, i: int) -> tuple[str, int, bool]:
-    quote, i, chars = s[i], i + 1, []
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            nxt = s[i + 1]
-            escapes = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"',
-                       "'": "'"}
-            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", s[i + 2:i + 6] or ""):
-                chars.append(chr(int(s[i + 2:i + 6], 16)))
-                i += 6
-                continue
-            chars.append(escapes.get(nxt, nxt))
-            i += 2
-            continue
-        if ch == quote:
-            return "".join(chars), i + 1, True
-        chars.append(ch)
-        i += 1
-    return "".join(chars), i, False
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
-def _drop_trailing_comma(out: list[str]) -> None:
-    if out and out[-1] == ",":
-        out.pop()
-
-
-def _close_truncated(out: list[str], stack: list[str], safe_cuts: list[tuple[int, list[str]]]) -> str | None:
-    """Close what a truncated reply left open; if the tail is an incomplete member, cut back to one."""
-    attempts = [(len(out), stack)] + list(reversed(safe_cuts))
-    for length, open_stack in attempts:
-        head = list(out[:length])
-        _drop_trailing_comma(head)
-        candidate = "".join(head) + "".join(_CLOSER[c] for c in reversed(open_stack))
-        if _is_json(candidate):
-            return candidate
-    return None
-
+            depth -= 1
+    return depth

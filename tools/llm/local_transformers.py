@@ -1,13 +1,16 @@
 """Local chat models as LangChain `BaseChatModel`s: any Hugging Face causal LM through transformers
-(a folder, a hub id, or a GGUF file dequantised by transformers+gguf), and llama.cpp when installed.
+(a folder, a hub id, or a GGUF file dequantised by transformers+gguf), a vision-language checkpoint
+(Qwen2.5-VL, ...) chatting text-only through the image-text-to-text classes, and llama.cpp when installed.
 
-Weights load once per process per (model, file, dtype, device) and are shared by every instance.
+Weights load once per process per (model, file, dtype, device) and are shared by every instance; a
+vision-language checkpoint is shared with the captioner when both roles name it (tools/shared_models.py).
 Replies carry `usage_metadata` (input/output tokens) like any API model's.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from vidrecall.core.quiet import quiet_loading
 from vidrecall.tools.llm.json_repair import closes_first_value
 
 log = logging.getLogger(__name__)
@@ -101,10 +105,25 @@ def _load_causal_lm(model_path: str, gguf_file: str | None, device: str, dtype: 
     extra = {"gguf_file": gguf_file} if gguf_file else {}
     log.info("loading %s%s on %s (%s)%s", model_path, f"/{gguf_file}" if gguf_file else "", resolved_device,
              torch_dtype, "; dequantising a GGUF takes ~30 s on CPU" if gguf_file else "")
-    tokenizer = AutoTokenizer.from_pretrained(model_path, **extra)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, **extra)
+    with quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(model_path, **extra)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, **extra)
     model.to(resolved_device).eval()
     return tokenizer, model
+
+
+@dataclass(frozen=True)
+class _Backend:
+    tokenizer: Any
+    model: Any
+    processor: Any = None  # set for a vision-language checkpoint: its chat template takes content parts
+
+
+@lru_cache(maxsize=16)
+def _is_vlm_checkpoint(model_path: str) -> bool:
+    from vidrecall.tools.shared_models import is_image_text_to_text
+
+    return is_image_text_to_text(model_path)
 
 
 class LocalTransformersChat(BaseChatModel):
@@ -130,14 +149,26 @@ class LocalTransformersChat(BaseChatModel):
                 "repetition_penalty": self.repetition_penalty}
 
     def load(self) -> tuple[Any, Any]:
-        return load_causal_lm(self.model_path, self.gguf_file, self.device, self.dtype)
+        """(tokenizer, model), loading them on first use."""
+        backend = self._backend()
+        return backend.tokenizer, backend.model
+
+    def _backend(self) -> _Backend:
+        if self.gguf_file is None and _is_vlm_checkpoint(self.model_path):
+            from vidrecall.tools.shared_models import load_image_text_to_text, resolve_device, resolve_dtype
+
+            device = resolve_device(self.device)
+            loaded = load_image_text_to_text(self.model_path, device, resolve_dtype(self.dtype, device))
+            return _Backend(getattr(loaded.processor, "tokenizer", loaded.processor), loaded.model, loaded.processor)
+        return _Backend(*load_causal_lm(self.model_path, self.gguf_file, self.device, self.dtype))
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         import torch
 
-        tokenizer, model = self.load()
-        input_ids = self._encode(tokenizer, chat_dicts(messages))
+        backend = self._backend()
+        tokenizer, model = backend.tokenizer, backend.model
+        input_ids = self._encode(backend, chat_dicts(messages))
         prefix = json_prefill(kwargs.get("response_format"))
         if prefix:
             prefix_ids = tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
@@ -159,7 +190,13 @@ class LocalTransformersChat(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     @staticmethod
-    def _encode(tokenizer: Any, chat: list[dict[str, str]]) -> Any:
+    def _encode(backend: _Backend, chat: list[dict[str, str]]) -> Any:
+        tokenizer, processor = backend.tokenizer, backend.processor
+        if processor is not None and getattr(processor, "chat_template", None):
+            parts = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in chat]
+            encoded = processor.apply_chat_template(parts, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True, return_tensors="pt")
+            return encoded["input_ids"]
         if getattr(tokenizer, "chat_template", None):
             encoded = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",
                                                     return_dict=True)

@@ -1,5 +1,9 @@
 """Fail fast on a bad LLM configuration, before any video work, with one line that says the fix.
 
+Cheap by design: a file check for local weights, one GET /models for a server. It runs before the
+captioner and the embedder load (vidrecall/backbones.py), so a dead server or a missing key is
+reported within about a second.
+
 Also turns any exception from a model call into one key-free line (`describe_error`): API keys come
 from the environment and must never reach logs, errors or reprs.
 """
@@ -13,7 +17,8 @@ from typing import Any
 import httpx
 
 API_KEY_ENV_KEY = "vidrecall_api_key_env"  # model.metadata: which env var held the key (for messages)
-PREFLIGHT_TIMEOUT_S = 5.0
+PREFLIGHT_TIMEOUT_S = 5.0  # a server that accepts but does not answer GET /models
+PREFLIGHT_CONNECT_S = 2.0  # a host that drops packets; loopback refuses at once
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")  # OpenAI-style keys echoed back in error bodies
 
 
@@ -95,7 +100,7 @@ def _check_openai_server(model: Any, base_url: str) -> None:
     key_env = (getattr(model, "metadata", None) or {}).get(API_KEY_ENV_KEY) or "the API key variable"
     headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
     try:
-        response = httpx.get(f"{base_url}/models", headers=headers, timeout=PREFLIGHT_TIMEOUT_S)
+        response = httpx.get(f"{base_url}/models", headers=headers, timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))
     except httpx.HTTPError as exc:
         raise BackboneError(f"cannot reach the LLM server at {base_url} ({type(exc).__name__}): start the server "
                             "or fix base_url") from None

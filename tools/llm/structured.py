@@ -4,11 +4,19 @@
 supports it, else through the prompt), extracts and repairs the JSON, validates it, and re-asks with the
 validation error appended, a bounded number of times. A model that never produces a valid object, or a
 server that keeps failing, yields `Decision(ok=False, value=fallback, error=...)`; the caller decides.
-Every attempt records a `Usage` on the meter; every malformed reply counts as malformed.
+`Decision.call_error` says the model never replied at all (HTTP 500, a rejected key, a timeout), as
+opposed to replying badly. Every attempt records a `Usage` on the meter (a failed one with its error);
+every malformed reply counts as malformed. Only replies that parsed are kept in the response cache.
+
+With a `deadline` (a `time.monotonic()` value: the question's time budget), a call runs in a daemon
+thread and is abandoned when the deadline passes, so a hung server never holds the caller past its
+budget; none is started after it.
 """
 from __future__ import annotations
 
+import contextvars
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -28,6 +36,7 @@ T = TypeVar("T", bound=BaseModel)
 
 STRUCTURED_MODE_KEY = "vidrecall_structured"  # model.metadata: "auto" | "native" | "prompt"
 _PERMANENT_ERRORS = {"AuthenticationError", "PermissionDeniedError", "NotFoundError"}
+OUT_OF_TIME = "the question's time budget ran out before the model replied"
 
 
 class LLMCallError(RuntimeError):
@@ -41,6 +50,8 @@ class Decision(Generic[T]):
     attempts: int
     raw: list[str] = field(default_factory=list)
     error: str | None = None
+    call_error: str | None = None  # set when no attempt got a reply: the call itself failed (the cause)
+    out_of_time: bool = False  # the time budget stopped it (no reply, and not the model's fault)
 
 
 @dataclass
@@ -48,11 +59,14 @@ class _Reply:
     text: str
     error: str | None = None
     rejected_request: bool = False  # the server refused the request itself (e.g. an unsupported response_format)
-    permanent: bool = False  # retrying cannot help (a rejected key, an unknown model)
+    permanent: bool = False  # retrying cannot help (a rejected key, an unknown model, no time left)
+    out_of_time: bool = False
+    cache_key: str | None = None  # the response-cache entry this reply came from or went to
 
 
 def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fallback: T, retries: int = 2,
-                    role: str = "", meter: CostMeter | None = None, instruct: bool = True) -> Decision[T]:
+                    role: str = "", meter: CostMeter | None = None, instruct: bool = True,
+                    deadline: float | None = None) -> Decision[T]:
     """Ask `model` for a `schema` object; at most `retries + 1` calls; never raises for bad output.
 
     `instruct=False` leaves the prompt alone when it already spells out the JSON format.
@@ -63,12 +77,14 @@ def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fal
     native = supports_native_structured_output(model)
     raw: list[str] = []
     error: str | None = None
+    out_of_time = False
     attempts = 0
+    cache = response_cache(model)
     for attempts in range(1, retries + 2):
         extra = {"response_format": json_schema_format(schema)} if native else {}
-        reply = _invoke(model, conversation, role=role, meter=meter, **extra)
+        reply = _invoke(model, conversation, role=role, meter=meter, deadline=deadline, **extra)
         if reply.error is not None:
-            error = reply.error
+            error, out_of_time = reply.error, reply.out_of_time
             if reply.permanent:
                 break
             if native and reply.rejected_request:
@@ -76,8 +92,10 @@ def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fal
             continue
         raw.append(reply.text)
         try:
-            return Decision(parse_reply(reply.text, schema), True, attempts, raw, None)
+            value = parse_reply(reply.text, schema)
         except ValueError as exc:
+            if cache is not None:
+                cache.forget(reply.cache_key)
             error = str(exc)
             if meter is not None:
                 meter.add_malformed()
@@ -86,18 +104,29 @@ def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fal
                 HumanMessage(content=f"That reply was not valid: {error}. Reply again with only the JSON object "
                                      "that matches the schema."),
             ]
-    return Decision(fallback, False, attempts, raw, error)
+            continue
+        if cache is not None:
+            cache.keep(reply.cache_key)
+        return Decision(value, True, attempts, raw, None)
+    call_error = error if not raw and not out_of_time else None
+    return Decision(fallback, False, attempts, raw, error, call_error, out_of_time and not raw)
 
 
-def chat_text(model: BaseChatModel, messages: Any, *, role: str = "", meter: CostMeter | None = None) -> str:
+def chat_text(model: BaseChatModel, messages: Any, *, role: str = "", meter: CostMeter | None = None,
+              deadline: float | None = None) -> str:
     """One plain-text call with accounting; the visible reply (reasoning blocks removed).
 
-    Raises LLMCallError (one line, no secrets) when the call itself fails.
+    Raises LLMCallError (one line, no secrets) when the call itself fails. An empty reply is returned
+    but not cached.
     """
-    reply = _invoke(model, _as_messages(messages), role=role, meter=meter)
+    reply = _invoke(model, _as_messages(messages), role=role, meter=meter, deadline=deadline)
     if reply.error is not None:
         raise LLMCallError(reply.error)
-    return strip_reasoning(reply.text).strip()
+    text = strip_reasoning(reply.text).strip()
+    cache = response_cache(model)
+    if cache is not None:
+        (cache.keep if text else cache.forget)(reply.cache_key)
+    return text
 
 
 def parse_reply(text: str, schema: type[T]) -> T:
@@ -201,23 +230,65 @@ def response_cache(model: Any) -> SQLiteResponseCache | None:
 
 
 def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, meter: CostMeter | None,
-            **kwargs: Any) -> _Reply:
+            deadline: float | None = None, **kwargs: Any) -> _Reply:
     name = model_id(model)
     cache = response_cache(model)
-    hits_before = cache.hits_in_this_thread() if cache else 0
+    left = None if deadline is None else deadline - time.monotonic()
+    if left is not None and left <= 0:
+        return _Reply("", OUT_OF_TIME, permanent=True, out_of_time=True)  # no call is started
     started = time.perf_counter()
-    try:
+
+    def call() -> tuple[BaseMessage, bool, str | None]:
+        if cache is None:  # (a cache is falsy while empty: it has a length)
+            return model.invoke(messages, **kwargs), False, None
+        hits_before = cache.hits_in_this_thread()
+        cache.forget_last_key_in_this_thread()
         message = model.invoke(messages, **kwargs)
-    except Exception as exc:  # network, server, auth: reported to the caller, never raised into the agent
+        return message, cache.hits_in_this_thread() > hits_before, cache.last_key_in_this_thread()
+
+    try:
+        message, cached, key = call() if left is None else _within(call, left)
+    except _OutOfTime:
         record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
-                            role=role))
+                            role=role, error=OUT_OF_TIME, out_of_time=True))
+        return _Reply("", OUT_OF_TIME, permanent=True, out_of_time=True)
+    except Exception as exc:  # network, server, auth: reported to the caller, never raised into the agent
+        error = describe_error(exc, model)
+        record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
+                            role=role, error=error))
         kinds = {cls.__name__ for cls in type(exc).__mro__}
-        return _Reply("", describe_error(exc, model), rejected_request="BadRequestError" in kinds,
+        return _Reply("", error, rejected_request="BadRequestError" in kinds,
                       permanent=bool(kinds & _PERMANENT_ERRORS))
-    cached = cache is not None and cache.hits_in_this_thread() > hits_before
     record(meter, usage_from_message(message, model=name, role=role, latency_s=time.perf_counter() - started,
                                      cached=cached))
-    return _Reply(_message_text(message))
+    return _Reply(_message_text(message), cache_key=key)
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _within(fn: Any, seconds: float) -> Any:
+    """fn() in a daemon thread, waited on for at most `seconds`; then it is abandoned (a blocking HTTP read
+    cannot be interrupted; it ends with the client's own timeout, and its reply is never cached)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+    context = contextvars.copy_context()  # LangChain's callbacks and run config live in context variables
+
+    def run() -> None:
+        try:
+            box["value"] = context.run(fn)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="vidrecall-llm-call", daemon=True).start()
+    if not done.wait(seconds):
+        raise _OutOfTime
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _message_text(message: BaseMessage) -> str:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 
-from vidrecall.cli import ask, backbones, evaluate, index, memory
+from vidrecall.cli import ask, backbones, evaluate, index, library, memory, serve
 from vidrecall.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from vidrecall.core.quiet import quiet_process, set_verbose, verbose
 
-COMMANDS = [index, memory, ask, backbones, evaluate]
+COMMANDS = [index, library, memory, ask, backbones, evaluate, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,12 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    set_verbose(bool(getattr(args, "verbose", False)) or verbose())
+    quiet_process()
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("vidrecall: interrupted — everything finished so far is saved; run the same command to continue",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except sqlite3.DatabaseError as exc:  # damage found after the open-time check; the files are named there
+        if os.environ.get("VIDRECALL_DEBUG"):
+            raise
+        print(f"vidrecall: error: a store database failed ({str(exc).strip() or type(exc).__name__}); if it is "
+              "damaged, move the store's memory.db / llm_cache.db / sessions.db away and run again", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
         if os.environ.get("VIDRECALL_DEBUG"):
             raise

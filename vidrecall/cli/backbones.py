@@ -19,7 +19,9 @@ def run_profiles(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     qa = make_qa(args)
-    b = qa.backbones  # builds and preflights both models
+    qa.preflight(chat=True)  # weights / server / key checked, then one uncached token from the LLM
+    b = qa.backbones
+    b.embedder.dim  # noqa: B018 - resolves (and for an unknown model, loads) the embedder
     print(f"ok: llm {getattr(b.llm, 'model_name', None) or type(b.llm).__name__}, captioner {b.captioner.id}, "
           f"embedder {b.embedder.id}, store {qa.config.store_path}")
     return 0

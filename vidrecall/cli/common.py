@@ -10,13 +10,28 @@ from typing import Any
 from vidrecall.core.config import ConfigError, available_profiles
 
 EXIT_BAD_INPUT = 2
+EXIT_MODEL_FAILED = 3  # the question got no answer: the LLM never replied (HTTP error, rejected key, ...)
 EXIT_INTERRUPTED = 130
 
 
 def console():
+    """A console that prints text as text: captions, OCR, model replies and paths are data, so a price tag
+    "[/] 42" or a caption "[bold]" must print verbatim, never be parsed as Rich markup or emoji codes.
+    What we style, we style with `styled(...)`."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    import sys
+
+    # Piped or redirected output is not wrapped at 80 columns mid-message: lines stay whole for grep and files.
+    soft = not sys.stdout.isatty()
+    return Console(markup=False, highlight=False, emoji=False, soft_wrap=soft)
+
+
+def styled(*parts: str | tuple[str, str]):
+    """One line from plain strings (data, printed verbatim) and (string, style) pairs (our own labels)."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def add_backbone_flags(p: argparse.ArgumentParser) -> None:
@@ -25,54 +40,121 @@ def add_backbone_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, help="memory store directory (default: $VIDRECALL_STORE or the user cache dir)")
     p.add_argument("--llm", default=None, help="LLM spec, e.g. smollm2, openai:gpt-4o-mini, ollama:qwen2.5:7b")
     p.add_argument("--vlm", default=None, help="captioner spec, e.g. ocr, transformers:Qwen/Qwen2.5-VL-7B-Instruct+ocr")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL for both --llm and --vlm")
+    p.add_argument("--base-url", default=None,
+                   help="server of the remote backbone(s) named by --llm/--vlm (without them: every remote backbone "
+                        "of the profile), e.g. http://127.0.0.1:8000/v1; merged into the profile's options")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="environment variable holding the API key for those backbones (the key itself never goes "
+                        "on the command line)")
+
+
+def backbone_choices(args: argparse.Namespace):
+    from vidrecall.backbones import BackboneChoices
+
+    return BackboneChoices(llm=getattr(args, "llm", None), vlm=getattr(args, "vlm", None),
+                           base_url=getattr(args, "base_url", None), api_key_env=getattr(args, "api_key_env", None))
+
+
+def make_config(args: argparse.Namespace, **overrides: Any):
+    """The profile with every flag merged in, before anything is built."""
+    from vidrecall.backbones import with_backbone_choices
+    from vidrecall.core.config import load_config
+
+    config = load_config(args.profile, store_dir=args.store, **overrides)
+    return with_backbone_choices(config, backbone_choices(args))
 
 
 def make_qa(args: argparse.Namespace, **overrides: Any):
     from vidrecall.api import VideoQA
 
-    if getattr(args, "base_url", None):
-        overrides.setdefault("llm_options", {"base_url": args.base_url})
-        overrides.setdefault("captioner_options", {"base_url": args.base_url})
-    return VideoQA(args.profile, llm=args.llm, vlm=args.vlm, store_dir=args.store, **overrides)
+    return VideoQA(config=make_config(args, **overrides))
 
 
 def video_path(value: str) -> str:
     path = Path(value).expanduser()
     if not path.exists():
         raise ConfigError(f"{value}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{value}: is a directory, not a video file")
     return str(path)
 
 
 def print_answer(out, answer) -> None:
     out.print()
-    out.print(f"[bold green]Answer:[/] {answer.summary()}")
-    if answer.decided_by:
-        out.print(f"[dim]decided by {answer.decided_by}{' (forced: a budget ran out)' if answer.forced else ''}[/]")
+    out.print(styled(("Answer:", "bold green"), " ", answer.summary()))
+    if answer.error:
+        out.print(styled(("No answer:", "bold red"), " ", f"the model never answered: {answer.error}"))
+    elif answer.decided_by:
+        forced = f" (forced: {answer.stop or 'no more looking allowed'})" if answer.forced else ""
+        out.print(styled((f"decided by {answer.decided_by}{forced}", "dim")))
+    for note in answer.notes:
+        out.print(styled((f"note: {note}", "yellow")))
     if answer.reason:
-        out.print(f"[dim]reason: {answer.reason[:300]}[/]")
+        out.print(styled((f"reason: {answer.reason[:300]}", "dim")))
     for ev in answer.evidence[:6]:
-        out.print(f"  [cyan]{ev.label()}[/] {ev.level}: {ev.text[:140]}")
+        out.print(styled("  ", (ev.label(), "cyan"), f" {ev.level}: {ev.text[:140]}"))
     c = answer.cost
-    out.print(f"[dim]cost: {c.frames_decoded} frames decoded, captions {dict(c.captions_by_level) or 0} "
-              f"(+{c.captions_reused} reused), {c.llm_calls} LLM calls, {c.tokens_in}+{c.tokens_out} tokens, "
-              f"{c.cache_hits} cache hits, {c.seconds:.1f} s[/]")
+    out.print(styled((f"cost: {c.frames_decoded} frames decoded, captions {dict(c.captions_by_level) or 0} "
+                      f"(+{c.captions_reused} reused), {c.llm_calls} LLM calls, {c.tokens_in}+{c.tokens_out} tokens, "
+                      f"{c.cache_hits} cache hits, {c.seconds:.1f} s", "dim")))
+
+
+def print_step(out, step) -> None:
+    out.print(styled((f"{step.node:>9}", "magenta"), " ", step.message))
+
+
+class StatusLine:
+    """Progress inside a step ("zoom: captioning 7/22 of 2:00-3:00") as one transient line under the steps,
+    replaced as it changes and gone when the step's own line prints; nothing when output is not a terminal."""
+
+    def __init__(self, out) -> None:
+        self.out, self.status = out, None
+
+    def show(self, progress) -> None:
+        if not self.out.is_terminal:
+            return
+        text = styled((f"{progress.node:>9}", "magenta"), " ", (f"{progress.message} ({progress.elapsed_s:.0f} s)", "dim"))
+        if self.status is None:
+            self.status = self.out.status(text, spinner="dots")
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def clear(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
+def follow_steps(items, out, *, show: bool = True):
+    """Print each Step of a VideoQA stream as it arrives (Progress on the status line); the Answer."""
+    from vidrecall.core.result import Answer, Progress
+
+    line, answer = StatusLine(out), None
+    try:
+        for item in items:
+            if isinstance(item, Answer):
+                answer = item
+            elif isinstance(item, Progress):
+                if show:
+                    line.show(item)
+            elif show:
+                line.clear()
+                print_step(out, item)
+    finally:
+        line.clear()
+    return answer
 
 
 def stream_answer(qa, video: str, question: str, options: list[str], out, as_json: bool,
                   session_id: str | None = None):
-    answer = None
-    for item in qa.stream(video, question, options or None, session_id=session_id):
-        if hasattr(item, "node"):
-            if not as_json:
-                out.print(f"[magenta]{item.node:>9}[/] {item.message}")
-        else:
-            answer = item
-    return answer
+    return follow_steps(qa.stream(video, question, options or None, session_id=session_id), out, show=not as_json)
 
 
 def add_command(sub, name: str, fn, help: str, backbones: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help, description=help)
+    p.add_argument("--verbose", action="store_true",
+                   help="show the libraries' logs, progress bars and warnings (hidden by default)")
     if backbones:
         add_backbone_flags(p)
     p.set_defaults(func=fn)

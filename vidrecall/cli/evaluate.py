@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidrecall.cli.common import add_command
+from vidrecall.cli.common import add_command, make_config
+from vidrecall.evaluation.runner import METHODS
 from vidrecall.core.config import ConfigError
 
 
@@ -37,11 +38,20 @@ def run_eval(args: argparse.Namespace) -> int:
         items = items[: args.limit]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    config = make_config(args)  # flags merged before anything is built, as for every command
+    built: dict = {}
+
+    def shared_qa():  # built once, only when a question is left to run; other strategies share its backbones
+        if "qa" not in built:
+            from vidrecall.api import VideoQA
+
+            built["qa"] = VideoQA(config=config)
+        return built["qa"]
+
     paths = []
     for method in args.method or ["default"]:
         path = out_dir / f"{method}.jsonl"
-        run_items(items, method=method, out_jsonl=path, profile=args.profile, store_dir=args.store,
-                  llm=args.llm, vlm=args.vlm)
+        run_items(items, shared_qa, method=method, out_jsonl=path)
         paths.append(path)
     report = write_report(paths, out_dir / "report.md")
     print(f"wrote {report}")
@@ -63,6 +73,7 @@ def register(sub) -> None:
     p.add_argument("--format", required=True, help="videomme | lvbench | mlvu | egoschema | egomem | nextqa | haystack | ...")
     p.add_argument("--annotations", required=True)
     p.add_argument("--videos", default=None, help="directory holding the videos")
-    p.add_argument("--method", action="append", choices=["default", "videolucy", "uniform", "dense"], default=None)
+    p.add_argument("--method", action="append", choices=list(METHODS), default=None,
+                   help="an agent strategy or a baseline (repeat to compare)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", default="runs/eval")

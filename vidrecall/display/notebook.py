@@ -1,5 +1,6 @@
 """Asking with live progress: in Jupyter one output area updates in place as the agent steps (no wall of
-logs) and turns into the answer; in a terminal a tqdm bar shows the current step.
+logs) and turns into the answer; in a terminal a tqdm bar shows the current step. Progress inside a step
+("captioning 7/22 of 2:00-3:00", "asking the LLM…") replaces the status line as it arrives.
 
 Interrupting (Kernel ▸ Interrupt, Ctrl-C) stops the question, closes the stream so that its cleanup runs,
 and says so in the output. Memory stays consistent because it commits each caption as it is made; asking
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol
 from vidrecall.display.html import STYLE, HtmlView, answer_html, enable_rich_display
 
 if TYPE_CHECKING:
-    from vidrecall.core.result import Answer, Step
+    from vidrecall.core.result import Answer, Progress as StepProgress, Step
 
 MAX_LIVE_ROWS = 12  # the live panel shows the latest steps only; the full trajectory is in the answer
 
 
 class Progress(Protocol):
     def step(self, step: "Step") -> None: ...
+    def progress(self, item: "StepProgress") -> None: ...
     def finish(self, answer: "Answer") -> None: ...
     def interrupted(self, message: str) -> None: ...
 
@@ -63,6 +65,9 @@ class NotebookProgress:
         self.steps.append(step)
         self.handle.update(HtmlView(self._panel(f"step {step.index} ({step.node}) done; working on the next…")))
 
+    def progress(self, item: "StepProgress") -> None:
+        self.handle.update(HtmlView(self._panel(f"{item.node}: {item.message}")))
+
     def finish(self, answer: "Answer") -> None:
         self.handle.update(HtmlView(answer_html(answer, self.video_path), answer.summary()))
 
@@ -97,6 +102,9 @@ class TerminalProgress:
         self.bar.update(1)
         self.bar.set_postfix_str(_shorten(f"{step.node}: {step.message}", 70))
 
+    def progress(self, item: "StepProgress") -> None:
+        self.bar.set_postfix_str(_shorten(f"{item.node}: {item.message}", 70))
+
     def finish(self, answer: "Answer") -> None:
         self.bar.close()
         print(answer.summary(), file=self.file)
@@ -115,13 +123,13 @@ def make_progress(question: str, mode: str = "auto", *, video_path: str | Path |
     return TerminalProgress(question)
 
 
-def follow_stream(items: Iterable["Step | Answer"], progress: Progress) -> "Answer":
-    """Show each step of a stream as it arrives and return its final Answer.
+def follow_stream(items: Iterable["Step | StepProgress | Answer"], progress: Progress) -> "Answer":
+    """Show each step (and progress inside it) of a stream as it arrives and return its final Answer.
 
     On KeyboardInterrupt the stream is closed (its cleanup runs), the output says what was kept, and the
     interrupt is raised again so that the notebook cell stops as the user asked.
     """
-    from vidrecall.core.result import Answer
+    from vidrecall.core.result import Answer, Progress as StepProgress
 
     stream = iter(items)
     steps = captions = 0
@@ -130,6 +138,9 @@ def follow_stream(items: Iterable["Step | Answer"], progress: Progress) -> "Answ
             if isinstance(item, Answer):
                 progress.finish(item)
                 return item
+            if isinstance(item, StepProgress):
+                progress.progress(item)
+                continue
             steps += 1
             captions += item.captions_added
             progress.step(item)

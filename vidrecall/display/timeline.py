@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from vidrecall.core.types import MemoryNode, fmt_time
+from vidrecall.core.types import SPEECH_LEVEL, MemoryNode, fmt_time
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,7 +46,7 @@ def lanes_for(nodes: Iterable[MemoryNode], extra_levels: Iterable[str | None] = 
     for name in extra_levels:
         if name and name not in depth_of:
             depth_of[name] = DEFAULT_LEVELS.index(name) if name in DEFAULT_LEVELS else len(DEFAULT_LEVELS) + len(depth_of)
-    return sorted(depth_of, key=lambda name: (depth_of[name], name))
+    return sorted(depth_of, key=lambda name: (name == SPEECH_LEVEL, depth_of[name], name))  # speech: own, last lane
 
 
 def zoom_path(steps: Sequence["Step"]) -> list[ZoomStop]:
@@ -97,11 +97,12 @@ def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, an
         for ev in answer.evidence:
             ax.axvspan(ev.start, max(ev.end, ev.start + duration * 0.002), color=EVIDENCE_COLOR, alpha=0.35, zorder=0, gid="evidence")
 
-    for node in nodes:
+    for node, (sub, subs) in zip(nodes, sub_rows(nodes)):
         depth = lanes.index(node.level)
-        ax.add_patch(Rectangle((node.start, y_of(node.level) - 0.32), max(node.end - node.start, duration * 0.001), 0.64,
-                               facecolor=level_color(depth), edgecolor="white", linewidth=0.6, alpha=0.9, zorder=2,
-                               gid="caption"))
+        height = 0.64 / subs  # overlapping captions of one lane (a whole-span zoom caption over its clips) stack
+        ax.add_patch(Rectangle((node.start, y_of(node.level) - 0.32 + sub * height), max(node.end - node.start,
+                               duration * 0.001), height, facecolor=level_color(depth), edgecolor="white",
+                               linewidth=0.6, alpha=0.9, zorder=2, gid="caption"))
 
     previous: ZoomStop | None = None
     for label, stop in merge_repeats(stops):
@@ -138,12 +139,45 @@ def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, an
     return fig
 
 
-def save_timeline_png(nodes: Sequence[MemoryNode], duration: float | None, path: str | Path,
-                      answer: "Answer | None" = None, *, dpi: int = 130, title: str | None = None) -> Path:
-    """Write the timeline as a PNG (for terminals and reports); returns the path written."""
+def sub_rows(nodes: Sequence[MemoryNode]) -> list[tuple[int, int]]:
+    """(sub-row, sub-rows in its lane) per node: captions of one level that overlap in time go on separate
+    sub-rows, longest first, so a caption spanning a whole minute is never hidden under its 10-s clips."""
+    placed: list[tuple[int, int]] = [(0, 1)] * len(nodes)
+    by_lane: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        by_lane.setdefault(node.level, []).append(i)
+    for members in by_lane.values():
+        ends: list[float] = []  # per sub-row, where its last bar ends
+        rows: dict[int, int] = {}
+        for i in sorted(members, key=lambda k: (-(nodes[k].end - nodes[k].start), nodes[k].start)):
+            node = nodes[i]
+            row = next((r for r, end in enumerate(ends) if _fits(nodes, rows, r, node)), len(ends))
+            if row == len(ends):
+                ends.append(node.end)
+            rows[i] = row
+        for i in members:
+            placed[i] = (rows[i], max(1, len(ends)))
+    return placed
+
+
+def _fits(nodes: Sequence[MemoryNode], rows: dict[int, int], row: int, node: MemoryNode) -> bool:
+    eps = 1e-3
+    return all(not (nodes[k].start < node.end - eps and node.start < nodes[k].end - eps)
+               for k, r in rows.items() if r == row)
+
+
+def checked_png_path(path: str | Path) -> Path:
+    """`path` when it ends in .png; ValueError naming it otherwise (checked before anything loads)."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"{path}: the timeline is written as PNG; give a path ending in .png")
+    return path
+
+
+def save_timeline_png(nodes: Sequence[MemoryNode], duration: float | None, path: str | Path,
+                      answer: "Answer | None" = None, *, dpi: int = 130, title: str | None = None) -> Path:
+    """Write the timeline as a PNG (for terminals and reports); returns the path written."""
+    path = checked_png_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = plot_timeline(nodes, duration, answer, title=title)
     fig.savefig(path, dpi=dpi, format="png")

@@ -8,61 +8,78 @@ answer this?" filter that keeps those clips ±1 neighbour → up to `budgets.max
 Kept from the original: prompts' intent and JSON keys, boolean confidence, one span per round, the
 localizer not seeing ultra-fine memory. Fixed: periods snap to real clips (no exact float matching),
 bad model output is retried and then falls back (to retrieval for localization) instead of crashing.
+The evidence vote follows the profile's `evidence_role`; the videolucy profile turns it off, as the
+original has none.
 """
 from __future__ import annotations
 
+from langgraph.graph import END, START
 from langgraph.runtime import Runtime
 
 from vidrecall.agent.asking import decide
 from vidrecall.agent.budget import spent_budget
 from vidrecall.agent.candidates import retrieval_ranking, unexplored_units
 from vidrecall.agent.decisions import LucyAnswer, LucyFilter, LucyFinal, LucyLocalize
-from vidrecall.agent.judge import LlmClaim, cited_spans, judge
-from vidrecall.agent.memory_view import load_nodes, question_query, recall_nodes, render_view
-from vidrecall.agent.nodes import _seconds_label, current_view, prompt_values
+from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
+from vidrecall.agent.memory_view import load_nodes, recall_nodes, render_view
 from vidrecall.agent.options import has_ordinal
 from vidrecall.agent.spans import Unit, snap_all
-from vidrecall.agent.state import AgentContext
+from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
 from vidrecall.agent.steps import StepRecorder, short_text
+from vidrecall.agent.strategies.base import Strategy
+from vidrecall.agent.strategies.common import (after_localize, captioner_instruction, current_view, explored_spans,
+                                               finish, prompt_values, query_of, recall, seconds_label, stop_reason)
+from vidrecall.agent.verdict import Verdict
+from vidrecall.agent.zoom import make_zoom
 from vidrecall.core.types import Span
 
 
-def lucy_answer(state: dict, runtime: Runtime[AgentContext]) -> dict:
+def _settings(ctx: AgentContext) -> JudgeSettings:
+    # Confidence is the original's boolean, set below; the LLM's number never reaches the judge.
+    return JudgeSettings(ctx.config.evidence_role, llm_confidence_weight=1.0)
+
+
+def lucy_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "answer")
     view = current_view(ctx, state)
-    coarse_only = not state.get("explored")
+    coarse_only = not state["explored"]
     got = decide(ctx, "videolucy_answer", LucyAnswer, meter=rec.meter, coarse_only=coarse_only,
                  **prompt_values(ctx, state, view))
     d: LucyAnswer = got.value
     claim = LlmClaim(d.answer, 1.0 if d.confidence else 0.0, cited_spans(view, [], d.time_period, ctx.duration),
                      d.reason, got.ok)
-    decision = judge(state["question"], state.get("options") or [], claim, view, ctx.embedder, forced=False,
-                     use_evidence=False)
-    # Boolean confidence, as in the original; "True" with no usable answer is not an answer.
-    answered = decision["option"] is not None if state.get("options") else d.answer.lower() not in ("", "no answer")
-    decision["confidence"] = 1.0 if (d.confidence and answered) else 0.0
-    decision["decided_by"] = "llm"
-    message = f"{'coarse ' if coarse_only else ''}answer {short_text(d.answer)!r}, confident: {bool(decision['confidence'] >= 1.0)}"
+    verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=False,
+                    settings=_settings(ctx))
+    # Boolean confidence, as in the original; "True" with no usable answer is not an answer. A deciding
+    # evidence vote (evidence_role "decide") is confident on its own.
+    answered = verdict.option is not None if state["options"] else d.answer.lower() not in ("", "no answer")
+    by_evidence = verdict.decided_by in ("evidence", "llm+evidence")
+    verdict.confidence = 1.0 if ((d.confidence and answered) or by_evidence) else 0.0
+    message = f"{'coarse ' if coarse_only else ''}answer {short_text(d.answer)!r}, confident: {verdict.confidence >= 1.0}"
+    if by_evidence:
+        message += f" (decided by {verdict.decided_by}: {short_text(verdict.answer)})"
+    decision = verdict.to_state()
     return {"decision": decision, **rec.done(message, spans=list(d.time_period), decision=decision, parsed=got.ok)}
 
 
-def lucy_after_answer(state: dict, runtime: Runtime[AgentContext]) -> str:
+def lucy_after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
     ctx = runtime.context
-    if (state.get("decision") or {}).get("confidence", 0.0) >= 1.0:
+    if Verdict.from_state(state["decision"]).confidence >= 1.0:
         return "finish"
-    if not any(step.get("node") == "filter" for step in state.get("trajectory") or []):
+    if not state["filtered"]:
         return "filter"
-    if spent_budget(ctx.config.budgets, ctx.meter, int(state.get("iteration") or 0)):
+    if spent_budget(ctx.config.budgets, ctx.meter, state["iteration"]):
         return "final"
     return "localize"
 
 
-def lucy_filter(state: dict, runtime: Runtime[AgentContext]) -> dict:
+def lucy_filter(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "filter")
     if has_ordinal(state["question"]):
-        return rec.done("ordinal word in the question: keeping the whole coarse memory", ordinal=True)
+        return {"filtered": True,
+                **rec.done("ordinal word in the question: keeping the whole coarse memory", ordinal=True)}
     view = current_view(ctx, state)
     got = decide(ctx, "videolucy_filter", LucyFilter, meter=rec.meter, **prompt_values(ctx, state, view))
     d: LucyFilter = got.value
@@ -71,59 +88,70 @@ def lucy_filter(state: dict, runtime: Runtime[AgentContext]) -> dict:
     snapped = snap_all(list(d.time_periods)[:2], [Unit(c, coarse) for c in clips], ctx.duration)
     if not (d.flag and snapped.kept):
         why = "the model says two periods cannot answer it" if not d.flag else "its periods match no clip"
-        return rec.done(f"no filter ({why}): keeping the whole coarse memory", flag=d.flag, dropped=snapped.dropped)
+        return {"filtered": True, **rec.done(f"no filter ({why}): keeping the whole coarse memory", flag=d.flag,
+                                             dropped=snapped.dropped)}
     keep = set()
     for unit in snapped.kept[:2]:
         i = next(i for i, c in enumerate(clips) if c.same_as(unit.span, 0.5))
         keep.update(j for j in (i - 1, i, i + 1) if 0 <= j < len(clips))
     window = [clips[i] for i in sorted(keep)]
-    nodes, _ = recall_nodes(ctx, question_query(state["question"], state.get("options") or []), window)
+    nodes, _ = recall_nodes(ctx, query_of(state), window)
     message = f"filtered the coarse memory to {len(window)} clips around {', '.join(u.span.label() for u in snapped.kept[:2])}"
-    return {"window": [[w.start, w.end] for w in window], "focus_ids": [n.id for n in nodes],
+    return {"window": [[w.start, w.end] for w in window], "focus_ids": [n.id for n in nodes], "filtered": True,
             **rec.done(message, spans=[(w.start, w.end) for w in window], flag=True, dropped=snapped.dropped)}
 
 
-def lucy_localize(state: dict, runtime: Runtime[AgentContext]) -> dict:
+def lucy_localize(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "localize")
-    explored = [Span(s, e) for s, e in state.get("explored") or []]
-    window = [Span(s, e) for s, e in state.get("window") or []]
+    explored = explored_spans(state)
+    window = [Span(s, e) for s, e in state["window"]]
     units = unexplored_units(ctx, explored, window or None)
     if not units:
         return {"plan": [], "stop": "nothing left to explore", **rec.done("nothing left to explore")}
     view = current_view(ctx, state, max_depth=1)  # the original's localizer never sees ultra-fine memory
     got = decide(ctx, "videolucy_localize", LucyLocalize, meter=rec.meter,
-                 explored=[_seconds_label(s) for s in explored], **prompt_values(ctx, state, view))
+                 explored=[seconds_label(s) for s in explored], **prompt_values(ctx, state, view))
     d: LucyLocalize = got.value
     snapped = snap_all(list(d.time_period)[:1], units, ctx.duration)
     if snapped.kept:
         unit, source = snapped.kept[0], "llm"
     else:
-        ranked, _ = retrieval_ranking(ctx, question_query(state["question"], state.get("options") or []),
-                                      state["question"], units)
+        ranked, _ = retrieval_ranking(ctx, query_of(state), state["question"], units)
         unit, source = ranked[0], "retrieval fallback"
-    instruction = " ".join(d.instruction.split())[:300] or f"Describe everything relevant to: {state['question']}"
-    plan = [{"start": unit.span.start, "end": unit.span.end, "level": unit.level, "instruction": instruction,
-             "source": source}]
+    instruction = captioner_instruction(d.instruction, f"Describe everything relevant to: {state['question']}")
+    target = ZoomTarget(start=unit.span.start, end=unit.span.end, level=unit.level, instruction=instruction,
+                        source=source)
+    plan = [target.model_dump(mode="json")]
     message = f"look closer at {unit.level} {unit.span.label()} ({source})"
     return {"plan": plan, **rec.done(message, spans=[(unit.span.start, unit.span.end)], level=unit.level, plan=plan,
                                      dropped=snapped.dropped, parsed=got.ok)}
 
 
-def lucy_final(state: dict, runtime: Runtime[AgentContext]) -> dict:
+def lucy_final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "final")
-    reason = state.get("stop") or spent_budget(ctx.config.budgets, ctx.meter, int(state.get("iteration") or 0)) \
-        or "no more exploring"
+    reason = stop_reason(ctx, state)
     # The forced answer reads the unfiltered coarse memory plus everything gathered.
     coarse = ctx.memory.nodes(ctx.video.id, level=ctx.config.levels[0].name)
-    view = render_view(ctx, coarse + load_nodes(ctx, state.get("focus_ids") or []))
+    view = render_view(ctx, coarse + load_nodes(ctx, state["focus_ids"]))
     got = decide(ctx, "videolucy_final", LucyFinal, meter=rec.meter, **prompt_values(ctx, state, view))
     d: LucyFinal = got.value
     claim = LlmClaim(d.answer, 0.0, cited_spans(view, [], d.time_period, ctx.duration), d.reason, got.ok)
-    decision = judge(state["question"], state.get("options") or [], claim, view, ctx.embedder, forced=True,
-                     use_evidence=False)
-    if decision["decided_by"] != "fallback":
-        decision["decided_by"] = "llm"
-    message = f"{reason}: forced answer {short_text(decision['answer']) or '—'} (by {decision['decided_by']})"
+    verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=True,
+                    settings=_settings(ctx))
+    message = f"{reason}: forced answer {short_text(verdict.answer) or '—'} (by {verdict.decided_by})"
+    decision = verdict.to_state()
     return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}
+
+
+STRATEGY = Strategy(
+    name="videolucy",
+    summary="the original VideoLucy loop: boolean confidence, two-period filter, one span per round",
+    nodes={"recall": recall, "answer": lucy_answer, "filter": lucy_filter, "localize": lucy_localize,
+           "zoom": make_zoom(instruct_children=True), "final": lucy_final, "finish": finish},
+    edges=((START, "recall"), ("recall", "answer"), ("filter", "localize"), ("zoom", "answer"),
+           ("final", "finish"), ("finish", END)),
+    branches={"answer": (lucy_after_answer, ("finish", "filter", "localize", "final")),
+              "localize": (after_localize, ("zoom", "final"))},
+)

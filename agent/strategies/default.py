@@ -1,0 +1,112 @@
+"""The default strategy: recall → answer → (localize → zoom → answer)* → final → finish.
+
+Improvements over the original loop: retrieval when the memory does not fit the context, graded
+confidence checked against the evidence (agent/judge.py), several spans per round (the model's picks
+interleaved with retrieval's), spans snapped to real clips, and a forced answer the last iteration falls into.
+"""
+from __future__ import annotations
+
+from langgraph.graph import END, START
+from langgraph.runtime import Runtime
+
+from vidrecall.agent.asking import decide
+from vidrecall.agent.budget import spent_budget
+from vidrecall.agent.candidates import at_mentioned_times, retrieval_ranking, unexplored_units
+from vidrecall.agent.decisions import AnswerDecision, FinalDecision, LocalizeDecision
+from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
+from vidrecall.agent.options import parse_options
+from vidrecall.agent.spans import interleave, snap_all
+from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
+from vidrecall.agent.steps import StepRecorder, short_text
+from vidrecall.agent.strategies.base import Strategy
+from vidrecall.agent.strategies.common import (after_localize, captioner_instruction, current_view, explored_spans,
+                                               finish, prompt_values, query_of, recall, seconds_label, stop_reason)
+from vidrecall.agent.verdict import Verdict
+from vidrecall.agent.zoom import make_zoom
+
+
+def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "answer")
+    view = current_view(ctx, state)
+    got = decide(ctx, "answer", AnswerDecision, meter=rec.meter, **prompt_values(ctx, state, view))
+    d: AnswerDecision = got.value
+    claim = LlmClaim(d.answer, d.confidence, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok)
+    verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=False,
+                    settings=JudgeSettings.of(ctx.config))
+    message = (f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} "
+               f"(by {verdict.decided_by}; LLM said {short_text(d.answer) or 'nothing usable'!r} {d.confidence:.2f})")
+    if not got.ok:
+        message += f"; malformed model output after {got.attempts} attempts"
+    decision = verdict.to_state()
+    return {"decision": decision, **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans],
+                                            decision=decision, parsed=got.ok, attempts=got.attempts)}
+
+
+def after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
+    ctx = runtime.context
+    if Verdict.from_state(state["decision"]).confidence >= ctx.config.confidence_threshold:
+        return "finish"
+    if spent_budget(ctx.config.budgets, ctx.meter, state["iteration"]):
+        return "final"
+    return "localize"
+
+
+def localize(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "localize")
+    explored = explored_spans(state)
+    units = unexplored_units(ctx, explored)
+    if not units:
+        return {"plan": [], "stop": "nothing left to explore", **rec.done("nothing left to explore")}
+    view = current_view(ctx, state)
+    got = decide(ctx, "localize", LocalizeDecision, meter=rec.meter, k=ctx.config.spans_per_round,
+                 explored=[seconds_label(s) for s in explored], **prompt_values(ctx, state, view))
+    d: LocalizeDecision = got.value
+    raws = [(s.start, s.end) for s in (view.clip_span(c) for c in d.clips) if s is not None]
+    bad_clips = [c for c in d.clips if view.clip_span(c) is None]
+    snapped = snap_all(raws + list(d.spans), units, ctx.duration)
+    ranked, top_scores = retrieval_ranking(ctx, query_of(state), state["question"], units)
+    # A time the question names comes first; then the model's picks alternate with retrieval's.
+    pinned = at_mentioned_times(state["question"], units)
+    picks = list(dict.fromkeys(pinned + interleave(snapped.kept, ranked)))[: ctx.config.spans_per_round]
+    options = "; ".join(o.text for o in parse_options(state["options"]))
+    instruction = captioner_instruction(d.instruction, f"Look for anything that answers: {state['question']}"
+                                        + (f" (candidates: {options})" if options else ""))
+    targets = [ZoomTarget(start=u.span.start, end=u.span.end, level=u.level, instruction=instruction,
+                          source="question time" if u in pinned else "llm" if u in snapped.kept else "retrieval")
+               for u in picks]
+    plan = [t.model_dump(mode="json") for t in targets]
+    message = "look closer at " + ", ".join(f"{t.level} {t.span.label()} ({t.source})" for t in targets)
+    dropped = snapped.dropped + [{"clip": c, "why": "no such clip number"} for c in bad_clips]
+    # Spans the model got wrong stay in the step's detail ("dropped"); the live line is about where we look.
+    return {"plan": plan, **rec.done(message, spans=[(t.start, t.end) for t in targets],
+                                     level=targets[0].level if targets else None, plan=plan, dropped=dropped,
+                                     retrieval_top=top_scores, parsed=got.ok, llm_instruction=d.instruction)}
+
+
+def final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    rec = StepRecorder(ctx, state, "final")
+    reason = stop_reason(ctx, state)
+    view = current_view(ctx, state)
+    got = decide(ctx, "final_answer", FinalDecision, meter=rec.meter, **prompt_values(ctx, state, view))
+    d: FinalDecision = got.value
+    earlier = Verdict.from_state(state["decision"]).llm.confidence
+    claim = LlmClaim(d.answer, earlier, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok)
+    verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=True,
+                    settings=JudgeSettings.of(ctx.config))
+    message = f"{reason}: forced answer {short_text(verdict.answer) or '—'} (by {verdict.decided_by})"
+    decision = verdict.to_state()
+    return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}
+
+
+STRATEGY = Strategy(
+    name="default",
+    summary="retrieval, graded confidence checked against the evidence, several spans per round",
+    nodes={"recall": recall, "answer": answer, "localize": localize, "zoom": make_zoom(instruct_children=False),
+           "final": final, "finish": finish},
+    edges=((START, "recall"), ("recall", "answer"), ("zoom", "answer"), ("final", "finish"), ("finish", END)),
+    branches={"answer": (after_answer, ("finish", "localize", "final")),
+              "localize": (after_localize, ("zoom", "final"))},
+)

@@ -1,0 +1,40 @@
+"""The judge's verdict on one answer attempt: what answered, how sure, why. Typed here, dumped to JSON
+in the graph state (`decision`, then `result`), read back with `Verdict.from_state`."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from vidrecall.core.result import Evidence
+
+DecidedBy = Literal["llm", "evidence", "llm+evidence", "fallback", ""]
+
+
+class LlmSaid(BaseModel):
+    """The LLM's own claim, before the evidence check."""
+
+    answer: str = ""
+    confidence: float = 0.0
+    ok: bool = False  # the model's output parsed
+
+
+class Verdict(BaseModel):
+    option: str | None = None  # the option letter, as the user wrote it; None for open questions
+    answer: str = ""
+    confidence: float = 0.0
+    decided_by: DecidedBy = ""
+    forced: bool = False  # a budget or the end of the video forced this answer
+    reason: str = ""
+    grounded: bool | None = None  # the cited captions back the LLM's answer (None: not checked)
+    llm: LlmSaid = Field(default_factory=LlmSaid)
+    evidence: dict[str, Any] = Field(default_factory=dict)  # the option vote (evidence_vote.Vote.to_dict)
+    evidence_spans: list[Evidence] = Field(default_factory=list)
+    stop: str = ""  # set by finish: why the loop stopped
+
+    @classmethod
+    def from_state(cls, value: dict | None) -> "Verdict":
+        return cls.model_validate(value or {})
+
+    def to_state(self) -> dict:
+        return self.model_dump(mode="json")

@@ -1,0 +1,355 @@
+"""A library: many video files placed on ONE timeline, ordered by when each was recorded.
+
+Where a file's start time comes from, first source that covers every file wins:
+  1. a sidecar manifest in the folder (`library.json` / `library.yaml`): `{"videos": [{"file": "a.mp4",
+     "start": "2025-05-01T11:09:42"}, ...]}` — it also decides which files belong, and their order;
+  2. an EgoLife-style name `..DAY1_11094208..` = day 1, 11:09:42.08;
+  3. the container's `creation_time` metadata (PyAV);
+  4. none: name order.
+Files sit back to back on the timeline (gaps between recordings are compressed away, so every timeline
+second is a video second); their real clock times are kept for labels.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from vidrecall.core.types import TIME_EPS, Span, fmt_time, stable_hash
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".ts")
+MANIFEST_NAMES = ("library.json", "library.yaml", "library.yml")
+# DAY1_11094208, and EgoLife's DAY1_A1_JAKE_11094208: the day, any name tokens, then HHMMSS + hundredths
+_EGOLIFE = re.compile(r"DAY(\d+)_(?:[A-Za-z0-9]+_)*?(\d{2})(\d{2})(\d{2})(\d{2})?(?!\d)", re.I)
+DAY_SECONDS = 86400
+DESCRIBE_MAX_FILES = 40
+
+
+class LibraryError(ValueError):
+    """A library that cannot be built (no videos, unreadable manifest); one line naming the path."""
+
+
+@dataclass(frozen=True)
+class StartTime:
+    """When a file starts on a clock: `seconds` comparable across the files of one library, `label` for people."""
+
+    seconds: float
+    label: str
+    source: str  # "manifest" | "name" | "metadata"
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One file of the library: its memory record and where it sits on the library timeline."""
+
+    record: object  # vidrecall.memory.store.VideoRecord
+    offset: float  # timeline second at which this file begins
+    start: StartTime | None = None
+    file: str = ""  # the path as the library names it (a link in the folder stays a link), else the record's
+
+    @property
+    def path(self) -> str:
+        return self.file or self.record.path
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def duration(self) -> float:
+        return float(self.record.duration)
+
+    @property
+    def span(self) -> Span:
+        return Span(self.offset, self.offset + self.duration)
+
+    def clock(self, local: float) -> str | None:
+        """The recording's clock time at `local` seconds into this file (None when unknown)."""
+        if self.start is None:
+            return None
+        return clock_label(self.start, local)
+
+
+@dataclass(frozen=True)
+class LibraryRecord:
+    """The library as one long video for the agent: `id`, `path`, `duration` like a VideoRecord."""
+
+    id: str
+    path: str
+    duration: float
+
+
+@dataclass
+class Library:
+    """Files in timeline order. `locate` maps a timeline time to (file, local time); `to_timeline` back."""
+
+    root: str
+    entries: list[LibraryEntry]
+    skipped: list[str] = field(default_factory=list)  # "path: why" for files left out
+    order_source: str = "name"
+
+    def __post_init__(self) -> None:
+        if not self.entries:
+            raise LibraryError(f"{self.root}: no readable videos to build a library from")
+        self._by_id = {e.record.id: e for e in self.entries}
+
+    @property
+    def duration(self) -> float:
+        last = self.entries[-1]
+        return last.offset + last.duration
+
+    @property
+    def record(self) -> LibraryRecord:
+        ids = [e.record.id for e in self.entries]
+        return LibraryRecord(id=f"library:{stable_hash(ids)}", path=self.root, duration=self.duration)
+
+    def entry(self, video_id: str) -> LibraryEntry | None:
+        return self._by_id.get(video_id)
+
+    def locate(self, t: float) -> tuple[LibraryEntry, float]:
+        """The file playing at timeline second `t`, and how far into it (the last file owns the very end)."""
+        for e in self.entries:
+            if t < e.offset + e.duration - TIME_EPS:
+                return e, max(0.0, t - e.offset)
+        last = self.entries[-1]
+        return last, last.duration
+
+    def split(self, span: Span) -> list[tuple[LibraryEntry, Span]]:
+        """The pieces of a timeline span inside each file, in local times, longest overlap first."""
+        pieces = []
+        for e in self.entries:
+            inter = e.span.overlap(span)
+            if inter > TIME_EPS:
+                local = Span(max(span.start, e.offset) - e.offset, min(span.end, e.offset + e.duration) - e.offset)
+                pieces.append((inter, e, local))
+        pieces.sort(key=lambda p: -p[0])
+        return [(e, local) for _, e, local in pieces]
+
+    def to_timeline(self, video_id: str, local: float) -> float:
+        e = self._by_id[video_id]
+        return e.offset + local
+
+    def describe(self, spans: list[Span] | None = None) -> str:
+        """One line per file for the LLM: which file covers which timeline period and when it was recorded
+        (only the files `spans` touch, when given; at most DESCRIBE_MAX_FILES lines)."""
+        lines = [f"The timeline joins {len(self.entries)} videos back to back, in recording order:"]
+        shown = [(i, e) for i, e in enumerate(self.entries, 1)
+                 if spans is None or any(e.span.overlap(s) > TIME_EPS for s in spans)]
+        if len(shown) > DESCRIBE_MAX_FILES:
+            lines.append(f"({len(shown) - DESCRIBE_MAX_FILES} more videos are not listed)")
+            shown = shown[:DESCRIBE_MAX_FILES]
+        for i, e in shown:
+            when = f", recorded from {e.start.label}" if e.start else ""
+            lines.append(f"- video {i} ({e.name}): timeline {_secs(e.offset)}s to {_secs(e.offset + e.duration)}s{when}")
+        return "\n".join(lines)
+
+
+# --- which files -----------------------------------------------------------------------------------
+def expand_targets(targets: list[str]) -> tuple[list[Path], list[str]]:
+    """Video files named by paths, folders (searched recursively) and glob patterns; (files, problems).
+
+    Files keep their first-seen order and appear once; every target that names nothing is a problem line.
+    """
+    files: list[Path] = []
+    problems: list[str] = []
+    for target in targets:
+        path = Path(target).expanduser()
+        if path.is_dir():
+            found = video_files(path)
+        elif path.is_file():
+            found = [path]
+        elif glob.has_magic(target):
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
+                           if Path(p).is_file() and Path(p).suffix.lower() in VIDEO_EXTENSIONS)
+        else:
+            problems.append(f"{target}: no such file or folder")
+            continue
+        if not found:
+            problems.append(f"{target}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
+        files.extend(found)
+    unique = list(dict.fromkeys(p.absolute() for p in files))  # links stay links: the library names them
+    return unique, problems
+
+
+def video_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def is_library_target(target) -> bool:
+    """A folder, a glob pattern, a list of paths or a Library: something `VideoQA.ask` treats as a library."""
+    if isinstance(target, (Library, list, tuple)):
+        return True
+    text = str(target)
+    return Path(text).expanduser().is_dir() or (glob.has_magic(text) and not Path(text).exists())
+
+
+# --- start times --------------------------------------------------------------------------------------
+def read_manifest(folder: Path) -> tuple[Path, list[tuple[str, str | None]]] | None:
+    """(manifest path, [(file, start or None), ...]) from the folder's sidecar manifest, or None without one."""
+    for name in MANIFEST_NAMES:
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix == ".json" else _yaml(text)
+        except (OSError, ValueError) as exc:
+            raise LibraryError(f"{path}: unreadable library manifest ({str(exc).splitlines()[0][:120]})") from None
+        rows = data.get("videos") if isinstance(data, dict) else data
+        if isinstance(rows, dict):  # {"file.mp4": "start", ...}
+            rows = [{"file": k, "start": v} for k, v in rows.items()]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and r.get("file") for r in rows):
+            raise LibraryError(f"{path}: expected {{'videos': [{{'file': ..., 'start': ...}}, ...]}}")
+        return path, [(str(r["file"]), None if r.get("start") in (None, "") else str(r["start"])) for r in rows]
+    return None
+
+
+def _yaml(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def start_from_text(text: str, source: str) -> StartTime | None:
+    """An ISO date-time ("2025-05-01T11:09:42Z"), an EgoLife stamp ("DAY1_11094208") or seconds ("3600")."""
+    m = _EGOLIFE.search(text)
+    if m:
+        return _egolife(m, source)
+    try:
+        return StartTime(float(text), fmt_time(float(text)), source)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return StartTime(when.timestamp(), when.strftime("%Y-%m-%d %H:%M:%S"), source)
+
+
+def start_from_name(path: Path) -> StartTime | None:
+    m = _EGOLIFE.search(path.stem)
+    return _egolife(m, "name") if m else None
+
+
+def start_from_metadata(path: Path) -> StartTime | None:
+    """The container's creation_time tag (cameras and phones write it), read with PyAV."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            tags = dict(container.metadata or {})
+            for stream in container.streams:
+                tags.setdefault("creation_time", (stream.metadata or {}).get("creation_time"))
+    except (av.FFmpegError, OSError):
+        return None
+    raw = tags.get("creation_time")
+    if not raw:
+        return None
+    start = start_from_text(str(raw), "metadata")
+    if start is not None and start.seconds <= 0:  # "1970-01-01" / "0": an unset clock, not a time
+        return None
+    return start
+
+
+def _egolife(m: re.Match, source: str) -> StartTime:
+    day, hh, mm, ss, cs = int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5) or 0)
+    seconds = day * DAY_SECONDS + hh * 3600 + mm * 60 + ss + cs / 100
+    return StartTime(seconds, f"DAY{day} {hh:02d}:{mm:02d}:{ss:02d}", source)
+
+
+def clock_label(start: StartTime, local: float) -> str:
+    """`start` moved on by `local` seconds, written the way the start was (DAY-clock or date-time)."""
+    t = start.seconds + local
+    if start.label.upper().startswith("DAY"):
+        day, rem = divmod(int(t), DAY_SECONDS)
+        return f"DAY{day} {rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}"
+    if start.source in ("manifest", "metadata") and t > DAY_SECONDS * 365:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return fmt_time(t)
+
+
+def order_files(paths: list[Path], manifest: list[tuple[str, str | None]] | None = None
+                ) -> tuple[list[tuple[Path, StartTime | None]], str]:
+    """Files with their start times, in timeline order, and the name of the source that ordered them."""
+    if manifest is not None:
+        starts = [start_from_text(s, "manifest") if s else None for _, s in manifest]
+        listed = list(zip([p for p in paths], starts))
+        if all(s is not None for s in starts):
+            return sorted(listed, key=lambda ps: ps[1].seconds), "manifest"
+        return listed, "manifest order"
+    for source, reader in (("name", start_from_name), ("metadata", start_from_metadata)):
+        starts = [reader(p) for p in paths]
+        if paths and all(s is not None for s in starts):
+            return sorted(zip(paths, starts), key=lambda ps: (ps[1].seconds, ps[0].name)), source
+    return [(p, None) for p in sorted(paths, key=lambda p: p.name)], "name order"
+
+
+def build_library(root: str, files: list[tuple[object, StartTime | None, str]], skipped: list[str],
+                  order_source: str) -> Library:
+    """Entries back to back from (VideoRecord, start, path) already in timeline order; repeated content once."""
+    entries, seen, offset = [], set(), 0.0
+    for record, start, file in files:
+        if record.id in seen:
+            skipped.append(f"{record.path}: same content as another file of the library; left out")
+            continue
+        seen.add(record.id)
+        entries.append(LibraryEntry(record, round(offset, 3), start, str(file)))
+        offset += float(record.duration)
+    return Library(root, entries, skipped, order_source)
+
+
+def open_library(memory, target, *, on_skip=None) -> Library:
+    """Register every video of a folder / glob / list of paths with `memory` and place them on a timeline.
+
+    A file that cannot be read is left out with one line in `Library.skipped` (and passed to `on_skip`)."""
+    if isinstance(target, Library):
+        return target
+    targets = [str(t) for t in target] if isinstance(target, (list, tuple)) else [str(target)]
+    root_path = Path(targets[0]).expanduser()
+    manifest = read_manifest(root_path) if len(targets) == 1 and root_path.is_dir() else None
+    skipped: list[str] = []
+    if manifest is not None:
+        mpath, rows = manifest
+        paths = []
+        for name, _ in rows:
+            p = (root_path / name)
+            if not p.is_file():
+                skipped.append(f"{p}: listed in {mpath.name} but not found")
+            paths.append(p)
+        rows = [r for r, p in zip(rows, paths) if p.is_file()]
+        paths = [p for p in paths if p.is_file()]
+    else:
+        paths, skipped = expand_targets(targets)
+        rows = None
+    from vidrecall.tools.video import VideoError
+    from vidrecall.memory.store import MemoryError_
+
+    records = {}
+    for path in paths:  # bad files first, so they cannot spoil the ordering of the good ones
+        try:
+            records[path] = memory.register(path)
+        except (VideoError, MemoryError_, OSError) as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            skipped.append(text if str(path) in text else f"{path}: {text}")
+    if rows is not None:
+        rows = [r for r, p in zip(rows, paths) if p in records]
+    ordered, source = order_files([p for p in paths if p in records], rows)
+    registered = [(records[p], start, p) for p, start in ordered]
+    for line in skipped:
+        log.warning("library: %s", line)
+        if on_skip:
+            on_skip(line)
+    root = str(root_path.resolve()) if len(targets) == 1 and root_path.exists() else ", ".join(targets)
+    return build_library(root, registered, skipped, source)
+
+
+def _secs(t: float) -> str:
+    return f"{round(t, 1):g}"

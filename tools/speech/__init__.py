@@ -1,0 +1,1 @@
+"""Hearing the video: ASR (faster-whisper, OpenAI-compatible servers), subtitles, optional diarization."""

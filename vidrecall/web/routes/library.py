@@ -1,0 +1,173 @@
+"""The library: videos in the store, adding one (by path or upload), removing one, indexing jobs."""
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from vidrecall.memory.store import VideoRecord
+from vidrecall.tools.video import VideoError
+from vidrecall.web.jobs import Job
+from vidrecall.web.paths import VIDEO_SUFFIXES, PathRefused
+from vidrecall.web.schemas import AddByPath, AllowedFile, IndexRequest, LevelCount, VideoEntry
+from vidrecall.web.services import Services, services, video_or_404
+
+router = APIRouter(prefix="/api", tags=["library"])
+SPEECH_LEVEL = "speech"
+CHUNK = 1 << 20
+
+
+def entry(svc: Services, record: VideoRecord) -> VideoEntry:
+    counts = Counter(n.level for n in svc.engine.store.nodes(record.id))
+    first = svc.config.levels[0].name
+    order = {lv.name: i for i, lv in enumerate(svc.config.levels)}
+    levels = [LevelCount(level=k, captions=v) for k, v in sorted(counts.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))]
+    return VideoEntry(id=record.id, name=Path(record.path).name, path=record.path, duration=record.duration,
+                      width=record.width, height=record.height, size_bytes=record.size_bytes, added_at=record.added_at,
+                      captions=sum(counts.values()), levels=levels, speech=counts.get(SPEECH_LEVEL, 0) > 0,
+                      coarse_complete=counts.get(first, 0) >= svc.clips_in_first_level(record),
+                      jobs=svc.jobs.all(record.id))
+
+
+@router.get("/videos", response_model=list[VideoEntry], summary="The videos in the store")
+def list_videos(svc: Services = Depends(services)):
+    return [entry(svc, r) for r in svc.engine.store.videos()]
+
+
+@router.get("/videos/{video_id}", response_model=VideoEntry, summary="One video")
+def get_video(video_id: str, svc: Services = Depends(services)):
+    return entry(svc, video_or_404(svc, video_id))
+
+
+@router.get("/allowed", response_model=list[AllowedFile], summary="Video files under the --allow folders")
+def allowed_files(svc: Services = Depends(services)):
+    return [AllowedFile(path=str(p), name=p.name, size_bytes=p.stat().st_size) for p in svc.policy.listing()]
+
+
+def _register(svc: Services, path: Path) -> VideoRecord:
+    try:
+        return svc.engine.qa().memory.register(path)
+    except VideoError as exc:
+        raise HTTPException(415, str(exc).splitlines()[0]) from None
+
+
+@router.post("/videos", response_model=VideoEntry, status_code=201, summary="Add a video by its path (under --allow)")
+def add_by_path(body: AddByPath, svc: Services = Depends(services)):
+    try:
+        path = svc.policy.check(body.path)
+    except PathRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return entry(svc, _register(svc, path))
+
+
+@router.post("/videos/upload", response_model=VideoEntry, status_code=201, summary="Upload a video (raw request body)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                 "schema": {"type": "string", "format": "binary"}}}}})
+async def upload(request: Request, filename: str = Query(..., description="the file's name, e.g. talk.mp4"),
+                 svc: Services = Depends(services)):
+    """The body is the file itself. It is written to a temporary file in the store's uploads folder and renamed
+    into place only when complete and within the size limit, so a cut or refused upload leaves nothing."""
+    name = _safe_name(filename)
+    limit = svc.settings.upload_limit
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"{name}: {int(declared):,} bytes is over the upload limit of {limit:,} bytes")
+    uploads = svc.settings.uploads
+    partial = uploads / f".partial-{uuid.uuid4().hex}"
+    size, digest = 0, hashlib.sha256()
+    try:
+        with partial.open("wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"{name}: over the upload limit of {limit:,} bytes")
+                digest.update(chunk)
+                fh.write(chunk)
+        if size == 0:
+            raise HTTPException(400, f"{name}: the upload is empty")
+        known = svc.engine.video(digest.hexdigest())  # a video's id is the sha256 of its bytes
+        if known is not None and Path(known.path).is_file():
+            return entry(svc, known)  # already in the store: keep no second copy
+        final = _free_name(uploads, name)
+        partial.rename(final)  # atomic: same folder, same file system
+    finally:
+        partial.unlink(missing_ok=True)
+    try:
+        record = await run_in_threadpool(_register, svc, final)
+    except HTTPException:
+        final.unlink(missing_ok=True)
+        raise
+    return entry(svc, record)
+
+
+def _safe_name(filename: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(filename.replace("\\", "/")).name).strip(" .")
+    if not name:
+        raise HTTPException(400, f"{filename!r}: give the file's name, e.g. talk.mp4")
+    if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
+        raise HTTPException(415, f"{name}: not a video file (expected one of {', '.join(sorted(VIDEO_SUFFIXES))})")
+    return name[:120]
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    while target.exists():
+        target = folder / f"{Path(name).stem}-{uuid.uuid4().hex[:6]}{Path(name).suffix}"
+    return target
+
+
+@router.delete("/videos/{video_id}", summary="Remove a video and its captions from the store")
+def remove_video(video_id: str, svc: Services = Depends(services)) -> dict:
+    record = video_or_404(svc, video_id)
+    for job in svc.jobs.all(video_id):
+        svc.jobs.cancel(job.id)
+    with svc.engine.video_lock(video_id):
+        removed = svc.engine.store.remove_video(video_id)
+        if svc.engine.loaded:
+            svc.engine.qa().memory.sync_index()
+    path = Path(record.path)
+    deleted_file = path.parent == svc.settings.uploads and path.exists()
+    if deleted_file:
+        path.unlink()
+    return {"removed": video_id, "captions_removed": removed, "file_deleted": deleted_file}
+
+
+# --- index jobs ---------------------------------------------------------------------------------------
+
+@router.post("/videos/{video_id}/index", response_model=Job, status_code=202, tags=["jobs"],
+             summary="Start indexing a video in the background")
+def start_index(video_id: str, body: IndexRequest | None = None, svc: Services = Depends(services)):
+    video_or_404(svc, video_id)
+    known = [lv.name for lv in svc.config.levels]
+    levels = (body.levels if body and body.levels else None) or list(svc.settings.index_levels)
+    unknown = [lv for lv in levels if lv not in known]
+    if unknown:
+        raise HTTPException(400, f"unknown level {unknown[0]!r}: this profile has {', '.join(known)}")
+    return svc.jobs.start(video_id, levels)
+
+
+@router.get("/jobs", response_model=list[Job], tags=["jobs"], summary="Index jobs (optionally of one video)")
+def list_jobs(video_id: str | None = None, svc: Services = Depends(services)):
+    return svc.jobs.all(video_id)
+
+
+@router.get("/jobs/{job_id}", response_model=Job, tags=["jobs"], summary="An index job's progress")
+def get_job(job_id: str, svc: Services = Depends(services)):
+    job = svc.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no index job {job_id!r}")
+    return job
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=Job, tags=["jobs"],
+             summary="Cancel an index job (captions finished so far are kept)")
+def cancel_job(job_id: str, svc: Services = Depends(services)):
+    job = svc.jobs.cancel(job_id)
+    if job is None:
+        raise HTTPException(404, f"no index job {job_id!r}")
+    return job

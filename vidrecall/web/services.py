@@ -1,0 +1,64 @@
+"""Everything the routes share, built once per app: settings, the engine, jobs, sessions, the path policy."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from vidrecall.core.config import Config, load_config
+from vidrecall.memory.memory import TAIL_FRACTION
+from vidrecall.memory.store import VideoRecord
+from vidrecall.web.engine import Engine
+from vidrecall.web.jobs import JobManager
+from vidrecall.web.paths import PathPolicy
+from vidrecall.web.session_book import SessionBook
+from vidrecall.web.settings import ServeSettings
+
+
+@dataclass
+class Services:
+    settings: ServeSettings
+    engine: Engine
+    jobs: JobManager
+    book: SessionBook
+    policy: PathPolicy  # for adding by path: the --allow folders
+    _config: Config | None = None
+
+    @classmethod
+    def build(cls, settings: ServeSettings) -> "Services":
+        engine = Engine(settings)
+        settings.uploads.mkdir(parents=True, exist_ok=True)
+        return cls(settings, engine, JobManager(engine), SessionBook(settings.store), PathPolicy(list(settings.allow)))
+
+    @property
+    def config(self) -> Config:
+        """The running VideoQA's config once it is built; until then the profile's (no model loads)."""
+        if self.engine.loaded:
+            return self.engine.qa().config
+        if self._config is None:
+            self._config = load_config(self.settings.profile, store_dir=str(self.settings.store))
+        return self._config
+
+    def clips_in_first_level(self, record: VideoRecord) -> int:
+        """How many clips the first level's grid has (VideoMemory.level_spans, counted without decoding)."""
+        clip = self.config.levels[0].clip_seconds
+        n = max(1, math.ceil(record.duration / clip - 1e-9))
+        if n > 1 and record.duration - (n - 1) * clip < clip * TAIL_FRACTION:
+            n -= 1
+        return n
+
+    def close(self) -> None:
+        self.engine.close()
+        self.book.close()
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def video_or_404(svc: Services, video_id: str) -> VideoRecord:
+    record = svc.engine.video(video_id)
+    if record is None:
+        raise HTTPException(404, f"no video {video_id!r} in the store {svc.settings.store}")
+    return record

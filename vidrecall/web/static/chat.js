@@ -1,0 +1,133 @@
+// The chat panel: each Step and Progress streams in as it happens, then the answer with confidence, evidence
+// chips (click: the player jumps there), thumbnails and cost. Follow-ups stay in the session.
+import * as api from "./api.js";
+import { clear, el, fmtTime } from "./dom.js";
+
+export class Chat {
+  constructor(root, video, player, timeline, onSession) {
+    this.root = root;
+    this.video = video;
+    this.player = player;
+    this.timeline = timeline;
+    this.onSession = onSession;
+    this.sessionId = null;
+    this.busy = false;
+    this.log = el("div", { class: "log", id: "chat-log" });
+    this.question = el("input", { id: "question", type: "text", placeholder: "Ask about the video…", autocomplete: "off" });
+    this.options = el("textarea", { id: "options", rows: 3, placeholder: "options, one per line (optional): A. red\nB. blue" });
+    this.askButton = el("button", { id: "ask-button", type: "submit", text: "Ask" });
+    this.sessions = el("select", { id: "session-select", onchange: () => this.open(this.sessions.value || null) });
+    const form = el("form", { id: "ask-form" }, this.question, this.options, this.askButton);
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.ask(); });
+    clear(root).append(el("div", { class: "row" }, el("label", { for: "session-select", text: "Session " }), this.sessions,
+      el("button", { type: "button", text: "New", onclick: () => this.open(null) })), this.log, form);
+  }
+
+  async listSessions() {
+    const sessions = await api.get(`/api/sessions?video_id=${this.video.id}`);
+    clear(this.sessions).append(el("option", { value: "", text: "new session" }),
+      ...sessions.map((s) => el("option", { value: s.id, text: `${s.title} (${s.turns})`, selected: s.id === this.sessionId })));
+  }
+
+  async open(sessionId) {
+    this.sessionId = sessionId;
+    clear(this.log);
+    this.timeline.setQuestion([], []);
+    this.onSession(sessionId);
+    if (!sessionId) return this.listSessions();
+    const view = await api.get(`/api/sessions/${sessionId}`);
+    for (const answer of view.turns) {
+      const turn = this.turn(answer.question, answer.options);
+      answer.trajectory.forEach((s) => turn.steps.append(stepItem(s)));
+      turn.card.append(this.answerCard(answer));
+    }
+    const last = view.turns[view.turns.length - 1];
+    if (last) this.timeline.setQuestion(last.trajectory, last.evidence);
+    await this.listSessions();
+  }
+
+  turn(question, options) {
+    const steps = el("ol", { class: "steps" });
+    const progress = el("div", { class: "progress-line muted" });
+    const card = el("div", { class: "answer-slot" });
+    this.log.append(el("div", { class: "turn" },
+      el("div", { class: "q", text: question }),
+      options.length ? el("ul", { class: "options" }, options.map((o) => el("li", { text: o }))) : null,
+      el("details", { class: "steps-box", open: true }, el("summary", { text: "what the agent did" }), steps, progress), card));
+    this.log.scrollTop = this.log.scrollHeight;
+    return { steps, progress, card };
+  }
+
+  async ask() {
+    const question = this.question.value.trim();
+    if (!question || this.busy) return;
+    const options = this.options.value.split("\n").map((o) => o.trim()).filter(Boolean);
+    this.busy = true;
+    this.askButton.disabled = true;
+    const turn = this.turn(question, options);
+    const steps = [];
+    try {
+      await api.ask(this.video.id, { question, options, session_id: this.sessionId }, (name, data) => {
+        if (name === "session" && data.session_id !== this.sessionId) { this.sessionId = data.session_id; this.onSession(this.sessionId); }
+        else if (name === "status") turn.progress.textContent = data.message;
+        else if (name === "progress") {
+          turn.progress.textContent = `${data.node}: ${data.message}` + (data.total ? ` (${data.done}/${data.total})` : "");
+        } else if (name === "step") {
+          steps.push(data);
+          turn.steps.append(stepItem(data));
+          turn.progress.textContent = "";
+          this.timeline.setQuestion(steps, []);
+        } else if (name === "answer") {
+          turn.progress.textContent = "";
+          turn.card.append(this.answerCard(data));
+          this.timeline.setQuestion(data.trajectory, data.evidence);
+          this.question.value = "";
+        } else if (name === "error") {
+          turn.card.append(el("div", { class: "error", text: data.detail }));
+        }
+        this.log.scrollTop = this.log.scrollHeight;
+      });
+    } catch (err) {
+      turn.card.append(el("div", { class: "error", text: err.message }));
+    } finally {
+      this.busy = false;
+      this.askButton.disabled = false;
+      this.onMemoryChanged?.();
+      this.listSessions();
+    }
+  }
+
+  answerCard(a) {
+    const head = a.option && !a.answer.trim().toUpperCase().startsWith(a.option.toUpperCase()) ? `${a.option}. ${a.answer}` : a.answer;
+    const c = Math.min(1, Math.max(0, a.confidence));
+    const chips = a.evidence.map((ev) => el("button", {
+      class: "chip", type: "button", title: ev.text, dataset: { start: ev.start },
+      onclick: () => { this.player.currentTime = ev.start; this.player.play?.().catch(() => {}); },
+    }, el("img", { src: `/api/videos/${this.video.id}/frame?t=${ev.start.toFixed(2)}&size=120`, alt: "", loading: "lazy" }),
+      el("span", { text: `${fmtTime(ev.start)}-${fmtTime(ev.end)}${ev.level ? " " + ev.level : ""}` })));
+    const cost = a.cost;
+    const levels = Object.entries(cost.captions_by_level).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+    return el("div", { class: "answer" },
+      el("div", { class: "answer-text" }, el("b", { text: head })),
+      el("div", { class: "confidence" },
+        el("span", { class: "meter" }, el("span", { class: c >= 0.7 ? "hi" : c >= 0.4 ? "mid" : "lo", style: { width: `${c * 100}%` } })),
+        el("span", { class: "muted", text: ` confidence ${c.toFixed(2)}` }),
+        a.forced ? el("span", { class: "badge", title: "a budget ran out; the answer was forced", text: "forced" }) : null,
+        a.decided_by ? el("span", { class: "badge", title: "what decided the answer", text: a.decided_by }) : null),
+      a.reason ? el("div", { class: "muted reason", text: `why: ${a.reason}` }) : null,
+      a.error ? el("div", { class: "error", text: a.error }) : null,
+      el("div", { class: "chips" }, chips.length ? chips : el("span", { class: "muted", text: "no evidence spans" })),
+      el("div", { class: "muted cost", text: `cost: ${cost.llm_calls} LLM calls · ${cost.tokens_in}/${cost.tokens_out} tokens · ` +
+        `${cost.vlm_calls} captioner calls · new captions ${levels} · ${cost.captions_reused} reused · ` +
+        `${cost.frames_decoded} frames · ${cost.seconds.toFixed(1)} s` }));
+  }
+}
+
+function stepItem(s) {
+  const spans = s.spans.map(([a, b]) => `${fmtTime(a)}-${fmtTime(b)}`).join(", ");
+  const captions = s.captions_added || s.captions_reused ? ` +${s.captions_added} captions${s.captions_reused ? `, ${s.captions_reused} reused` : ""}` : "";
+  return el("li", { class: "step", dataset: { node: s.node } },
+    el("span", { class: "node", text: s.node }), el("span", { text: ` ${s.message}` }),
+    spans ? el("span", { class: "muted", text: ` [${s.level ? s.level + " " : ""}${spans}]` }) : null,
+    el("span", { class: "muted", text: `${captions} · ${s.elapsed_s.toFixed(1)} s` }));
+}
