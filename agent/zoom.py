@@ -41,7 +41,8 @@ def make_zoom(*, instruct_children: bool):
                 node, _created = ctx.memory.caption(ctx.video, finer.name, target, instruction=instruction,
                                                     parent_id=parent.id if parent else None, meter=rec.meter)
                 focus.append(node.id)
-            focus += [n.id for n in ctx.memory.nodes(ctx.video.id, SPEECH_LEVEL, span)]  # its exact words
+            if ctx.config.speech.source != "off":  # the span's exact words come with its captions
+                focus += [n.id for n in ctx.memory.nodes(ctx.video.id, SPEECH_LEVEL, span)]
             explored.append([span.start, span.end])
             zoomed.append((span.start, span.end))
         made, reused = sum(rec.meter.captions_by_level.values()), rec.meter.captions_reused

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from vidrecall.agent.strategies import strategy_names
 from vidrecall.agent.testing import ScriptedChatModel
 from vidrecall.api import VideoQA
 
@@ -76,7 +77,7 @@ def main() -> None:
     head = f"{'strategy':<10} {'question':<22} {'ok':>3} {'frames':>7} {'capt':>5} {'reuse':>6} {'llm':>4} " \
            f"{'sec':>6} {'frames/dense':>13} {'by':>13}  zoomed"
     print(head)
-    for strategy in ("default", "videolucy"):
+    for strategy in strategy_names():
         store = work / strategy
         shutil.copytree(base, store)
         totals = {"frames": 0, "captions": 0, "ok": 0}

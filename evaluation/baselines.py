@@ -26,7 +26,7 @@ from vidrecall.agent.state import AgentContext
 from vidrecall.evaluation.items import QAItem
 from vidrecall.memory.render import estimate_tokens, render_memory
 from vidrecall.core.accounting import CostMeter
-from vidrecall.core.types import Span, fmt_time
+from vidrecall.core.types import SPEECH_LEVEL, Span, fmt_time
 
 def default_level(config: Any) -> str:
     return config.levels[1].name if len(config.levels) > 1 else config.levels[0].name
@@ -67,6 +67,9 @@ class _Baseline:
         video = memory.register(item.video_path)
         level = self.level or default_level(config)
         nodes, gather_step = self.gather(video, level, item, meter)
+        if config.speech.source != "off":  # what was said, beside the captions the baseline gathered
+            memory.build_speech(video, progress=self.progress, meter=meter)
+            nodes = nodes + memory.nodes(video.id, SPEECH_LEVEL)
         ctx = AgentContext(config, memory, llm, video, meter)
         view = render_view(ctx, nodes)
         started = time.monotonic()

@@ -74,6 +74,30 @@ def level_table(summaries: list[MethodSummary]) -> list[str]:
     return lines
 
 
+SPOKEN_TYPES = ("said", "said_order", "said_when", "never_said")
+
+
+def speech_table(summaries: list[MethodSummary]) -> list[str]:
+    """Spoken-question accuracy beside the rest, and what hearing cost, per method (a `-nospeech` twin
+    of a method is the same method with speech off)."""
+    if not any(t in s.by_type for s in summaries for t in SPOKEN_TYPES) and not any(
+            s.cost_per_question.get("speech_audio_s") for s in summaries):
+        return []
+    lines = ["| method | spoken questions | other questions | audio transcribed/q (s) | ASR seconds/q |",
+             "|---|---:|---:|---:|---:|"]
+    for s in summaries:
+        spoken = [s.by_type[t] for t in SPOKEN_TYPES if t in s.by_type]
+        other = [v for t, v in s.by_type.items() if t not in SPOKEN_TYPES]
+
+        def acc(scores) -> str:
+            n, ok = sum(x.n for x in scores), sum(x.correct for x in scores)
+            return f"{_pct(ok / n)} ({ok}/{n})" if n else "–"
+        c = s.cost_per_question
+        lines.append(f"| {s.method} | {acc(spoken)} | {acc(other)} | {_num(c.get('speech_audio_s', 0))} | "
+                     f"{_num(c.get('speech_s', 0))} |")
+    return lines
+
+
 def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path:
     import matplotlib
 
@@ -124,7 +148,8 @@ def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.Path
              "## Results", "", *main_table(summaries), "", f"![accuracy against captions per question]({png.name})", ""]
     for heading, table in (("Accuracy per question type", type_table(summaries)),
                            ("Answer-letter prior (share of each letter)", prior_table(summaries)),
-                           ("Captions per question by level", level_table(summaries))):
+                           ("Captions per question by level", level_table(summaries)),
+                           ("Speech: accuracy with and without it, and its cost", speech_table(summaries))):
         if table:
             parts += [f"## {heading}", "", *table, ""]
     decided = [f"- {s.method}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.decided_by.items()))

@@ -93,7 +93,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 # --- many questions ------------------------------------------------------------------------------------------
 
 COST_FIELDS = ("frames_decoded", "captions_made", "captions_reused", "llm_calls", "vlm_calls", "tokens_in",
-               "tokens_out", "malformed_outputs", "seconds")
+               "tokens_out", "malformed_outputs", "seconds", "asr_calls", "speech_audio_s", "speech_s")
 
 
 @dataclass

@@ -32,6 +32,7 @@ from vidrecall.memory.batch_index import FileIndexResult, file_errors, one_line
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "VIDRECALL_TEST_CRASH_ONCE"
+IN_FLIGHT = 2  # tasks queued per worker: one running, one ready, so a worker never waits on the driver
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class RayIndexer:
 
         for level in levels:
             name = self.memory.config.level(level).name
-            tasks, plans_of, reports = {}, {}, {}
+            queue, reports = [], {}
             for i, rec in records.items():
                 if results[i].error:
                     continue
@@ -193,29 +194,17 @@ class RayIndexer:
                 todo = [p for p in plans if self.memory.store.find(p.key) is None]
                 reports[i] = IndexReport(rec.id, name, len(plans), 0, len(plans) - len(todo), 0, 0.0)
                 step = max(1, self.settings.clips_per_task)
-                for c in range(0, len(todo), step):
-                    chunk = todo[c:c + step]
-                    plans_of.update({p.key: p for p in chunk})
-                    worker = workers[len(tasks) % len(workers)]
-                    ref = worker.caption_chunk.remote(rec.path, chunk)
-                    tasks[ref] = i
-            total = len(plans_of)
-            pending = list(tasks)
-            with tqdm(total=total, disable=not progress, unit="clip", desc=f"{name} captions (ray)") as bar:
-                while pending:
-                    ready, pending = ray.wait(pending, num_returns=1)
-                    i = tasks[ready[0]]
-                    try:
-                        done = ray.get(ready[0])
-                    except Exception as exc:  # noqa: BLE001 - a task error names one file; the rest go on
-                        cause = getattr(exc, "cause", None) or exc
-                        if not isinstance(cause, file_errors()):
-                            raise
-                        results[i].error = one_line(cause)
+                queue += [(i, todo[c:c + step]) for c in range(0, len(todo), step)]
+            with tqdm(total=sum(len(c) for _, c in queue), disable=not progress, unit="clip",
+                      desc=f"{name} captions (ray)") as bar:
+                for i, chunk, outcome in self._run(ray, workers, queue, records):
+                    if isinstance(outcome, BaseException):
+                        results[i].error = one_line(outcome)
                         continue
-                    for clip in done:
-                        self._commit(records[i], plans_of[clip.key], clip, reports[i])
-                    bar.update(len(done))
+                    plan_of = {p.key: p for p in chunk}
+                    for clip in outcome:
+                        self._commit(records[i], plan_of[clip.key], clip, reports[i])
+                    bar.update(len(outcome))
             self.memory.flush()
             for i, report in reports.items():
                 results[i].reports.append(report)
@@ -231,6 +220,33 @@ class RayIndexer:
             if on_result:
                 on_result(i + 1, len(results), res)
         return results
+
+    def _run(self, ray, workers: list, queue: list, records: dict):
+        """Yield (file index, chunk, list of ClipDone or the file's error) as tasks finish; each worker has
+        at most IN_FLIGHT tasks, and gets the next chunk when one of its own finishes (slow workers get less)."""
+        pending: dict = {}
+        queue = list(reversed(queue))
+
+        def submit(worker) -> None:
+            if queue:
+                i, chunk = queue.pop()
+                pending[worker.caption_chunk.remote(records[i].path, chunk)] = (i, chunk, worker)
+
+        for worker in workers:
+            for _ in range(IN_FLIGHT):
+                submit(worker)
+        while pending:
+            (ready,), _ = ray.wait(list(pending), num_returns=1)
+            i, chunk, worker = pending.pop(ready)
+            submit(worker)
+            try:
+                outcome = ray.get(ready)
+            except Exception as exc:  # noqa: BLE001 - a bad file's error names that file; the rest go on
+                cause = getattr(exc, "cause", None) or exc
+                if not isinstance(cause, file_errors()):
+                    raise
+                outcome = cause
+            yield i, chunk, outcome
 
     def _commit(self, record, plan, clip: ClipDone, report) -> None:
         if self.memory.store.find(plan.key) is not None:  # another writer got there first: keep theirs

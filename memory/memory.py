@@ -326,7 +326,13 @@ class VideoMemory:
     # --- recall -----------------------------------------------------------------------------------
     def nodes(self, video_id: str, level: str | list[str] | None = None,
               window: Span | None = None) -> list[MemoryNode]:
-        return self.store.nodes(video_id, level, window)
+        """Stored nodes by start; the speech lane is left out when speech is off unless asked for by level."""
+        return self.store.nodes(video_id, self._default_levels(level), window)
+
+    def _default_levels(self, levels):
+        if levels is None and self.config.speech.source == "off":  # e.g. videolucy over a store with speech
+            return [lv.name for lv in self.config.levels]
+        return levels
 
     def nodes_by_id(self, node_ids) -> list[MemoryNode]:
         """The stored nodes with these ids, in the order given (duplicates and unknown ids left out)."""
@@ -353,7 +359,7 @@ class VideoMemory:
     def search(self, text: str, video_id: str, *, levels: str | list[str] | None = None,
                window: Span | None = None, k: int = 10) -> list[tuple[MemoryNode, float]]:
         """Stored captions of one video closest in meaning to `text`, best first, with cosine scores."""
-        return self.search_among(text, self.store.node_ids(video_id, levels, window), k=k)
+        return self.search_among(text, self.store.node_ids(video_id, self._default_levels(levels), window), k=k)
 
     def search_among(self, text: str, allowed: set[int], *, k: int = 10) -> list[tuple[MemoryNode, float]]:
         """Stored captions among the node ids `allowed` (several videos: a library) closest to `text`."""

@@ -22,12 +22,17 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from vidrecall.memory.ann_index import ANN_ABOVE, IvfCopy
+
 from vidrecall.core.sqlite_files import PRIVATE_FILE_MODE
 
 
 # A filter allowing at least this share of the index is cheaper to apply after an unfiltered search than
 # through an id selector, whose per-vector membership test then costs more than it saves.
 BROAD_FILTER_SHARE = 0.2
+# Over a big index (IVF copy present), a filter allowing at most this many ids is searched exactly by
+# decoding just those vectors (one video of a 100-video library: ~10^4), not through the IVF lists.
+EXACT_FILTER_MAX = 50_000
 
 
 class IndexFileError(ValueError):
@@ -59,6 +64,9 @@ class VectorIndex:
         self._cpu = faiss.IndexIDMap2(_codes_index(self.dim))
         self._use_gpu = faiss.get_num_gpus() > 0 if use_gpu is None else use_gpu
         self._gpu = None  # GPU copy for searching, refreshed lazily after adds/removes
+        self._ann: IvfCopy | None = None  # IVF copy for big indexes (memory/ann_index.py), built lazily
+        self.ann_above = ANN_ABOVE
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # ids sorted + positions, for in-place reads
 
     # --- contents ------------------------------------------------------------------------------
     @property
@@ -75,10 +83,13 @@ class VectorIndex:
             raise ValueError(f"{len(ids)} ids for {len(vecs)} vectors")
         if not len(ids):
             return
-        present = self.ids() & set(ids.tolist())
-        if present:  # re-adding replaces, so an id never appears twice
-            self.remove(present)
+        present = ids[np.isin(ids, faiss.vector_to_array(self._cpu.id_map))] if self.ntotal else ids[:0]
+        if len(present):  # re-adding replaces, so an id never appears twice
+            self.remove(present.tolist())
         self._cpu.add_with_ids(vecs, ids)
+        self._sorted = None
+        if self._ann is not None:
+            self._ann.add(ids, vecs)
         self._gpu = None
 
     def remove(self, ids) -> int:
@@ -86,6 +97,9 @@ class VectorIndex:
         if not len(ids):
             return 0
         self._gpu = None
+        self._sorted = None
+        if self._ann is not None:
+            self._ann.remove(ids)
         return int(self._cpu.remove_ids(faiss.IDSelectorBatch(ids)))
 
     # --- search ---------------------------------------------------------------------------------
@@ -101,6 +115,8 @@ class VectorIndex:
 
     def _search(self, vec: np.ndarray, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         query = _normalised(np.asarray(vec, dtype=np.float32).reshape(1, -1), self.dim)
+        if not self._use_gpu and self.ntotal >= self.ann_above:
+            return self._search_big(query, k, allowed)
         if allowed is None:
             return self._search_all(query, min(k, self.ntotal))
         if self._use_gpu or len(allowed) >= BROAD_FILTER_SHARE * self.ntotal:
@@ -109,6 +125,53 @@ class VectorIndex:
         k = min(k, len(allowed), self.ntotal)
         scores, ids = self._cpu.search(query, k, params=faiss.SearchParameters(sel=selector))
         return _pairs(scores[0], ids[0])
+
+    def _search_big(self, query: np.ndarray, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        """IVF candidates re-scored exactly; a selective filter is searched exactly over its own vectors."""
+        if allowed is not None and len(allowed) <= EXACT_FILTER_MAX:
+            return self._rescored(query, np.fromiter(allowed, dtype=np.int64, count=len(allowed)), k)
+        selector = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        return self._rescored(query, self.ann().candidates(query, k, selector), k)
+
+    def _rescored(self, query: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k best of `ids` by exact inner product with the stored float16 vectors (absent ids skipped).
+
+        Reads the float16 codes in place (no copy of the index): ids -> positions by binary search."""
+        sorted_ids, order = self._positions()
+        at = np.searchsorted(sorted_ids, ids)
+        at[at >= len(sorted_ids)] = 0
+        found = sorted_ids[at] == ids
+        ids, rows = ids[found], order[at[found]]
+        if not len(ids):
+            return []
+        codes = self._float16_codes()
+        scores = codes[np.sort(rows)].astype(np.float32) @ query[0]
+        ids = ids[np.argsort(rows)]
+        top = np.argsort(-scores)[:k] if len(scores) <= 4 * k else np.argpartition(-scores, k)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def _positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids sorted, their positions in the flat index), cached until the index changes."""
+        if self._sorted is None or len(self._sorted[0]) != self.ntotal:
+            id_map = faiss.vector_to_array(self._cpu.id_map)
+            order = np.argsort(id_map, kind="stable")
+            self._sorted = (id_map[order], order)
+        return self._sorted
+
+    def _float16_codes(self) -> np.ndarray:
+        """The flat index's vectors as a float16 (n, dim) view of its code bytes (QT_fp16 codes are float16)."""
+        inner = faiss.downcast_index(self._cpu.index)
+        raw = faiss.rev_swig_ptr(inner.codes.data(), inner.codes.size())
+        return raw.view(np.float16).reshape(self.ntotal, self.dim)
+
+    def ann(self) -> IvfCopy:
+        """The IVF copy, built (trained on a sample, then filled) the first time a big index needs it."""
+        if self._ann is None or self._ann.ntotal != self.ntotal:
+            self._ann = IvfCopy.build(self._float16_codes(), faiss.vector_to_array(self._cpu.id_map))
+        return self._ann
 
     def _search_all(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, ids = self._searcher().search(query, k)
@@ -147,6 +210,11 @@ class VectorIndex:
         faiss.write_index(self._cpu, str(tmp))
         os.chmod(tmp, PRIVATE_FILE_MODE)  # vectors of private captions: owner-only, like the databases
         os.replace(tmp, path)
+        if self._ann is not None and self._ann.ntotal == self.ntotal:  # the IVF copy too: retraining is slow
+            tmp_ann = path.with_name(path.name + ".ivf" + unique)
+            faiss.write_index(self._ann.index, str(tmp_ann))
+            os.chmod(tmp_ann, PRIVATE_FILE_MODE)
+            os.replace(tmp_ann, ann_path(path))
         meta = sidecar_path(path)
         tmp_meta = meta.with_name(meta.name + unique)
         tmp_meta.write_text(json.dumps({"embedder": self.embedder, "dim": self.dim, "count": self.ntotal,
@@ -170,7 +238,25 @@ class VectorIndex:
             raise IndexFileError(f"{path}: an index of an older layout ({type(inner).__name__})")
         index = cls(meta.dim, meta.embedder, use_gpu=use_gpu, search_threads=search_threads, source=meta.source)
         index._cpu = raw
+        index._sorted = None
+        index._ann = _load_ann(path, raw.ntotal)
         return index
+
+
+def ann_path(path: str | os.PathLike) -> Path:
+    return Path(f"{path}.ivf")
+
+
+def _load_ann(path: Path, count: int) -> IvfCopy | None:
+    """The saved IVF copy when it is readable and holds as many vectors as the index; else None (rebuilt
+    lazily by the first search that needs it)."""
+    try:
+        raw = faiss.read_index(str(ann_path(path)))  # (read_index returns the concrete class, owning its memory)
+    except RuntimeError:
+        return None
+    if not isinstance(raw, faiss.IndexIVFScalarQuantizer) or raw.ntotal != count:
+        return None
+    return IvfCopy(raw)
 
 
 def read_meta(path: str | os.PathLike) -> IndexMeta:

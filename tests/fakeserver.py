@@ -103,6 +103,7 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False  # a reply still delayed (a hung-server test) never holds up stop()
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------

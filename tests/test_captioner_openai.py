@@ -15,7 +15,7 @@ from conftest import clip
 from fakeserver import FakeOpenAIServer, Reply, free_port
 
 KEY = "sk-test-secret-0123456789"
-FAST_RETRY = {"backoff_s": 0.01, "max_backoff_s": 0.05}
+FAST_RETRY = {"max_retries": 2}  # the openai SDK backs off 0.5 s, then 1 s
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_request_shape_and_usage(server, with_key, frog_request):
     assert (result.usage.tokens_in, result.usage.tokens_out, result.usage.images) == (321, 9, 2)
     assert result.usage.kind == "vlm" and result.usage.model == "qwen-vl" and result.usage.latency_s > 0
     sent = server.chat_requests()[0]
-    assert sent.headers["Authorization"] == f"Bearer {KEY}"
+    assert {k.lower(): v for k, v in sent.headers.items()}["authorization"] == f"Bearer {KEY}"
     assert sent.json["model"] == "qwen-vl" and sent.json["max_tokens"] == 77
     urls = sent.image_urls()
     assert len(urls) == 2 and all(u.startswith("data:image/jpeg;base64,") for u in urls)

@@ -65,8 +65,11 @@ def test_index_then_memory_shows_captions(store_dir):
     assert res.returncode == 0, res.stderr
     nodes = json.loads(res.stdout)
     assert [n["level"] for n in nodes].count("coarse") == 1  # 52 s < one 60 s coarse clip
+    coarse = next(n for n in nodes if n["level"] == "coarse")
+    assert "SINTEL" in coarse["text"].upper()  # 1 fps change-aware coarse sampling keeps the title card
+    assert 1 < len(coarse["frame_times"]) < 52  # ... while OCRing only the frames that changed
     titled = [(n["start"], n["end"]) for n in nodes if n["level"] == "fine" and "SINTEL" in n["text"].upper()]
-    assert titled == [(40.0, 50.0)]  # the title card at 0:42-0:47, read by OCR at the fine level's density
+    assert titled == [(40.0, 50.0)]  # the title card at 0:42-0:47, read again at the fine level
     # a second run re-captions nothing
     res = run_cli("index", str(video), "--levels", "coarse,fine", "--quiet", store=store_dir)
     assert res.returncode == 0 and res.stdout.count("0 captioned") == 2

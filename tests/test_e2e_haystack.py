@@ -1,8 +1,9 @@
 """End to end on real media, fully offline: real OCR captioner, real SmolLM2, real embedder, real store.
 
 On the 15-minute haystack, the ukulele segment shows "Strings : D'Addario Pro Art Tenor J71" for only
-~8 s. The offline profile's coarse memory (a frame every 30 s) misses it; the agent must zoom into the
-right minute, read it at the fine level, and answer from that evidence.
+~8 s. The offline profile's coarse level samples 1 fps but OCRs only frames that changed (issue 14), so
+the caption is in the coarse memory at once; the agent answers from evidence in the ukulele segment.
+(With the old 2-frames-a-minute coarse level it was missed and only found by zooming.)
 """
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ OPTIONS = ["A. Martin", "B. Aquila", "C. D'Addario", "D. Elixir"]
 
 
 def segment_of(source_clip: str) -> Span:
-    segments = json.loads((HAYSTACK / "haystack_15min.segments.json").read_text())["segments"]
+    path = HAYSTACK / "haystack_15min.segments.json"
+    if not path.exists():
+        pytest.skip(f"haystack segments missing: {path} (build_haystack.py writes it)")
+    segments = json.loads(path.read_text())["segments"]
     seg = next(s for s in segments if s["source_clip"] == source_clip)
     return Span(seg["start_s"], seg["end_s"])
 
 
 @pytest.mark.slow
-def test_offline_agent_zooms_into_the_short_caption_and_reads_it(tmp_path):
+def test_offline_agent_reads_the_short_caption_from_the_coarse_memory(tmp_path):
     if not VIDEO.exists():
         pytest.skip(f"shared haystack missing: {VIDEO}")
     ukulele = segment_of("vl2_00003491.mp4")
@@ -35,12 +39,10 @@ def test_offline_agent_zooms_into_the_short_caption_and_reads_it(tmp_path):
         answer = qa.ask(VIDEO, QUESTION, OPTIONS)
         coarse = qa.memory.nodes(answer.video_id, level="coarse")
     squashed = "".join(tokens(" ".join(n.text for n in coarse)))
-    assert "daddario" not in squashed  # the coarse memory alone cannot answer
+    assert "daddario" in squashed  # change-aware 1 fps coarse sampling read the 8-second caption
+    assert all(n.frame_times and len(n.frame_times) < n.frames for n in coarse)  # it OCR'd only changed frames
 
-    zooms = [s for s in answer.trajectory if s.node == "zoom"]
-    assert zooms and any(Span(*span).overlap(ukulele) > 0 for z in zooms for span in z.spans)
     assert answer.option == "C", answer.trajectory
     assert answer.decided_by in ("evidence", "llm+evidence") and not answer.forced
-    fine_evidence = [e for e in answer.evidence if e.level != "coarse"]
-    assert fine_evidence and all(Span(e.start, e.end).overlap(ukulele) > 0 for e in fine_evidence)
-    assert answer.cost.captions_by_level.get("coarse") == 16 and answer.cost.captions_by_level.get("fine", 0) > 0
+    assert any(Span(e.start, e.end).overlap(ukulele) > 0 for e in answer.evidence)
+    assert answer.cost.captions_by_level.get("coarse") == 16

@@ -200,3 +200,10 @@ def test_memory_cli_lists_the_speech_lane_with_words(speech_clip, embedder, stor
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(r["level"] == "speech" for r in rows)
     assert any("pineapple" in r["text"].lower() for r in rows) and all(r["words"] for r in rows)
+
+    from vidrecall.display.timeline import lanes_for
+
+    both = memory_for(store_dir, embedder)
+    video = both.register(spec.video)
+    both.build_level(video, "coarse", progress=False)
+    assert lanes_for(both.nodes(video.id)) == ["coarse", "speech"]  # `show` draws speech as its own, last lane

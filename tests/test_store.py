@@ -119,5 +119,5 @@ def test_unreadable_video_and_database_are_clear_errors(store_dir, tmp_path):
         video_id_for(tmp_path / "no-such.mp4")
     bad = store_dir / "memory.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(MemoryError_, match=r"memory\.db: not a usable memory database"):
+    with pytest.raises(MemoryError_, match=r"memory\.db is damaged \(file is not a database\); move it away"):
         MemoryStore(bad)

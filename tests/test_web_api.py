@@ -152,6 +152,8 @@ def test_adding_by_path_refuses_anything_outside_the_allowed_folders(store_dir, 
         assert c.post("/api/videos", json={"path": str(root / "inside.mp4")}).status_code == 201
         assert [f["name"] for f in c.get("/api/allowed").json()] == ["clip.mp4", "fake.mp4", "inside.mp4"]
         assert c.post("/api/videos", json={}).status_code == 422
+        for probe in ("/media/..%2F..%2Fetc%2Fpasswd", "/media/%2Fetc%2Fpasswd", f"/media/{outside}"):
+            assert c.get(probe).status_code == 404  # media are served by registered id only, never by path
     with make_client(store_dir, embedder, allow=()) as c:
         r = c.post("/api/videos", json={"path": str(clip(BOTTLES))})
         assert r.status_code == 403 and "--allow" in r.json()["detail"]

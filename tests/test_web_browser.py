@@ -59,7 +59,8 @@ def add_and_index(page, base: str, video: Path, timeout_ms: int = 60_000) -> str
 
 
 def seeks_to(page, seconds: float) -> bool:
-    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {seconds}) < 0.3", timeout=10_000)
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {seconds}) < 0.3",
+                           timeout=10_000)
     return True
 
 
@@ -87,7 +88,7 @@ def test_page_streams_steps_before_the_answer_and_evidence_seeks_the_player(page
         coarse.hover()
         assert MARKUP in page.inner_text("#tooltip")
         assert page.locator("#timeline img, #timeline script, #tooltip img").count() == 0  # ... never elements
-        page.wait_for_function("document.getElementById('player').readyState >= 1")
+        page.wait_for_function("() => document.getElementById('player').readyState >= 1")
 
         page.fill("#question", "How many bottles are on the table?")
         page.click("#ask-button")
@@ -104,7 +105,7 @@ def test_page_streams_steps_before_the_answer_and_evidence_seeks_the_player(page
         chip = page.locator(".turn .answer .chip").first
         start = float(chip.get_attribute("data-start"))
         assert start == pytest.approx(10.0)
-        page.wait_for_function("[...document.querySelectorAll('.chip img')].every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function("() => [...document.querySelectorAll('.chip img')].every(i => i.complete && i.naturalWidth > 0)")
         chip.click()
         assert seeks_to(page, start)
         assert page.locator("#timeline .evidence-band").count() >= 1
@@ -121,13 +122,13 @@ def test_page_streams_steps_before_the_answer_and_evidence_seeks_the_player(page
 
         page.fill("#question", "And what colour are the caps?")
         page.click("#ask-button")
-        page.wait_for_function("document.querySelectorAll('.turn .answer').length === 2", timeout=60_000)
+        page.wait_for_function("() => document.querySelectorAll('.turn .answer').length === 2", timeout=60_000)
         assert "/session/" in page.url
         session_url = page.url
         page.goto(base)  # the library, then back to the session by its URL: it reopens with both turns
         page.wait_for_selector("tr[data-video-id]")
         page.goto(session_url)
-        page.wait_for_function("document.querySelectorAll('.turn .answer').length === 2")
+        page.wait_for_function("() => document.querySelectorAll('.turn .answer').length === 2")
         assert [q.inner_text() for q in page.locator(".turn .q").all()] == [
             "How many bottles are on the table?", "And what colour are the caps?"]
         assert not page.errors, page.errors
@@ -168,7 +169,7 @@ def test_real_offline_run_in_the_browser(page, store_dir, tmp_path):
         vid = add_and_index(page, base, clip(BIKES), timeout_ms=180_000)
         page.click(f"tr[data-video-id='{vid}'] .video-link")
         page.wait_for_selector("#timeline .bar")
-        page.wait_for_function("document.getElementById('player').readyState >= 1")
+        page.wait_for_function("() => document.getElementById('player').readyState >= 1")
         page.fill("#question", "What does the sign on the car say?")
         page.click("#ask-button")
         page.wait_for_selector(".turn .step", timeout=120_000)

@@ -1,11 +1,12 @@
 """Change-aware sampling: of the frames sampled at a level's fps, keep only those that look different
 from the last kept one, and at least one every `min_keep_seconds`.
 
-The signature is a 16x16 grey thumbnail (box-averaged, so noise and compression artefacts wash out);
-two frames differ when the mean absolute difference of their thumbnails exceeds the threshold (0-1).
-A cut, a new slide or a caption appearing over a still shot changes it by 0.1-0.3; a talking head or
-a parked camera by under 0.02. Measured on the 15-minute haystack: 0.08 keeps ~19 % of 1 fps frames and
-every text the 1 fps pass reads (benchmarks/bench_change_sampling.py).
+The signature is a 16x16 grey thumbnail (box-averaged, so noise and compression artefacts wash out) plus
+the colour histogram visual_facts uses to find cuts. Two frames differ when the mean absolute difference
+of their thumbnails exceeds the threshold (0-1), or when their colours differ as much as at a scene cut
+(so a cut between two equally bright shots is kept too). A cut, a new slide or a caption appearing over
+a still shot changes the thumbnail by 0.1-0.3; a talking head or a parked camera by under 0.02.
+Figures on the 15-minute haystack: benchmarks/bench_change_sampling.py.
 """
 from __future__ import annotations
 
@@ -16,18 +17,29 @@ import numpy as np
 from PIL import Image
 
 from vidrecall.core.types import FrameBatch, Span
+from vidrecall.tools.captioners.visual_facts import CUT_THRESHOLD, colour_histogram
 
 SIGNATURE_SIDE = 16
 
 
-def signature(frame: np.ndarray) -> np.ndarray:
-    """A (16, 16) float32 grey thumbnail in [0, 1] of an RGB uint8 frame."""
+@dataclass(frozen=True)
+class Signature:
+    grey: np.ndarray  # (16, 16) float32 in [0, 1]
+    colours: np.ndarray  # normalised joint RGB histogram (visual_facts' cut detector)
+
+
+def signature(frame: np.ndarray) -> Signature:
     grey = Image.fromarray(frame).convert("L").resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
-    return np.asarray(grey, dtype=np.float32) / 255.0
+    return Signature(np.asarray(grey, dtype=np.float32) / 255.0, colour_histogram(frame))
 
 
-def difference(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).mean())
+def difference(a: Signature, b: Signature) -> float:
+    """Mean absolute difference of the grey thumbnails (0 = same picture, 1 = black vs white)."""
+    return float(np.abs(a.grey - b.grey).mean())
+
+
+def is_cut(a: Signature, b: Signature) -> bool:
+    return 0.5 * float(np.abs(a.colours - b.colours).sum()) > CUT_THRESHOLD
 
 
 @dataclass
@@ -51,7 +63,7 @@ def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, thre
         decoded += 1
         current = signature(frame)
         if (last_signature is None or difference(current, last_signature) > threshold
-                or t - stamps[-1] >= min_keep_seconds - 1e-6):
+                or is_cut(current, last_signature) or t - stamps[-1] >= min_keep_seconds - 1e-6):
             kept.append(frame)
             stamps.append(float(t))
             last_signature = current

@@ -344,7 +344,10 @@ class DecordDecoder:
     name = "decord"
 
     def __init__(self, timeline: Timeline):
-        import decord
+        try:
+            import decord  # an optional extra: no wheels for macOS arm64 or Linux aarch64
+        except ImportError:
+            raise DecodeFailure("decord is not installed (pip install 'vidrecall[decord]')") from None
 
         self.path = timeline.info.path
         try:

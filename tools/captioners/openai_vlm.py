@@ -1,8 +1,9 @@
 """Captioner over an OpenAI-compatible vision chat API (OpenAI, vLLM serving Qwen2.5-VL, Ollama's /v1, SGLang).
 
 Frames go as base64 JPEG `image_url` parts, each preceded by its timestamp in text, then the prompt.
-Requests run concurrently (at most `max_concurrency` in flight across all threads using this captioner),
-retry with exponential backoff on 429, 5xx and timeouts (bounded), and fail with one line on a wrong key
+Requests go through the `openai` SDK, which retries 408/409/429/5xx, timeouts and dropped connections
+with exponential backoff (honouring Retry-After) up to `max_retries` times; they run concurrently (at most
+`max_concurrency` in flight across all threads using this captioner) and fail with one line on a wrong key
 or an unreachable server. The API key comes from the environment and never appears in errors or reprs.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -23,7 +25,8 @@ from vidrecall.core.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+LOCAL_SERVER_KEY = "not-needed"  # local servers take any key; the SDK insists on one
+_PAYLOAD_FIELDS = ("model", "messages", "max_tokens", "temperature")  # the rest goes as the SDK's extra_body
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,7 @@ class OpenAIVLMSettings:
     api_key_env: str = "OPENAI_API_KEY"
     api_key_required: bool = True  # local servers (vLLM, Ollama) need none
     max_concurrency: int = 4
-    max_retries: int = 4  # retries after the first attempt, on 429/5xx/timeouts only
-    backoff_s: float = 1.0  # first wait; doubles per retry
-    max_backoff_s: float = 30.0
+    max_retries: int = 4  # the SDK's retries after the first attempt (429/5xx/timeouts/dropped connections)
     timeout_s: float = 120.0  # per request, reading included
     connect_timeout_s: float = 10.0
     preflight_timeout_s: float = 5.0
@@ -73,7 +74,7 @@ class OpenAIVLMCaptioner:
         self.id = f"api:{model}:t{s.temperature:g}:max{s.max_tokens}:q{s.jpeg_quality}{side}{detail}{video}"
         self._slots = threading.BoundedSemaphore(max(1, s.max_concurrency))
         self._client_lock = threading.Lock()
-        self._client: httpx.Client | None = None
+        self._client: Any = None  # openai.OpenAI, made on first use
 
     def __repr__(self) -> str:  # never the key
         return (f"OpenAIVLMCaptioner(model={self.model!r}, base_url={self.base_url!r}, "
@@ -101,13 +102,15 @@ class OpenAIVLMCaptioner:
             raise CaptionerError(f"no API key for {self.base_url}: {self._key_hint()}")
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def _http(self) -> httpx.Client:
+    def _sdk(self):
+        from openai import OpenAI
+
         with self._client_lock:
             if self._client is None:
                 s = self.settings
-                self._client = httpx.Client(
-                    timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s),
-                    limits=httpx.Limits(max_connections=max(1, s.max_concurrency)))
+                key = os.environ.get(s.api_key_env, "").strip() or LOCAL_SERVER_KEY
+                self._client = OpenAI(base_url=self.base_url, api_key=key, max_retries=max(0, s.max_retries),
+                                      timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s))
             return self._client
 
     def close(self) -> None:
@@ -127,47 +130,29 @@ class OpenAIVLMCaptioner:
         raise CaptionerError(f"{self.base_url} answered HTTP {response.status_code} for model {self.model!r}: "
                              f"{_one_line(message)}")
 
-    def _wait_before_retry(self, attempt: int, response: httpx.Response | None) -> None:
-        wait = self.settings.backoff_s * (2 ** attempt)
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        if retry_after:
-            try:
-                wait = float(retry_after)
-            except ValueError:
-                pass
-        time.sleep(min(max(0.0, wait), self.settings.max_backoff_s))
-
     def _post(self, payload: dict) -> dict:
-        """POST chat/completions with bounded retries; the parsed JSON answer."""
-        headers = self._headers()
-        url = f"{self.base_url}/chat/completions"
-        last_error = ""
-        for attempt in range(self.settings.max_retries + 1):
-            response = None
-            try:
-                with self._slots:
-                    response = self._http().post(url, json=payload, headers=headers)
-            except httpx.ConnectError as e:
-                raise CaptionerError(f"cannot reach {self.base_url}: is the server running? "
-                                     f"({_one_line(e, 80)})") from None
-            except httpx.TimeoutException:
-                last_error = f"timed out after {self.settings.timeout_s:g} s"
-            except httpx.TransportError as e:
-                last_error = f"transport error {type(e).__name__}"
-            else:
-                if response.status_code == 200:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise CaptionerError(f"{self.base_url} returned non-JSON for model {self.model!r}") from None
-                if response.status_code not in RETRYABLE_STATUS:
-                    self._fail_for_status(response)
-                last_error = f"HTTP {response.status_code}"
-            if attempt < self.settings.max_retries:
-                log.info("caption request to %s failed (%s); retry %d", self.base_url, last_error, attempt + 1)
-                self._wait_before_retry(attempt, response)
-        raise CaptionerError(f"{self.base_url} failed {self.settings.max_retries + 1} times for model "
-                             f"{self.model!r} (last: {last_error}); try later or lower max_concurrency")
+        """chat/completions through the SDK (its retries, its timeouts); the answer as a dict."""
+        import openai
+
+        self._headers()  # no key where one is required: fail before any request
+        known = {k: v for k, v in payload.items() if k in _PAYLOAD_FIELDS}
+        extra = {k: v for k, v in payload.items() if k not in _PAYLOAD_FIELDS}
+        tries = self.settings.max_retries + 1
+        try:
+            with self._slots:
+                completion = self._sdk().chat.completions.create(**known, extra_body=extra or None)
+        except openai.APITimeoutError:
+            raise CaptionerError(f"{self.base_url} failed {tries} times for model {self.model!r} (last: timed out "
+                                 f"after {self.settings.timeout_s:g} s); try later or lower max_concurrency") from None
+        except openai.APIConnectionError as e:
+            raise CaptionerError(f"cannot reach {self.base_url}: is the server running? "
+                                 f"({_one_line(e.__cause__ or e, 80)})") from None
+        except openai.APIStatusError as e:
+            if e.status_code in (408, 409, 429) or e.status_code >= 500:  # the SDK retried these
+                raise CaptionerError(f"{self.base_url} failed {tries} times for model {self.model!r} (last: HTTP "
+                                     f"{e.status_code}); try later or lower max_concurrency") from None
+            self._fail_for_status(e.response)
+        return completion.model_dump()
 
     # --- captioning ---------------------------------------------------------------------------------
     def messages(self, request: CaptionRequest) -> list[dict]:

@@ -100,6 +100,15 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return thumbnail(frame).astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
 
 
+# Total-variation distance between colour histograms above which consecutive frames are a scene cut.
+CUT_THRESHOLD = 0.5
+
+
+def colour_histogram(frame: np.ndarray) -> np.ndarray:
+    """The normalised joint RGB histogram scene_cuts compares (for change-aware sampling)."""
+    return _histogram(frame)
+
+
 def _histogram(frame: np.ndarray, bins: int = 8) -> np.ndarray:
     """Joint RGB histogram, normalised; robust to small motion, sensitive to a change of scene."""
     q = (thumbnail(frame) // (256 // bins)).astype(np.int64).reshape(-1, 3)
@@ -107,7 +116,8 @@ def _histogram(frame: np.ndarray, bins: int = 8) -> np.ndarray:
     return hist / max(1.0, hist.sum())
 
 
-def scene_cuts(frames: list[np.ndarray], timestamps: list[float], threshold: float = 0.5) -> list[tuple[float, float]]:
+def scene_cuts(frames: list[np.ndarray], timestamps: list[float],
+               threshold: float = CUT_THRESHOLD) -> list[tuple[float, float]]:
     """Pairs (t_before, t_after) of consecutive sampled frames whose colour histograms differ by more
     than `threshold` in total-variation distance (0 = identical, 1 = disjoint)."""
     cuts = []

@@ -10,11 +10,11 @@ import os
 import sqlite3
 import sys
 
-from vidrecall.cli import ask, backbones, evaluate, index, library, memory, serve
+from vidrecall.cli import ask, backbones, evaluate, index, library, memory, report, serve
 from vidrecall.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from vidrecall.core.quiet import quiet_process, set_verbose, verbose
 
-COMMANDS = [index, library, memory, ask, backbones, evaluate, serve]
+COMMANDS = [index, library, memory, ask, backbones, evaluate, report, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vidrecall.agent.strategies import strategy_names
 from vidrecall.cli.library import question_target
 from vidrecall.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, add_command, console,
                                   follow_steps, make_qa, print_answer, stream_answer, styled, video_path)
@@ -12,9 +11,10 @@ from vidrecall.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MODEL_F
 
 def run_ask(args: argparse.Namespace) -> int:
     overrides = {"strategy": args.strategy} if args.strategy else {}
+    target = question_target(args.video)  # a bad path fails before anything loads
     qa = make_qa(args, **overrides)
     out = console()
-    answer = stream_answer(qa, question_target(args.video), args.question, args.option, out, args.json)
+    answer = stream_answer(qa, target, args.question, args.option, out, args.json)
     if args.json:
         print(answer.model_dump_json(indent=1))
     else:
@@ -26,9 +26,9 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_chat(args: argparse.Namespace) -> int:
+    video = question_target(args.video)
     qa = make_qa(args)
     out = console()
-    video = question_target(args.video)
     if args.list:
         return list_sessions(qa, out)
     earlier = resumed_turns(qa, args.session) if args.session else []
@@ -74,6 +74,22 @@ def list_sessions(qa, out) -> int:
     return 0
 
 
+class StrategyNames:
+    """argparse choices read from the strategy registry only when --strategy is given or help is shown:
+    importing the agent (LangGraph) costs seconds that a bad-input error should not wait for."""
+
+    def _names(self) -> list[str]:
+        from vidrecall.agent.strategies import strategy_names
+
+        return strategy_names()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
 def register(sub) -> None:
     p = add_command(sub, "ask", run_ask, "ask a question about a video (indexes the coarse level if needed)")
     p.epilog = (f"exit status: 0 answered (possibly forced by a budget), {EXIT_BAD_INPUT} bad input or setup, "
@@ -82,7 +98,8 @@ def register(sub) -> None:
     p.add_argument("video", help="a video file, or a folder / glob of videos asked as one timeline (a library)")
     p.add_argument("question")
     p.add_argument("--option", action="append", default=[], help='a multiple-choice option, e.g. --option "A. red" (repeat)')
-    p.add_argument("--strategy", choices=strategy_names(), default=None)
+    p.add_argument("--strategy", choices=StrategyNames(), default=None, metavar="STRATEGY",
+                   help="the agent strategy (default, videolucy, … : a wrong name lists them all)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
     p = add_command(sub, "chat", run_chat, "interactive multi-turn questions about a video; sessions persist")

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vidrecall.cli.common import add_command, console, make_qa, styled, video_path
+from vidrecall.cli.common import add_command, console, make_config, make_qa, styled, video_path
 
 
 def run_memory(args: argparse.Namespace) -> int:
@@ -14,10 +14,10 @@ def run_memory(args: argparse.Namespace) -> int:
 
     from vidrecall.core.types import fmt_time
 
-    qa = make_qa(args)
     path = video_path(args.video)
     if args.level:
-        checked_level(qa.config, args.level)
+        checked_level(make_config(args), args.level)  # before anything loads
+    qa = make_qa(args)
     video = qa.memory.register(path)
     out = console()
     if args.search:
@@ -45,6 +45,8 @@ def run_memory(args: argparse.Namespace) -> int:
 def node_dict(node) -> dict:
     out = {"id": node.id, "level": node.level, "start": node.start, "end": node.end, "frames": node.frames,
            "captioner": node.captioner, "instruction": node.instruction, "text": node.text}
+    if node.frame_times:  # change-aware levels: the frames the captioner actually saw
+        out["frame_times"] = node.frame_times
     if node.is_speech:  # what was said: who said it, and each word's time
         from vidrecall.tools.speech.types import words_from_json
 

@@ -36,6 +36,7 @@ STYLE = """<style>
 .vr .vr-bar>span{display:block;height:100%;border-radius:4px}
 .vr .vr-text{max-width:560px;white-space:pre-wrap;word-break:break-word}
 .vr details summary{cursor:pointer;margin-top:6px}
+.vr svg,.vr img{max-width:100%;height:auto}
 </style>"""
 
 GOLD_COLOR = "#55A868"
@@ -364,8 +365,11 @@ def timeline_svg(duration: float, *, nodes: Sequence[MemoryNode] = (), evidence:
     def y(level: str | None) -> float:
         return top + lane_h * (lanes.index(level) if level in lanes else len(lanes) - 1)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'style="display:block;margin:6px 0;font:10px sans-serif" role="img" aria-label="timeline">']
+    # viewBox + max-width: in a narrow column (notebook 03's cards side by side) the picture scales down
+    # instead of spilling into the next column.
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+           f'preserveAspectRatio="xMinYMin meet" style="display:block;margin:6px 0;font:10px sans-serif;'
+           f'max-width:100%;height:auto" role="img" aria-label="timeline">']
     for i, lane in enumerate(lanes):
         out.append(f'<text x="{label_w - 4}" y="{top + lane_h * i + 12}" text-anchor="end" fill="currentColor">{_esc(lane)}</text>'
                    f'<rect x="{label_w}" y="{top + lane_h * i + 2}" width="{plot_w}" height="{lane_h - 4}" '

@@ -1,6 +1,7 @@
 """Which files the server may read: videos inside the allowed folders (after resolving symlinks and `..`)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
@@ -59,7 +60,6 @@ class PathPolicy:
 
 
 def _lexically_inside(path: Path, roots: list[Path]) -> bool:
-    import os
-
+    """Inside a root before symlinks are followed (so the refusal can say a link led out)."""
     normal = Path(os.path.normpath(path.absolute()))
-    return any(normal.is_relative_to(r) or normal.is_relative_to(Path(os.path.normpath(r))) for r in roots)
+    return any(normal.is_relative_to(r) for r in roots)

@@ -20,6 +20,7 @@ from vidrecall.web.schemas import AskRequest
 from vidrecall.web.services import Services, services, video_or_404
 
 router = APIRouter(prefix="/api/videos/{video_id}", tags=["ask"])
+HEARTBEAT_S = 15.0
 
 
 def sse(event: str, data: str) -> bytes:
@@ -73,7 +74,14 @@ async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)
 
     async def events():
         yield sse("session", json.dumps({"session_id": session_id, "video_id": record.id}))
-        while (item := await queue.get()) is not None:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except asyncio.TimeoutError:  # a comment line keeps proxies from closing a quiet stream
+                yield b": still working\n\n"
+                continue
+            if item is None:
+                break
             yield sse(*item)
         yield sse("done", "{}")
 

@@ -17,10 +17,17 @@ async function route() {
   }
 }
 
-async function start() {
+const STATUS_MS = 4000;
+
+async function showStatus() {
   status = await api.get("/api/status");
-  document.getElementById("server-status").textContent =
-    `profile ${status.profile} · store ${status.store} · models ${status.models_loaded ? "loaded" : "load on first use"}`;
+  const models = status.models_loaded ? "models loaded" : status.models_loading ? "loading models…" : "models load on first use";
+  document.getElementById("server-status").textContent = `profile ${status.profile} · store ${status.store} · ${models}`;
+}
+
+async function start() {
+  await showStatus();
+  setInterval(() => showStatus().catch(() => {}), STATUS_MS);
   window.addEventListener("hashchange", route);
   await route();
   document.body.dataset.ready = "1";
