@@ -71,7 +71,7 @@ def build(sizes: dict, device: str, dtype):
     config._attn_implementation = "sdpa"
     torch.manual_seed(0)
     with torch.device(device):
-        model = Qwen2_5_VLForConditionalGeneration._from_config(config, torch_dtype=dtype,
+        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype,
                                                                 attn_implementation="sdpa").eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = None  # random weights: run to max_new_tokens, a worst case
@@ -128,7 +128,7 @@ def main() -> None:
     captioner = TransformersVLMCaptioner("qwen2.5-vl-7b-random", settings)
     captioner._loaded = (processor, model)  # built here, not loaded from disk
     clips = coarse_clips(max(batch_sizes))
-    print(f"clips: {len(clips[0])} frames of {clips[0].frames.frames[0].shape[1]}x{clips[0].frames.frames[0].shape[0]}")
+    print(f"clips: {len(clips[0].frames)} frames of {clips[0].frames.frames[0].shape[1]}x{clips[0].frames.frames[0].shape[0]}")
     print(f"{'batch':>5} {'clips/s':>8} {'frames/s':>9} {'vis tok/s':>10} {'vis tok/clip':>12} {'s/batch':>8} {'peak mem':>10}")
     for size in batch_sizes:
         batch = clips[:size]

@@ -107,7 +107,7 @@ def result_row(item: QAItem, method: str, answer: Answer, seconds: float) -> dic
         "confidence": round(float(answer.confidence), 4), "forced": answer.forced, "decided_by": answer.decided_by,
         "evidence": [s.as_list() for s in predicted], "gold_spans": [s.as_list() for s in item.gold_spans],
         "evidence_hit": evidence_hit(predicted, item.gold_spans), "trajectory": trajectory_summary(answer),
-        "cost": cost, "strategy": answer.strategy, "error": None, "finished_at": time.time(),
+        "cost": cost, "strategy": answer.strategy, "error": answer.error, "finished_at": time.time(),
     }
 
 
@@ -193,6 +193,7 @@ def run_eval(items: Iterable[QAItem], qa: Any = None, method: str | Method = "de
         started = time.monotonic()
         try:
             row = result_row(item, name, runner.answer(item), time.monotonic() - started)
+            summary.errors += bool(row["error"])  # the model never answered: counted as an error, kept for retry
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # one bad question must not end a long run; the row keeps the error

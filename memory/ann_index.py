@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 
 ANN_ABOVE = 200_000  # vectors; below this the exact scan is already ~10 ms or less
-NPROBE = 24
+NPROBE = 16  # 1.6 % of the lists at 10^6 nodes: recall@10 0.98 in bench_faiss_scale.py
 RERANK_FACTOR = 4
 TRAIN_PER_LIST = 40  # training vectors per inverted list (faiss warns below 39)
 CHUNK = 100_000
@@ -63,9 +63,8 @@ class IvfCopy:
     def remove(self, ids: np.ndarray) -> None:
         self.index.remove_ids(faiss.IDSelectorBatch(ids))
 
-    def candidates(self, query: np.ndarray, k: int, selector=None) -> np.ndarray:
-        """Up to RERANK_FACTOR * k ids (approximate best first), optionally only those `selector` allows."""
-        params = faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector) if selector is not None \
-            else faiss.SearchParametersIVF(nprobe=self.nprobe)
+    def candidates(self, query: np.ndarray, k: int, nprobe: int | None = None) -> np.ndarray:
+        """Up to RERANK_FACTOR * k ids, approximately best first, from `nprobe` lists (default: self.nprobe)."""
+        params = faiss.SearchParametersIVF(nprobe=nprobe or self.nprobe)
         _, ids = self.index.search(query, min(self.ntotal, RERANK_FACTOR * k), params=params)
         return ids[0][ids[0] >= 0]

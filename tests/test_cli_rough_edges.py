@@ -66,6 +66,7 @@ def test_a_fully_cached_reindex_loads_no_captioner_and_no_embedder(store_dir, tm
     assert not {"rapidocr_onnxruntime", "sentence_transformers", "transformers"} & set(loaded), loaded
 
 
+@pytest.mark.slow
 def test_chat_with_an_unknown_session_is_one_line_and_resuming_shows_the_earlier_turns(store_dir, embedder,
                                                                                        monkeypatch, capsys):
     video = str(clip("intel_one-by-one-person-detection.mp4"))

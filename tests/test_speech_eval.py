@@ -31,8 +31,8 @@ def test_with_and_without_speech_runs_and_the_report_shows_it(speech_clip, embed
     prompts_deaf = [p for r, p in llm.calls if r == "answer"]
     hearing.close()
     deaf.close()
-    assert any("pineapple" in p.lower() for p in prompts_heard)
-    assert prompts_deaf and not any("- speech" in p.lower() or "pineapple" in p.lower() for p in prompts_deaf)
+    assert any("- Speech from" in p and "vault is pineapple" in p.lower() for p in prompts_heard)
+    assert prompts_deaf and not any("Speech" in p or "vault is pineapple" in p.lower() for p in prompts_deaf)
 
     report = write_report([tmp_path / "default.jsonl", tmp_path / "deaf.jsonl"], tmp_path / "report.md").read_text()
     section = report.split("## Speech")[1]

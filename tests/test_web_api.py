@@ -332,3 +332,16 @@ def test_a_client_leaving_mid_question_leaves_memory_and_session_whole(store_dir
         again = http.post(f"/api/videos/{vid}/ask", json={"question": "And now?"})
         assert again.status_code == 200 and "event: answer" in again.text
         assert len(factory.captioner.captioned) == 1  # the second question reused the caption
+
+
+def test_sessions_reopen_after_the_server_restarts(store_dir, embedder):
+    with make_client(store_dir, embedder) as first:
+        vid = add(first)
+        session = dict(events(first, vid, {"question": "How many bottles?"}))["session"]["session_id"]
+    with make_client(store_dir, embedder) as again:  # a new server (and VideoQA) on the same store
+        assert [s["id"] for s in again.get(f"/api/sessions?video_id={vid}").json()] == [session]
+        assert again.get(f"/api/sessions/{session}").json()["turns"][0]["answer"] == "three bottles"
+        follow = dict(events(again, vid, {"question": "What colour are the caps?", "session_id": session}))
+        assert follow["answer"]["session_id"] == session
+        assert "How many bottles?" in again.factory.llm.calls[-1][1]  # the checkpointer carried the first turn
+        assert again.get(f"/api/sessions/{session}").json()["session"]["turns"] == 2

@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", default=str(DEFAULT_CLIPS))
     ap.add_argument("--out", default=str(REPO / ".vidrecall" / "sample" / "sample_haystack.mp4"))
     ap.add_argument("--profile", default="offline")
+    ap.add_argument("--verbose", action="store_true", help="show the libraries' logs, progress bars and warnings")
     args = ap.parse_args(argv)
+    from vidrecall.core.quiet import quiet_process, set_verbose
+
+    set_verbose(args.verbose)
+    quiet_process()  # before the model libraries are imported
 
     from vidrecall.api import VideoQA
 

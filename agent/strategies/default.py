@@ -36,7 +36,9 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
                     settings=JudgeSettings.of(ctx.config))
     message = (f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} "
                f"(by {verdict.decided_by}; LLM said {short_text(d.answer) or 'nothing usable'!r} {d.confidence:.2f})")
-    if not got.ok:
+    if got.out_of_time:
+        message += "; the time budget ran out before the model replied"
+    elif not got.ok:
         message += f"; malformed model output after {got.attempts} attempts"
     decision = verdict.to_state()
     return {"decision": decision, **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans],

@@ -11,7 +11,7 @@ from dataclasses import fields
 from typing import Any
 
 from vidrecall.tools.captioners.base import Captioner, CaptionerError
-from vidrecall.tools.providers import PROVIDERS, Provider, captioning_providers
+from vidrecall.tools.providers import captioning_providers, provider
 
 OCR_SUFFIX = "+ocr"
 
@@ -38,10 +38,12 @@ def _transformers(name: str, options: dict[str, Any], spec: str) -> Captioner:
     return TransformersVLMCaptioner(name, _settings(TransformersVLMSettings, options, spec))
 
 
-def _openai_style(remote: Provider) -> Callable[[str, dict[str, Any], str], Captioner]:
+def _openai_style(provider_name: str) -> Callable[[str, dict[str, Any], str], Captioner]:
     """Every captioning provider speaks OpenAI's chat-completions API (Ollama through its /v1 endpoint)."""
     def build(name: str, options: dict[str, Any], spec: str) -> Captioner:
         from vidrecall.tools.captioners.openai_vlm import OpenAIVLMCaptioner, OpenAIVLMSettings
+
+        remote = provider(provider_name)  # read when building: the table is the one source
 
         base_url = options.get("base_url") or remote.base_url
         if not base_url:
@@ -58,7 +60,7 @@ def _openai_style(remote: Provider) -> Callable[[str, dict[str, Any], str], Capt
 BUILDERS: dict[str, Callable[[str, dict[str, Any], str], Captioner]] = {
     "ocr": _ocr,
     "transformers": _transformers,
-    **{name: _openai_style(PROVIDERS[name]) for name in captioning_providers()},
+    **{name: _openai_style(name) for name in captioning_providers()},
 }
 
 

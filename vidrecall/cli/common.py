@@ -113,7 +113,8 @@ class StatusLine:
     def show(self, progress) -> None:
         if not self.out.is_terminal:
             return
-        text = styled((f"{progress.node:>9}", "magenta"), " ", (f"{progress.message} ({progress.elapsed_s:.0f} s)", "dim"))
+        took = f" ({progress.elapsed_s:.0f} s into the step)" if progress.elapsed_s >= 1 else ""
+        text = styled((f"{progress.node:>9}", "magenta"), " ", (f"{progress.message}{took}", "dim"))
         if self.status is None:
             self.status = self.out.status(text, spinner="dots")
             self.status.start()

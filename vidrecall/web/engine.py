@@ -29,6 +29,26 @@ class Engine:
         self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
         self.loading = False
+        self._active = 0
+        self._active_lock = threading.Lock()
+
+    @property
+    def busy(self) -> bool:
+        with self._active_lock:
+            return self._active > 0
+
+    def submit(self, fn, *args) -> None:
+        """Run `fn` in the model pool (never in the event loop)."""
+        def counted():
+            with self._active_lock:
+                self._active += 1
+            try:
+                fn(*args)
+            finally:
+                with self._active_lock:
+                    self._active -= 1
+
+        self.pool.submit(counted)
 
     @property
     def loaded(self) -> bool:
@@ -63,7 +83,10 @@ class Engine:
         return self.store.video(video_id)
 
     def close(self) -> None:
+        """Stop taking work. A question still running is not waited for: every caption it made is already
+        committed, so the memory stays whole; its connections close with the process."""
         self.pool.shutdown(wait=False, cancel_futures=True)
-        if self._qa is not None:
-            self._qa.close()
-        self.store.close()
+        if not self.busy:
+            if self._qa is not None:
+                self._qa.close()
+            self.store.close()

@@ -60,7 +60,7 @@ class JobManager:
             job = Job(id=uuid.uuid4().hex[:10], video_id=video_id, levels=levels)
             self._jobs[job.id] = job
             self._cancel[job.id] = threading.Event()
-        self.engine.pool.submit(self._run, job.id)
+        self.engine.submit(self._run, job.id)
         return job
 
     def get(self, job_id: str) -> Job | None:

@@ -49,8 +49,10 @@ class Services:
         return n
 
     def close(self) -> None:
+        busy = self.engine.busy  # work still running keeps its connections (see Engine.close)
         self.engine.close()
-        self.book.close()
+        if not busy:
+            self.book.close()
 
 
 def services(request: Request) -> Services:

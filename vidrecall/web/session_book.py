@@ -6,13 +6,13 @@ The conversation itself (what follow-up questions see) lives in the LangGraph ch
 """
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from vidrecall.core import sqlite_files
 from vidrecall.core.result import Answer
 
 BOOK_NAME = "web_sessions.db"
@@ -29,7 +29,8 @@ class SessionInfo(BaseModel):
 
 class SessionBook:
     def __init__(self, store: Path):
-        self._db = sqlite3.connect(str(Path(store) / BOOK_NAME), check_same_thread=False, isolation_level=None)
+        # Private (0600), WAL, busy timeout, quick_check: see vidrecall.core.sqlite_files.
+        self._db = sqlite_files.connect(Path(store) / BOOK_NAME, consequence="the page's list of sessions starts empty")
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -70,7 +70,7 @@ async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)
         finally:
             emit(None)
 
-    svc.engine.pool.submit(work)
+    svc.engine.submit(work)
 
     async def events():
         yield sse("session", json.dumps({"session_id": session_id, "video_id": record.id}))
