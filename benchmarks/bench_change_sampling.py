@@ -70,12 +70,15 @@ def main() -> None:
     embedder = load_embedder()
     old = dataclasses.replace(profile, fps=None, frames_per_clip=2, change_aware=False)
     plain = dataclasses.replace(profile, change_aware=False)
-    runs = {"2 frames/min (old)": run(args.video, old, embedder), "1 fps change-aware": run(args.video, profile, embedder)}
-    if not args.no_plain:
-        runs["1 fps plain"] = run(args.video, plain, embedder)
     print(f"video: {args.video.name}")
-    for name, r in runs.items():
-        print(f"  {name:20s} {r['seconds']:7.1f} s  OCR calls (frames) {r['ocr_frames']:5d}  decoded {r['decoded']}")
+    variants = {"2 frames/min (old)": old, "1 fps change-aware": profile}
+    if not args.no_plain:
+        variants["1 fps plain"] = plain
+    runs = {}
+    for name, level in variants.items():
+        r = runs[name] = run(args.video, level, embedder)
+        print(f"  {name:20s} {r['seconds']:7.1f} s  OCR calls (frames) {r['ocr_frames']:5d}  decoded {r['decoded']}",
+              flush=True)
     change, old_run = runs["1 fps change-aware"], runs["2 frames/min (old)"]
     plain_calls = runs["1 fps plain"]["ocr_frames"] if "1 fps plain" in runs else change["decoded"]
     print(f"OCR calls change-aware / plain 1 fps: {change['ocr_frames']}/{plain_calls} = "

@@ -126,7 +126,7 @@ def main() -> None:
         ann.nprobe = nprobe
         print(f" nprobe {nprobe}:")
         line("all videos (IVF + exact re-score)", *timed(lambda q: index.search(q, args.k), queries), truth_all, args.k)
-        line(f"30 videos ({thirty.mean():.0%}, IVF: lists / share, filter, re-score)",
+        line(f"30 videos ({thirty.mean():.0%}, IVF x2 lists, bitmap filter, re-score)",
              *timed(lambda q: index.search(q, args.k, allowed_thirty), queries), truth_thirty, args.k)
     ann.nprobe = ann_index.NPROBE
     line(f"one video ({one.mean():.0%}, exact over its vectors)",

@@ -70,7 +70,7 @@ class _Baseline:
         if config.speech.source != "off":  # what was said, beside the captions the baseline gathered
             memory.build_speech(video, progress=self.progress, meter=meter)
             nodes = nodes + memory.nodes(video.id, SPEECH_LEVEL)
-        ctx = AgentContext(config, memory, llm, video, meter)
+        ctx = AgentContext(config, memory, llm, video, meter, deadline=meter.started + config.budgets.max_seconds)
         view = render_view(ctx, nodes)
         started = time.monotonic()
         decision = decide(ctx, "answer", AnswerDecision, meter=meter, question=item.question,

@@ -63,8 +63,11 @@ class IvfCopy:
     def remove(self, ids: np.ndarray) -> None:
         self.index.remove_ids(faiss.IDSelectorBatch(ids))
 
-    def candidates(self, query: np.ndarray, k: int, nprobe: int | None = None) -> np.ndarray:
-        """Up to RERANK_FACTOR * k ids, approximately best first, from `nprobe` lists (default: self.nprobe)."""
+    def candidates(self, query: np.ndarray, k: int, nprobe: int | None = None, selector=None) -> np.ndarray:
+        """Up to RERANK_FACTOR * k ids, approximately best first, from `nprobe` lists (default: self.nprobe),
+        only those `selector` (a faiss IDSelector) allows when given."""
         params = faiss.SearchParametersIVF(nprobe=nprobe or self.nprobe)
+        if selector is not None:
+            params.sel = selector
         _, ids = self.index.search(query, min(self.ntotal, RERANK_FACTOR * k), params=params)
         return ids[0][ids[0] >= 0]

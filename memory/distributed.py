@@ -134,7 +134,11 @@ class RayIndexer:
 
         if not ray.is_initialized():
             s = self.settings
-            kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+            from vidrecall.core.quiet import verbose
+
+            # Ray's own start-up notices are library noise unless --verbose
+            kwargs = {"include_dashboard": False, "log_to_driver": verbose(),
+                      "logging_level": logging.INFO if verbose() else logging.ERROR}
             if s.address:
                 ray.init(address=s.address, **kwargs)
             else:

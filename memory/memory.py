@@ -72,6 +72,13 @@ class CaptionPlan:
 
 
 class VideoMemory:
+    """The facade: callers above memory/ use these methods, never `.store` or `.index` directly.
+
+    videos: `register`, `videos`; grids: `level_spans`, `missing_clips`; captions: `plan`, `caption`,
+    `build_level`; recall: `nodes`, `nodes_by_id`, `count`, `search`; prompt text: `render` (with the
+    spans its entries are numbered by).
+    """
+
     def __init__(self, config: Config, captioner: Captioner, embedder: Embedder | None = None,
                  store_dir: str | Path | None = None) -> None:
         self.config = config

@@ -80,3 +80,30 @@ def test_negation_question_with_each_evidence_role(store_dir, embedder, role, we
     assert [s.node for s in answer.trajectory] == ["recall", "answer", "finish"]
     if role == "tie_break":  # "Red" is, rightly, in no caption: the LLM's word counts 0.95 x 0.75
         assert answer.confidence == pytest.approx(0.712, abs=1e-3)
+
+
+def _view(*texts: str):
+    from types import SimpleNamespace
+
+    from vidrecall.agent.memory_view import MemoryView
+    from vidrecall.core.types import Span
+
+    nodes = [SimpleNamespace(id=i, text=t, span=Span(60 * i, 60 * i + 60), start=60.0 * i, end=60.0 * i + 60,
+                             level="coarse", depth=0) for i, t in enumerate(texts)]
+    return MemoryView(nodes, "\n".join(texts), [n.span for n in nodes])
+
+
+@pytest.mark.parametrize("role, llm_answer, option, decided_by", [
+    ("tie_break", "nothing usable", "A", "evidence"),  # the LLM named no option: the vote breaks the tie
+    ("tie_break", "A", "A", "llm+evidence"),  # agreeing, the vote adds its confidence
+    ("off", "nothing usable", None, "fallback"),  # no vote at all
+])
+def test_judge_roles_without_a_video(embedder, role, llm_answer, option, decided_by):
+    from vidrecall.agent.judge import JudgeSettings, LlmClaim, judge
+
+    view = _view("Frames 0:00-1:00 (2 sampled). On-screen text: \"SINTEL\" (0:41).", "A grey street at dusk.")
+    claim = LlmClaim(llm_answer, 0.2, [view.clips[0]], "", True)
+    verdict = judge("What does the title card say?", ["A. SINTEL", "B. TEARS OF STEEL"], claim, view, embedder,
+                    forced=False, settings=JudgeSettings(role, 0.0))
+    assert (verdict.option, verdict.decided_by) == (option, decided_by)
+    assert (verdict.confidence >= 0.7) == (option is not None)

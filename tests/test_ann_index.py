@@ -53,3 +53,22 @@ def test_big_index_searches_through_an_ivf_copy_with_exact_rescoring(tmp_path):
     loaded.ann_above = 4000
     assert loaded._ann is not None and loaded._ann.ntotal == 6000  # no retraining on open
     assert loaded.search(queries[3], 10) == index.search(queries[3], 10)
+
+
+def test_a_broad_filter_over_a_big_index_returns_only_allowed_ids():
+    vecs = clustered(6000, seed=4)
+    ids = np.arange(6000, dtype=np.int64) + 1
+    index = VectorIndex(DIM, "e", use_gpu=False)
+    index.ann_above = 4000
+    index.add(ids, vecs)
+    import vidrecall.memory.vector_index as vi
+
+    allowed = set(ids[ids % 3 == 0].tolist())  # 2000 ids: above EXACT_FILTER_MAX below, so through the IVF
+    old, vi.EXACT_FILTER_MAX = vi.EXACT_FILTER_MAX, 100
+    try:
+        hits = index.search(clustered(1, seed=5)[0], 10, allowed)
+    finally:
+        vi.EXACT_FILTER_MAX = old
+    assert len(hits) == 10 and all(i in allowed for i, _ in hits)
+    truth = set(exact(vecs, ids, clustered(1, seed=5)[0], 10, allowed))
+    assert len({i for i, _ in hits} & truth) >= 7

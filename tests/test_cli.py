@@ -61,6 +61,7 @@ def test_index_then_memory_shows_captions(store_dir):
     res = run_cli("index", str(video), "--levels", "coarse,fine", "--quiet", store=store_dir)
     assert res.returncode == 0, res.stderr
     assert "coarse: 1 clips, 1 captioned" in res.stdout and "fine: 6 clips, 6 captioned" in res.stdout
+    assert "52 frames decoded, " in res.stdout and " sent, " in res.stdout  # change-aware: fewer sent
     res = run_cli("memory", str(video), "--json", store=store_dir)
     assert res.returncode == 0, res.stderr
     nodes = json.loads(res.stdout)
@@ -70,10 +71,13 @@ def test_index_then_memory_shows_captions(store_dir):
     assert 1 < len(coarse["frame_times"]) < 52  # ... while OCRing only the frames that changed
     titled = [(n["start"], n["end"]) for n in nodes if n["level"] == "fine" and "SINTEL" in n["text"].upper()]
     assert titled == [(40.0, 50.0)]  # the title card at 0:42-0:47, read again at the fine level
-    # a second run re-captions nothing
-    res = run_cli("index", str(video), "--levels", "coarse,fine", "--quiet", store=store_dir)
-    assert res.returncode == 0 and res.stdout.count("0 captioned") == 2
-    assert "1 already stored" in res.stdout and "6 already stored" in res.stdout
+    # a second run re-captions nothing; --json reports each level
+    res = run_cli("index", str(video), "--levels", "coarse,fine", "--json", store=store_dir)
+    assert res.returncode == 0, res.stderr
+    reports = json.loads(res.stdout)
+    assert [(r["level"], r["clips"], r["captions_made"], r["captions_reused"], r["frames_decoded"], r["frames_sent"])
+            for r in reports] == [("coarse", 1, 0, 1, 0, 0), ("fine", 6, 0, 6, 0, 0)]
+    assert all(r["seconds"] >= 0 and r["video_id"] == reports[0]["video_id"] for r in reports)
 
 
 @pytest.mark.slow

@@ -110,7 +110,9 @@ def test_build_backbones_prefers_objects_and_preflights_the_llm(store_dir: Path,
         llm = make_chat_model("openai-compatible:m", {"base_url": server.base_url})
         config = Config(store_dir=str(store_dir), llm="openai:never-built")
         backbones = build_backbones(config, llm=llm, vlm=ocr_captioner, embedder=embedder)
-        assert backbones.llm is llm and isinstance(llm.cache, SQLiteResponseCache)
+        assert backbones.llm is llm and llm.cache is None  # a model passed in keeps its owner's cache setting
+        build_backbones(config, llm=llm, vlm=ocr_captioner, embedder=embedder, cache_given_llm=True)
+        assert isinstance(llm.cache, SQLiteResponseCache)
         assert any(r.path.endswith("/models") for r in server.requests)  # preflight asked the server
     dead = Config(store_dir=str(store_dir), llm="openai-compatible:m",
                   llm_options={"base_url": f"http://127.0.0.1:{free_port()}/v1"})

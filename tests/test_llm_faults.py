@@ -44,14 +44,15 @@ def video(tmp_path: Path) -> Path:
     return short_clip(tmp_path, "tiny.mp4", seconds=3.0, fps=5)
 
 
-def qa_for(profile: Path, store: Path, **kw) -> VideoQA:
-    return VideoQA(config=load_config(profile, store_dir=str(store), **kw))
+def qa_for(profile: Path, store: Path, embedder=None) -> VideoQA:
+    return VideoQA(config=load_config(profile, store_dir=str(store)), embedder=embedder)
 
 
-def test_a_hung_server_is_bounded_by_the_time_budget(tmp_path, store_dir, video) -> None:
+@pytest.mark.slow  # the 5 s budget itself, plus the first OCR/embedder load of the file
+def test_a_hung_server_is_bounded_by_the_time_budget(tmp_path, store_dir, video, embedder) -> None:
     budget = 5.0
     with FakeOpenAIServer(default=Reply(content=GOOD, delay_s=120)) as server:
-        qa = qa_for(profile_for(tmp_path, server.base_url, max_seconds=budget), store_dir)
+        qa = qa_for(profile_for(tmp_path, server.base_url, max_seconds=budget), store_dir, embedder)
         qa.index(video, progress=False)  # the coarse memory exists; the question's time is the model's
         started = time.monotonic()
         answer = qa.ask(video, "What is shown?", OPTIONS)
@@ -90,15 +91,16 @@ def test_an_openai_spec_with_a_base_url_talks_only_to_that_host(tmp_path, store_
     assert "api.openai.com" not in out.out + out.err
 
 
-def test_an_empty_reply_is_not_cached_and_a_recovered_server_is_asked_again(tmp_path, store_dir, video) -> None:
+def test_an_empty_reply_is_not_cached_and_a_recovered_server_is_asked_again(tmp_path, store_dir, video,
+                                                                          embedder) -> None:
     with FakeOpenAIServer(default=Reply(content="")) as server:
         profile = profile_for(tmp_path, server.base_url)
-        with qa_for(profile, store_dir) as qa:
+        with qa_for(profile, store_dir, embedder) as qa:
             first = qa.ask(video, "What is shown?", OPTIONS)
         assert server.chat_requests() and first.decided_by != "llm"
         server.default = Reply(content=GOOD)  # the server recovers
         before = len(server.chat_requests())
-        with qa_for(profile, store_dir) as qa:
+        with qa_for(profile, store_dir, embedder) as qa:
             second = qa.ask(video, "What is shown?", OPTIONS)
     assert len(server.chat_requests()) > before, "the failed replies were served from the cache"
     assert second.option == "A" and "llm" in second.decided_by and second.error is None
@@ -135,10 +137,10 @@ def test_the_exit_codes_are_documented_in_ask_help(capsys) -> None:
     assert f"{EXIT_MODEL_FAILED} the model never answered" in " ".join(capsys.readouterr().out.split())
 
 
-def test_a_huge_question_is_cut_and_the_answer_says_so(tmp_path, store_dir, video) -> None:
+def test_a_huge_question_is_cut_and_the_answer_says_so(tmp_path, store_dir, video, embedder) -> None:
     question = "Which colour is shown? " + "x" * 20_000
     with FakeOpenAIServer(default=Reply(content=GOOD)) as server:
-        with qa_for(profile_for(tmp_path, server.base_url), store_dir) as qa:
+        with qa_for(profile_for(tmp_path, server.base_url), store_dir, embedder) as qa:
             answer = qa.ask(video, question, OPTIONS)
     texts = [r.text() for r in server.chat_requests()]
     assert texts and all("x" * (MAX_QUESTION_CHARS + 1) not in t for t in texts)

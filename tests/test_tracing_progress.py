@@ -75,3 +75,22 @@ def test_progress_items_arrive_between_steps_during_a_zoom(store_dir, embedder):
     assert [p.done for p in during] == list(range(len(during))) and all(p.total == len(during) for p in during)
     asking = [i for i in items if isinstance(i, Progress) and i.message.startswith("asking the LLM")]
     assert {p.node for p in asking} >= {"answer", "localize"}
+
+
+def test_the_notebook_panel_shows_progress_inside_a_zoom_live(store_dir, embedder):
+    from vidrecall.display.notebook import NotebookProgress, follow_stream
+
+    class Handle:
+        def __init__(self) -> None:
+            self.updates: list[str] = []
+
+        def update(self, view) -> None:
+            self.updates.append(view._repr_html_())
+
+    handle = Handle()
+    with make_qa(store_dir, embedder, scripted_llm()) as qa:
+        answer = follow_stream(qa.stream(clip(PEOPLE), "What colour is the toy?", OPTIONS),
+                               NotebookProgress("What colour is the toy?", handle=handle))
+    assert isinstance(answer, Answer)
+    live = [u for u in handle.updates if "zoom: captioning " in u]
+    assert live and handle.updates.index(live[0]) < len(handle.updates) - 1  # shown before the answer card

@@ -110,11 +110,13 @@ class VideoQA:
         level's IndexReport."""
         return list(self.index_levels(video, levels, progress))[-1]
 
-    def index_levels(self, video: str | Path, levels=("coarse",), progress: bool = True) -> Iterator:
-        """As `index`, yielding each level's IndexReport as that level is done."""
+    def index_levels(self, video: str | Path, levels=("coarse",), progress: bool = True,
+                     on_progress=None) -> Iterator:
+        """As `index`, yielding each level's IndexReport as that level is done. `on_progress` gets a
+        vidrecall.memory.pipeline.LevelProgress (level, done, total, clip span) as clips finish."""
         record = self.memory.register(video)
         for level in levels:
-            yield self.memory.build_level(record, level, progress=progress)
+            yield self.memory.build_level(record, level, progress=progress, on_progress=on_progress)
         self.memory.build_speech(record, progress=progress)  # no-op unless config.speech is on
 
     def ask(self, video: str | Path, question: str, options: list[str] | None = None, *,

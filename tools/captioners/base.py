@@ -16,6 +16,10 @@ class Captioner(Protocol):
 
     `id` names the model and every setting that changes its output; it is part of the memory cache key,
     so two captioners with the same id must caption the same frames the same way.
+
+    Capacity (read by memory/pipeline.py, both optional): `max_concurrency` — requests it takes at once
+    (API captioners; the pipeline runs that many `caption` calls in parallel), else `batch_size` — clips
+    per `caption_batch` call (local models; one call at a time, batches filled from the decode queue).
     """
 
     id: str

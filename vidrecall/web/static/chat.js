@@ -52,7 +52,7 @@ export class Chat {
     const card = el("div", { class: "answer-slot" });
     this.log.append(el("div", { class: "turn" },
       el("div", { class: "q", text: question }),
-      options.length ? el("ul", { class: "options" }, options.map((o) => el("li", { text: o }))) : null,
+      options.length ? el("ul", { class: "options" }, options.map((o, i) => el("li", { text: o, dataset: { letter: optionLetter(o, i) } }))) : null,
       el("details", { class: "steps-box", open: true }, el("summary", { text: "what the agent did" }), steps, progress), card));
     this.log.scrollTop = this.log.scrollHeight;
     return { steps, progress, card };
@@ -98,6 +98,8 @@ export class Chat {
   }
 
   answerCard(a) {
+    const chosen = (a.option || "").trim().toUpperCase();
+    this.log.lastElementChild?.querySelectorAll(".options li").forEach((li) => li.classList.toggle("chosen", li.dataset.letter === chosen));
     const head = a.option && !a.answer.trim().toUpperCase().startsWith(a.option.toUpperCase()) ? `${a.option}. ${a.answer}` : a.answer;
     const c = Math.min(1, Math.max(0, a.confidence));
     const chips = a.evidence.map((ev) => el("button", {
@@ -130,4 +132,9 @@ function stepItem(s) {
     el("span", { class: "node", text: s.node }), el("span", { text: ` ${s.message}` }),
     spans ? el("span", { class: "muted", text: ` [${s.level ? s.level + " " : ""}${spans}]` }) : null,
     el("span", { class: "muted", text: `${captions} · ${s.elapsed_s.toFixed(1)} s` }));
+}
+
+function optionLetter(option, index) {
+  const m = option.match(/^\s*\(?([A-Za-z])\s*[.):]/);
+  return m ? m[1].toUpperCase() : String.fromCharCode(65 + index);
 }
