@@ -4,9 +4,9 @@
   the question, no filler) occur, on word boundaries, in the cited captions with the captioner's
   boilerplate cut. An option with no distinctive word is never grounded: nothing could show it.
 - An open answer is grounded when more than half of its content words occur there ("white" alone does
-  not ground "a white rabbit"), or, for a paraphrase,
-  when its embedding is at least SUPPORT_MIN_SIMILARITY from one cited caption. That threshold is measured
-  with the real embedder by benchmarks/calibrate_grounding.py: above every unrelated caption tried.
+  not ground "a white rabbit"), or, for a paraphrase, when its embedding is at least SUPPORT_MIN_SIMILARITY
+  from one cited caption. That threshold is measured with the real embedder by
+  benchmarks/calibrate_grounding.py: above every unrelated caption tried.
 """
 from __future__ import annotations
 

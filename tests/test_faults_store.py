@@ -100,6 +100,7 @@ def test_damaged_pages_of_memory_db_are_one_line_naming_the_file(tmp_path, store
     assert db.read_bytes() == damaged, "the damaged file was changed (nothing may be lost before it is moved)"
 
 
+@pytest.mark.slow
 def test_a_garbage_llm_cache_is_a_warning_and_questions_run_uncached(tmp_path, store_dir, video, server, capsys,
                                                                    caplog):
     cache = store_dir / "llm_cache.db"

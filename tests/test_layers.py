@@ -10,13 +10,10 @@ one docs/architecture.md states:
 from __future__ import annotations
 
 import ast
-import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-
-if sys.version_info >= (3, 11):
-    import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP = "vidrecall"
@@ -191,3 +188,10 @@ def test_the_checker_sees_a_cycle_and_a_lazy_upward_import(tmp_path) -> None:
                     "def f():\n    from vidrecall.api import VideoQA\n")
     found = imports_of("vidrecall.tools.lazy", lazy, {"vidrecall.api", "vidrecall.cli", "vidrecall.tools.lazy"})
     assert found == {"vidrecall.api"}
+
+
+def test_every_subpackage_is_listed_for_packaging() -> None:
+    """A folder with an __init__.py that pyproject's `packages` omits is missing from a built wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {name for name, file in modules().items() if file.name == "__init__.py"}
+    assert not found - listed, f"add to pyproject packages (and package-dir if outside vidrecall/): {sorted(found - listed)}"

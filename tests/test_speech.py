@@ -88,6 +88,7 @@ class Dies:
         return self.inner.transcribe(samples)
 
 
+@pytest.mark.slow
 def test_an_interrupted_transcription_resumes_where_it_stopped(speech_clip, embedder, store_dir, whisper, tmp_path):
     spec, _ = speech_clip
     whole = memory_for(tmp_path / "whole", embedder, window_seconds=40)

@@ -2,6 +2,8 @@
 speech over one store, and the report shows spoken accuracy and what hearing cost."""
 from __future__ import annotations
 
+import pytest
+
 from dataclasses import replace
 
 from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel, fast_levels
@@ -11,6 +13,7 @@ from vidrecall.evaluation.report import write_report
 from vidrecall.evaluation.runner import make_method, run_eval
 
 
+@pytest.mark.slow
 def test_with_and_without_speech_runs_and_the_report_shows_it(speech_clip, embedder, tmp_path):
     spec, _ = speech_clip
     items = load_items("haystack", spec.qa_path, video_dir=spec.video.parent)

@@ -138,6 +138,7 @@ def test_wrong_key_and_dead_server_fail_with_one_line_and_no_key(monkeypatch):
     assert KEY not in repr(official)
 
 
+@pytest.mark.slow
 def test_speech_memory_from_a_server_backend(speech_clip, embedder, store_dir):
     from vidrecall.agent.testing import ScriptedCaptioner, fast_levels
     from vidrecall.memory.memory import VideoMemory

@@ -64,6 +64,7 @@ def seeks_to(page, seconds: float) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_page_streams_steps_before_the_answer_and_evidence_seeks_the_player(page, store_dir, embedder):
     def caption(span, level, instruction):
         if level == "coarse":
@@ -121,6 +122,7 @@ def test_page_streams_steps_before_the_answer_and_evidence_seeks_the_player(page
         assert "a hand lifts one" in page.inner_text("#search-hits")
 
         page.fill("#question", "And what colour are the caps?")
+        page.fill("#options", "A. red\nB. blue")
         page.click("#ask-button")
         page.wait_for_function("() => document.querySelectorAll('.turn .answer').length === 2", timeout=60_000)
         assert "/session/" in page.url
@@ -129,6 +131,7 @@ def test_page_streams_steps_before_the_answer_and_evidence_seeks_the_player(page
         page.wait_for_selector("tr[data-video-id]")
         page.goto(session_url)
         page.wait_for_function("() => document.querySelectorAll('.turn .answer').length === 2")
+        assert page.locator(".turn .options li").count() == 2  # the options asked with are shown again
         assert [q.inner_text() for q in page.locator(".turn .q").all()] == [
             "How many bottles are on the table?", "And what colour are the caps?"]
         assert not page.errors, page.errors
@@ -168,7 +171,7 @@ def test_real_offline_run_in_the_browser(page, store_dir, tmp_path):
     from vidrecall.api import VideoQA
 
     def offline():
-        return VideoQA("offline", store_dir=store_dir, budgets={"max_iterations": 1, "max_seconds": 240})
+        return VideoQA("offline", store_dir=store_dir, budgets={"max_iterations": 1, "max_seconds": 300})
 
     app = create_app(ServeSettings(store=store_dir, allow=(CLIPS,), qa_factory=offline))
     with live_server(app) as base:

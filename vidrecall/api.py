@@ -25,6 +25,7 @@ from vidrecall.session import ChatSession, new_session_id, open_checkpointer
 from vidrecall.agent.state import AgentContext, fresh_question_state
 from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
+from vidrecall.tools.llm.deadline import load_local_weights
 from vidrecall.tools.llm.structured import LLMCallError
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): every LLM call carries the question
@@ -133,6 +134,7 @@ class VideoQA:
         question, options = _checked(question, options)
         question, notes = capped_question(question)
         self.preflight()
+        load_local_weights(self.backbones.llm)  # before the question's clock: a load cannot stop at a deadline
         meter = CostMeter()
         # one file, or a library (folder / glob / list / Library) seen as one timeline; VideoError before any work
         memory, record = open_target(self.memory, video, self.config.levels[0].name, meter)

@@ -4,7 +4,8 @@
 
 Weights load once per process per (model, file, dtype, device) and are shared by every instance; a
 vision-language checkpoint is shared with the captioner when both roles name it (tools/shared_models.py).
-Replies carry `usage_metadata` (input/output tokens) like any API model's.
+Replies carry `usage_metadata` (input/output tokens) like any API model's. Generation stops at the
+question's deadline (tools/llm/deadline.py) and then raises GenerationOutOfTime: never a reply, never cached.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from vidrecall.core.quiet import quiet_loading
+from vidrecall.tools.llm.deadline import RaiseAtDeadline, StopAtDeadline, check_deadline, current_deadline
 from vidrecall.tools.llm.json_repair import closes_first_value
 
 log = logging.getLogger(__name__)
@@ -166,7 +168,9 @@ class LocalTransformersChat(BaseChatModel):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         import torch
 
-        backend = self._backend()
+        deadline = current_deadline()
+        backend = self._backend()  # loading cannot be interrupted; a load that outlasts the budget ends here
+        check_deadline(deadline)
         tokenizer, model = backend.tokenizer, backend.model
         input_ids = self._encode(backend, chat_dicts(messages))
         prefix = json_prefill(kwargs.get("response_format"))
@@ -179,10 +183,15 @@ class LocalTransformersChat(BaseChatModel):
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with torch.inference_mode():
-            stopping = [_StopWhenJsonCloses(tokenizer, input_ids.shape[1], prefix)] if prefix else []
+            stopping: list[Any] = [_StopWhenJsonCloses(tokenizer, input_ids.shape[1], prefix)] if prefix else []
+            at_deadline = StopAtDeadline(deadline) if deadline is not None else None
+            if at_deadline is not None:
+                stopping.append(at_deadline)
             output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new,
                                     pad_token_id=pad_id, repetition_penalty=self.repetition_penalty,
                                     stopping_criteria=stopping or None, **sampling)
+        if at_deadline is not None and at_deadline.fired:
+            check_deadline(deadline)  # cut short by the budget: a partial reply is no reply
         new_tokens = output[0, input_ids.shape[1]:]
         text = _cut_at_stop(prefix + tokenizer.decode(new_tokens, skip_special_tokens=True), stop).strip()
         message = AIMessage(content=text, usage_metadata=_usage(int(input_ids.shape[1]), int(new_tokens.shape[0])),
@@ -237,7 +246,9 @@ class LlamaCppChat(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        deadline = current_deadline()
         llama = load_llama_cpp(self.model_path, self.n_ctx, self.n_threads)
+        check_deadline(deadline)
         request: dict[str, Any] = {
             "messages": chat_dicts(messages),
             "max_tokens": int(kwargs.get("max_tokens", self.max_new_tokens)),
@@ -248,6 +259,10 @@ class LlamaCppChat(BaseChatModel):
         if _wants_json(response_format) and "json_schema" in response_format:
             request["response_format"] = {"type": "json_object",
                                           "schema": response_format["json_schema"]["schema"]}
+        if deadline is not None:  # the token loop calls it after every token; raising there ends the call
+            from llama_cpp import LogitsProcessorList
+
+            request["logits_processor"] = LogitsProcessorList([RaiseAtDeadline(deadline)])
         response = llama.create_chat_completion(**request)
         usage = response.get("usage") or {}
         message = AIMessage(content=response["choices"][0]["message"].get("content") or "",

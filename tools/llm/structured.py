@@ -8,9 +8,11 @@ server that keeps failing, yields `Decision(ok=False, value=fallback, error=...)
 opposed to replying badly. Every attempt records a `Usage` on the meter (a failed one with its error);
 every malformed reply counts as malformed. Only replies that parsed are kept in the response cache.
 
-With a `deadline` (a `time.monotonic()` value: the question's time budget), a call runs in a daemon
-thread and is abandoned when the deadline passes, so a hung server never holds the caller past its
-budget; none is started after it.
+With a `deadline` (a `time.monotonic()` value: the question's time budget) no call is started after it.
+A local model (transformers, llama.cpp) runs in the caller's thread and stops generating at the deadline
+(tools/llm/deadline.py); abandoning it would leave a native thread in `generate` that kills the process
+at exit. A remote call runs in a daemon thread and is abandoned when the deadline passes, so a hung
+server never holds the caller past its budget (its blocked socket read dies harmlessly with the process).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.cache import SQLiteResponseCache
+from vidrecall.tools.llm.deadline import GenerationOutOfTime, generation_deadline, stops_at_deadline
 from vidrecall.tools.llm.json_repair import json_candidates, strip_reasoning
 from vidrecall.tools.llm.preflight import describe_error
 from vidrecall.tools.llm.usage import model_id, record, usage_from_message
@@ -247,8 +250,14 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
         return message, cache.hits_in_this_thread() > hits_before, cache.last_key_in_this_thread()
 
     try:
-        message, cached, key = call() if left is None else _within(call, left)
-    except _OutOfTime:
+        if left is None:
+            message, cached, key = call()
+        elif stops_at_deadline(model):
+            with generation_deadline(deadline):
+                message, cached, key = call()
+        else:
+            message, cached, key = _within(call, left)
+    except (_OutOfTime, GenerationOutOfTime):
         record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
                             role=role, error=OUT_OF_TIME, out_of_time=True))
         return _Reply("", OUT_OF_TIME, permanent=True, out_of_time=True)

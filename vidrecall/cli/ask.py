@@ -6,7 +6,7 @@ import sys
 
 from vidrecall.cli.library import question_target
 from vidrecall.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, add_command, console,
-                                  follow_steps, make_qa, print_answer, stream_answer, styled, video_path)
+                                  follow_steps, make_qa, print_answer, stream_answer, styled)
 
 
 def run_ask(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ import argparse
 import os
 
 from vidrecall.cli.common import add_command, console, make_qa
+from vidrecall.cli.index import parse_levels
 
 UPLOAD_LIMIT_MB = 2048
 
@@ -17,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     store = load_config(args.profile, store_dir=args.store).store_path
     settings = ServeSettings(store=store, profile=args.profile, host=args.host, port=args.port,
                              allow=tuple(args.allow or ()), token=args.token or os.environ.get("VIDRECALL_TOKEN"),
-                             upload_limit=int(args.upload_limit_mb * (1 << 20)),
+                             upload_limit=int(args.upload_limit_mb * (1 << 20)), index_levels=parse_levels(args.levels),
                              qa_factory=lambda: make_qa(args)).checked()
     import uvicorn
 
@@ -44,3 +45,4 @@ def register(sub) -> None:
     p.add_argument("--token", default=None,
                    help="require this token on every request (default: $VIDRECALL_TOKEN; generated off 127.0.0.1)")
     p.add_argument("--upload-limit-mb", type=float, default=UPLOAD_LIMIT_MB, help="largest upload (default 2048 MB)")
+    p.add_argument("--levels", default="coarse", help="levels the page's Index button builds (default: coarse)")

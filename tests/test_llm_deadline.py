@@ -1,0 +1,103 @@
+"""A question's time budget running out mid-call ends the process cleanly, local model or remote server.
+
+A local model (the offline profile's SmolLM2 through transformers) must stop generating AT the deadline:
+a thread abandoned inside torch's `generate` kills the interpreter at exit ("terminate called without an
+active exception", exit 134). A remote call may be abandoned, and the process must still exit 0 at once,
+not after the HTTP client's 120 s timeout. Both run the real `python -m vidrecall.cli ask` in a
+subprocess (the exit code is the point), on a real 3 s clip indexed once with real OCR.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fakeserver import FakeOpenAIServer, Reply
+from videogen import short_clip
+from vidrecall.api import VideoQA
+from vidrecall.core.config import PROFILES_DIR, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+BUDGET_S = 15.0  # covers opening the store and recalling; the first model call then runs into the deadline
+MARGIN_S = 10.0  # one more token (after a prompt prefill) on a busy CPU, plus the forced answer
+
+
+def offline_profile(path: Path, *, max_seconds: float, **changes) -> Path:
+    """The bundled offline profile with a time budget, no speech, and `changes` on top."""
+    data = yaml.safe_load((PROFILES_DIR / "offline.yaml").read_text())
+    data["budgets"] = {**data["budgets"], "max_iterations": 1, "max_llm_tokens": 10_000_000,
+                       "max_seconds": max_seconds}
+    data["speech"] = {"source": "off"}
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, embedder) -> tuple[Path, Path, Path]:
+    """(video, store, work dir): the coarse memory exists, so the question's time goes to the model."""
+    work = tmp_path_factory.mktemp("deadline")
+    video = short_clip(work, "tiny.mp4", seconds=3.0, fps=5)
+    store = work / "store"
+    profile = offline_profile(work / "index.yaml", max_seconds=600)
+    with VideoQA(config=load_config(profile, store_dir=str(store)), embedder=embedder) as qa:
+        qa.index(video, progress=False)
+    return video, store, work
+
+
+def ask(video: Path, store: Path, profile: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run([sys.executable, "-m", "vidrecall.cli", "ask", str(video), "What is shown?",
+                           "--option", "A. gray", "--option", "B. red", "--profile", str(profile),
+                           "--store", str(store), "--json"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert "terminate called" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    return done, json.loads(done.stdout[done.stdout.index("{"):])
+
+
+def assert_cut_by_the_budget(answer: dict) -> None:
+    assert answer["error"] is None, answer["error"]  # a spent budget is an answer with what is known
+    assert answer["forced"] and "seconds" in answer["stop"], answer["stop"]
+    assert any("time budget ran out" in step["message"] for step in answer["trajectory"]), \
+        [step["message"] for step in answer["trajectory"]]
+
+
+@pytest.mark.slow  # a subprocess that loads SmolLM2 (~20-60 s on 2 busy cores) and spends a 15 s budget
+def test_a_local_model_stops_generating_at_the_deadline_and_the_process_exits_0(indexed) -> None:
+    video, store, work = indexed
+    # Sampling at a high temperature with no token cap: the reply rambles on and never closes its JSON, so
+    # the model is still generating when the budget ends (before the fix: exit 134 at shutdown).
+    profile = offline_profile(work / "local.yaml", max_seconds=BUDGET_S,
+                              llm_options={"max_tokens": 100_000, "temperature": 5.0})
+    started = time.monotonic()
+    _, answer = ask(video, store, profile)
+    took = time.monotonic() - started
+    assert_cut_by_the_budget(answer)
+    assert answer["cost"]["llm_calls"] >= 1, "no model call was under way when the budget ran out"
+    assert answer["cost"]["seconds"] < BUDGET_S + MARGIN_S, \
+        f"the question took {answer['cost']['seconds']:.1f} s with a {BUDGET_S:g} s budget (process {took:.0f} s)"
+
+
+@pytest.mark.slow  # a subprocess (imports, OCR) and a 5 s budget against a server that never answers
+def test_an_abandoned_remote_call_lets_the_process_exit_0_at_once(indexed) -> None:
+    video, store, work = indexed
+    budget = 5.0
+    with FakeOpenAIServer(default=Reply(content="{}", delay_s=300)) as server:
+        # No `timeout` option: the client would wait its default 120 s; the process must not.
+        profile = offline_profile(work / "remote.yaml", max_seconds=budget, llm="openai-compatible:m",
+                                  llm_options={"base_url": server.base_url, "max_retries": 0})
+        _, answer = ask(video, store, profile)
+        exited = time.time()
+        requests = server.chat_requests()
+    assert requests, "the question never reached the server"
+    assert_cut_by_the_budget(answer)
+    after_first_request = exited - requests[0].received_at
+    assert after_first_request < budget + MARGIN_S, \
+        f"the process exited {after_first_request:.1f} s after its first model request ({budget:g} s budget)"
