@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from tests.conftest import REPO, clip
-from vidrecall.core.result import Answer, Step
+from vidrecall.core.result import Answer, Progress, Step
 from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel, fast_levels
 from vidrecall.api import VideoQA
 from vidrecall.tools.video import VideoError
@@ -34,8 +34,11 @@ def test_index_is_resumable_and_reports_what_it_did(store_dir, embedder):
 def test_stream_yields_live_steps_then_the_answer(store_dir, embedder):
     with scripted_qa(store_dir, embedder) as qa:
         items = list(qa.stream(clip(PEOPLE), "Who walks to the wall?"))
-    *steps, answer = items
-    assert all(isinstance(s, Step) for s in steps) and isinstance(answer, Answer)
+    *live, answer = items
+    steps = [s for s in live if isinstance(s, Step)]
+    assert all(isinstance(s, (Step, Progress)) for s in live) and isinstance(answer, Answer)
+    # live progress comes before the step that it belongs to, never after the answer
+    assert any(isinstance(p, Progress) and p.node == "answer" for p in live)
     assert [s.node for s in steps] == ["recall", "answer", "finish"]
     assert [s.index for s in steps] == [0, 1, 2] and all(s.message and "\n" not in s.message for s in steps)
     assert answer.answer == "a woman" and answer.strategy == "default" and answer.video_id

@@ -144,3 +144,30 @@ def test_local_model_replies_are_cached(tiny_model_dir: Path, store_dir: Path) -
     longer = make_chat_model(f"transformers:{tiny_model_dir}", {"max_new_tokens": 5}, cache=cache)
     chat_text(longer, "where is the meeting", meter=meter)
     assert meter.calls[-1].cached is False and len(cache) == 2
+
+
+def test_a_local_model_stops_generating_at_the_deadline_instead_of_being_abandoned(tiny_model_dir: Path,
+                                                                                   store_dir: Path) -> None:
+    """Random weights never stop on their own (no token cap here): the deadline has to stop `generate`, in
+    the caller's thread, so no thread is left inside torch (which kills the process at exit); the partial
+    reply is not a reply and is not cached. (tests/test_llm_deadline.py runs the same through the CLI.)"""
+    import threading
+    import time
+
+    from vidrecall.tools.llm.cache import SQLiteResponseCache
+
+    class Answer(BaseModel):
+        answer: str
+
+    cache = SQLiteResponseCache(store_dir)
+    model = make_chat_model(f"transformers:{tiny_model_dir}", {"max_new_tokens": 100_000}, cache=cache)
+    model.load()
+    meter = CostMeter()
+    started = time.monotonic()
+    decision = structured_call(model, "where is the meeting", Answer, fallback=Answer(answer="?"), meter=meter,
+                               deadline=started + 1.0)
+    took = time.monotonic() - started
+    assert decision.out_of_time and not decision.ok and decision.call_error is None
+    assert 1.0 <= took < 3.0, f"generation ran {took:.2f} s past a 1 s deadline"
+    assert not [t.name for t in threading.enumerate() if t.name == "vidrecall-llm-call"], "a call was abandoned"
+    assert [u.out_of_time for u in meter.calls] == [True] and len(cache) == 0

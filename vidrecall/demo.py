@@ -1,13 +1,15 @@
 """The README's main job: build a sample video, index it, ask a question — offline profile.
 
 With the shared clips beside the checkout (../shared/media/clips) the sample is a ~4-minute
-needle-in-a-haystack video whose answer is on-screen text in an 8-second segment; without them, a
-synthetic test pattern (so the command still shows the whole path end to end).
+needle-in-a-haystack video with two needles: on-screen text in an 8-second segment, and a spoken
+sentence (espeak-ng) mixed into the audio track. The demo asks one question about each, naming no time.
+Without the shared clips, a synthetic test pattern (so the command still shows the whole path end to end).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,19 +22,32 @@ FILLER = ["intel_bottle-detection.mp4", "univtg_charades.mp4", "moviepy_resource
           "deb-gnome_display-dual-monitors.webm", "moviepy_test_video.mp4"]
 
 
-def build_sample(clips: Path, out: Path) -> tuple[Path, str, list[str]]:
+SPOKEN_QUESTION = "said_team_meeting"
+
+
+def build_sample(clips: Path, out: Path) -> tuple[Path, list[tuple[str, list[str]]]]:
+    """The sample video and the questions to ask about it: (question, options) pairs."""
     if clips.is_dir():
         from vidrecall.evaluation.haystack import build_haystack
 
         spec = build_haystack(clips, out, filler=[f for f in FILLER if (clips / f).exists()],
                               needles=["mdn_frog.mp4@0.3", "vl2_00003491.mp4@0.6"], seed=7)
-        item = next(q for q in spec.questions if q["id"].startswith("text_find_"))
-        return spec.video, item["question"], item["options"]
+        text = next(q for q in spec.questions if q["id"].startswith("text_find_"))
+        questions = [(text["question"], text["options"])]
+        if shutil.which("espeak-ng"):
+            from vidrecall.evaluation.spoken_needles import add_spoken_needles
+
+            spec = add_spoken_needles(spec, seed=7)
+            spoken = next(q for q in spec.questions if q["id"] == SPOKEN_QUESTION)
+            questions.append((spoken["question"], spoken["options"]))
+        else:
+            print("(espeak-ng is not installed: the spoken needle and its question are left out)")
+        return spec.video, questions
     from vidrecall.evaluation.haystack import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=15:duration=90",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)], check=True)
-    return out, "What kind of picture does the video show?", []
+    return out, [("What kind of picture does the video show?", [])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,19 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     console.rule("1. sample video")
-    video, question, options = build_sample(Path(args.clips), out)
+    video, questions = build_sample(Path(args.clips), out)
     console.print(f"{video}")
     qa = VideoQA(args.profile)
-    console.rule("2. index (coarse level)")
+    console.rule("2. index (coarse level, and speech)")
     report = qa.index(str(video))
     console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
                   f"{report.seconds:.1f} s")
-    console.rule("3. ask")
-    console.print(styled(("Q:", "bold"), " ", question))
-    for opt in options:
-        console.print(f"   {opt}")
-    answer = stream_answer(qa, str(video), question, options, console, as_json=False)
-    print_answer(console, answer)
+    for number, (question, options) in enumerate(questions, start=3):
+        console.rule(f"{number}. ask")
+        console.print(styled(("Q:", "bold"), " ", question))
+        for opt in options:
+            console.print(f"   {opt}")
+        answer = stream_answer(qa, str(video), question, options, console, as_json=False)
+        print_answer(console, answer)
     console.print(styled((f"store: {qa.config.store_path}", "dim")))
     return 0
 

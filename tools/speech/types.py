@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 class SpeechError(RuntimeError):
@@ -52,7 +52,3 @@ def words_from_json(blob: str | None) -> list[Word]:
         return [Word(float(s), float(e), str(t)) for s, e, t in rows]
     except (ValueError, TypeError):
         return []
-
-
-def as_dict(segment: Segment) -> dict:
-    return asdict(segment)
