@@ -79,7 +79,7 @@ class Budgets:
     max_iterations: int = 3
     max_captions: int = 40
     max_llm_tokens: int = 60_000
-    max_seconds: float = 600.0  # a question's wall time: model calls still running then are abandoned
+    max_seconds: float = 600.0  # a question's wall time: local models stop generating then, remote calls are abandoned
 
 
 SPEECH_SOURCES = ("off", "asr", "subtitles", "both")

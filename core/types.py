@@ -111,7 +111,7 @@ class Usage:
     role: str = ""  # which agent role made the call: answer, localize, caption, ...
     audio_seconds: float = 0.0  # asr: how much audio the call transcribed
     error: str = ""  # why a failed call failed (one key-free line); "" when ok
-    out_of_time: bool = False  # abandoned because the question's time budget ran out (not a model fault)
+    out_of_time: bool = False  # stopped or abandoned because the question's time budget ran out (not a model fault)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

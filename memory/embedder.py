@@ -104,7 +104,11 @@ def load_embedder(spec: str = "all-MiniLM-L6-v2", device: str | None = None) -> 
     if spec.lower() in PACKAGED_NAMES:
         spec = PACKAGED_ID
     elif Path(spec).expanduser().exists():
-        spec = str(Path(spec).expanduser().resolve())
+        folder = Path(spec).expanduser().resolve()
+        if folder.is_dir() and not any((folder / name).exists() for name in ("modules.json", "config.json")):
+            # checked now (cheap) rather than when the weights load on first use
+            raise EmbedderError(f"cannot load embedding model '{spec}': no modules.json or config.json in that folder")
+        spec = str(folder)
     return _load(spec, device or "")  # "": the default device, resolved when the weights load
 
 

@@ -3,8 +3,8 @@ from the last kept one, and at least one every `min_keep_seconds`.
 
 The signature is a 16x16 grey thumbnail (box-averaged, so noise and compression artefacts wash out) plus
 the colour histogram visual_facts uses to find cuts. Two frames differ when the mean absolute difference
-of their thumbnails exceeds the threshold (0-1), or when their colours differ as much as at a scene cut
-(so a cut between two equally bright shots is kept too). A cut, a new slide or a caption appearing over
+of their thumbnails exceeds the threshold (0-1) or half the pictures' contrast (a new text card on
+black), or when their colours differ as much as at a scene cut (a cut between equally bright shots). A cut, a new slide or a caption appearing over
 a still shot changes the thumbnail by 0.1-0.3; a talking head or a parked camera by under 0.02.
 Figures on the 15-minute haystack: benchmarks/bench_change_sampling.py.
 """
@@ -20,6 +20,10 @@ from vidrecall.core.types import FrameBatch, Span
 from vidrecall.tools.captioners.visual_facts import CUT_THRESHOLD, colour_histogram
 
 SIGNATURE_SIDE = 16
+# A change this large relative to the pictures' contrast also counts: a new text card on black barely
+# moves the mean, but it is large next to the little contrast such a picture has.
+RELATIVE_CHANGE = 0.5
+MIN_CONTRAST = 0.04
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,14 @@ def signature(frame: np.ndarray) -> Signature:
 def difference(a: Signature, b: Signature) -> float:
     """Mean absolute difference of the grey thumbnails (0 = same picture, 1 = black vs white)."""
     return float(np.abs(a.grey - b.grey).mean())
+
+
+def changed(a: Signature, b: Signature, threshold: float) -> bool:
+    """A different picture: the thumbnails differ by more than `threshold`, or by more than half the
+    pictures' contrast (text cards on a plain background), or the colours changed as at a scene cut."""
+    diff = difference(a, b)
+    contrast = max(MIN_CONTRAST, (float(a.grey.std()) + float(b.grey.std())) / 2)
+    return diff > threshold or diff / contrast > RELATIVE_CHANGE or is_cut(a, b)
 
 
 def is_cut(a: Signature, b: Signature) -> bool:
@@ -62,8 +74,8 @@ def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, thre
     for t, frame in frames:
         decoded += 1
         current = signature(frame)
-        if (last_signature is None or difference(current, last_signature) > threshold
-                or is_cut(current, last_signature) or t - stamps[-1] >= min_keep_seconds - 1e-6):
+        if (last_signature is None or changed(current, last_signature, threshold)
+                or t - stamps[-1] >= min_keep_seconds - 1e-6):
             kept.append(frame)
             stamps.append(float(t))
             last_signature = current

@@ -25,7 +25,7 @@ from vidrecall.session import ChatSession, new_session_id, open_checkpointer
 from vidrecall.agent.state import AgentContext, fresh_question_state
 from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
-from vidrecall.tools.llm.deadline import load_local_weights
+from vidrecall.tools.llm.local_transformers import load_local_weights
 from vidrecall.tools.llm.structured import LLMCallError
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): every LLM call carries the question

@@ -70,25 +70,5 @@ class RaiseAtDeadline:
         return scores
 
 
-def stops_at_deadline(model: Any) -> bool:
-    """True for the in-process chat models (they honour `generation_deadline`); a RunnableBinding is unwrapped."""
-    from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransformersChat
-
-    inner = getattr(model, "bound", model)
-    return isinstance(inner, (LocalTransformersChat, LlamaCppChat))
-
-
-def load_local_weights(model: Any) -> None:
-    """Load an in-process model's weights now (once per process), so that a question's clock, started after
-    this, is not spent on a load that no deadline can interrupt. Remote models: nothing to do."""
-    from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransformersChat, load_llama_cpp
-
-    inner = getattr(model, "bound", model)
-    if isinstance(inner, LocalTransformersChat):
-        inner.load()
-    elif isinstance(inner, LlamaCppChat):
-        load_llama_cpp(inner.model_path, inner.n_ctx, inner.n_threads)
-
-
 __all__ = ["GenerationOutOfTime", "RaiseAtDeadline", "StopAtDeadline", "check_deadline", "current_deadline",
-           "generation_deadline", "load_local_weights", "stops_at_deadline"]
+           "generation_deadline"]

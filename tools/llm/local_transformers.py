@@ -272,4 +272,20 @@ class LlamaCppChat(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-__all__ = ["LocalTransformersChat", "LlamaCppChat", "chat_dicts", "load_causal_lm"]
+def stops_at_deadline(model: Any) -> bool:
+    """True for the in-process chat models (they honour `generation_deadline`); a RunnableBinding is unwrapped."""
+    return isinstance(getattr(model, "bound", model), (LocalTransformersChat, LlamaCppChat))
+
+
+def load_local_weights(model: Any) -> None:
+    """Load an in-process model's weights now (once per process), so that a question's clock, started after
+    this, is not spent on a load that no deadline can interrupt. Remote models: nothing to do."""
+    inner = getattr(model, "bound", model)
+    if isinstance(inner, LocalTransformersChat):
+        inner.load()
+    elif isinstance(inner, LlamaCppChat):
+        load_llama_cpp(inner.model_path, inner.n_ctx, inner.n_threads)
+
+
+__all__ = ["LocalTransformersChat", "LlamaCppChat", "chat_dicts", "load_causal_lm", "load_local_weights",
+           "stops_at_deadline"]

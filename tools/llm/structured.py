@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.cache import SQLiteResponseCache
-from vidrecall.tools.llm.deadline import GenerationOutOfTime, generation_deadline, stops_at_deadline
+from vidrecall.tools.llm.deadline import GenerationOutOfTime, generation_deadline
 from vidrecall.tools.llm.json_repair import json_candidates, strip_reasoning
 from vidrecall.tools.llm.preflight import describe_error
 from vidrecall.tools.llm.usage import model_id, record, usage_from_message
@@ -252,7 +252,7 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
     try:
         if left is None:
             message, cached, key = call()
-        elif stops_at_deadline(model):
+        elif _stops_at_deadline(model):
             with generation_deadline(deadline):
                 message, cached, key = call()
         else:
@@ -271,6 +271,12 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
     record(meter, usage_from_message(message, model=name, role=role, latency_s=time.perf_counter() - started,
                                      cached=cached))
     return _Reply(_message_text(message), cache_key=key)
+
+
+def _stops_at_deadline(model: Any) -> bool:
+    from vidrecall.tools.llm.local_transformers import stops_at_deadline
+
+    return stops_at_deadline(model)
 
 
 class _OutOfTime(Exception):
