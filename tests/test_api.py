@@ -90,7 +90,9 @@ def test_chat_sessions_resume_after_the_process_exits(store_dir, embedder):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("a woman in grey")
 
-    llm = ScriptedChatModel(defaults={"answer": {"answer": "she leaves", "confidence": 0.9, "clips": [2]}})
+    # an answer the cited captions back (offline: an ungrounded "confident" answer would keep searching)
+    llm = ScriptedChatModel(defaults={"answer": {"answer": "she walks to the white wall", "confidence": 0.9,
+                                                 "clips": [2]}})
     with scripted_qa(store_dir, embedder, llm) as qa:
         chat = qa.chat(video, session_id="talk-1")
         assert [t["question"] for t in chat.history] == ["Who walks to the wall first?"]

@@ -147,7 +147,8 @@ def test_local_model_replies_are_cached(tiny_model_dir: Path, store_dir: Path) -
 
 
 def test_a_local_model_stops_generating_at_the_deadline_instead_of_being_abandoned(tiny_model_dir: Path,
-                                                                                   store_dir: Path) -> None:
+                                                                                   store_dir: Path,
+                                                                                   monkeypatch) -> None:
     """Random weights never stop on their own (no token cap here): the deadline has to stop `generate`, in
     the caller's thread, so no thread is left inside torch (which kills the process at exit); the partial
     reply is not a reply and is not cached. (tests/test_llm_deadline.py runs the same through the CLI.)"""
@@ -159,6 +160,8 @@ def test_a_local_model_stops_generating_at_the_deadline_instead_of_being_abandon
     class Answer(BaseModel):
         answer: str
 
+    # random text can close a JSON value by chance; this test is about the deadline, so that stop is off
+    monkeypatch.setattr("vidrecall.tools.llm.local_transformers.closes_first_value", lambda text: False)
     cache = SQLiteResponseCache(store_dir)
     model = make_chat_model(f"transformers:{tiny_model_dir}", {"max_new_tokens": 100_000}, cache=cache)
     model.load()

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.http_checks import error_text, one_line
 from vidrecall.tools.providers import PLACEHOLDER_KEY
 from vidrecall.tools.captioners.images import jpeg_data_url, no_frames_result
 from vidrecall.tools.captioners.video_clip import mp4_data_url, sampled_fps
@@ -53,11 +54,6 @@ class OpenAIVLMSettings:
     def __post_init__(self) -> None:
         if self.input not in ("images", "video"):
             raise CaptionerError(f"captioner option input={self.input!r}: choose 'images' or 'video'")
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class OpenAIVLMCaptioner:
@@ -123,12 +119,8 @@ class OpenAIVLMCaptioner:
         """Raise the one-line error for a non-retryable failure status."""
         if response.status_code in (401, 403):
             raise CaptionerError(f"wrong API key for {self.base_url}: {self._key_hint()}")
-        try:
-            message = response.json().get("error", {}).get("message", "")
-        except (ValueError, AttributeError):
-            message = response.text
         raise CaptionerError(f"{self.base_url} answered HTTP {response.status_code} for model {self.model!r}: "
-                             f"{_one_line(message)}")
+                             f"{error_text(response)}")
 
     def _post(self, payload: dict) -> dict:
         """chat/completions through the SDK (its retries, its timeouts); the answer as a dict."""
@@ -146,7 +138,7 @@ class OpenAIVLMCaptioner:
                                  f"after {self.settings.timeout_s:g} s); try later or lower max_concurrency") from None
         except openai.APIConnectionError as e:
             raise CaptionerError(f"cannot reach {self.base_url}: is the server running? "
-                                 f"({_one_line(e.__cause__ or e, 80)})") from None
+                                 f"({one_line(e.__cause__ or e, 80)})") from None
         except openai.APIStatusError as e:
             if e.status_code in (408, 409, 429) or e.status_code >= 500:  # the SDK retried these
                 raise CaptionerError(f"{self.base_url} failed {tries} times for model {self.model!r} (last: HTTP "

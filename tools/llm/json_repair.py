@@ -95,9 +95,9 @@ def _member_cuts(fragment: str) -> list[str]:
     return [fragment[:end] for end in reversed(ends[-MAX_CUTS:])]
 
 
-def _member_ends(text: str) -> list[int]:
-    """Positions just after each closing bracket outside strings, up to where the first value closes."""
-    ends, depth, in_string, escaped = [], 0, False, False
+def _brackets(text: str):
+    """(index, +1 or -1) for each opening or closing bracket outside JSON strings."""
+    in_string = escaped = False
     for i, ch in enumerate(text):
         if in_string:
             if escaped:
@@ -109,9 +109,17 @@ def _member_ends(text: str) -> list[int]:
         elif ch == '"':
             in_string = True
         elif ch in "{[":
-            depth += 1
+            yield i, 1
         elif ch in "}]":
-            depth -= 1
+            yield i, -1
+
+
+def _member_ends(text: str) -> list[int]:
+    """Positions just after each closing bracket outside strings, up to where the first value closes."""
+    ends, depth = [], 0
+    for i, step in _brackets(text):
+        depth += step
+        if step < 0:
             ends.append(i + 1)
             if depth <= 0:
                 break
@@ -119,19 +127,4 @@ def _member_ends(text: str) -> list[int]:
 
 
 def _depth_after(text: str, end: int) -> int:
-    depth, in_string, escaped = 0, False, False
-    for ch in text[:end]:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-    return depth
+    return sum(step for _, step in _brackets(text[:end]))

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from vidrecall.tools.http_checks import check_models_endpoint
+
 API_KEY_ENV_KEY = "vidrecall_api_key_env"  # model.metadata: which env var held the key (for messages)
 PREFLIGHT_TIMEOUT_S = 5.0  # a server that accepts but does not answer GET /models
 PREFLIGHT_CONNECT_S = 2.0  # a host that drops packets; loopback refuses at once
@@ -99,13 +101,6 @@ def _check_openai_server(model: Any, base_url: str) -> None:
     secrets = secret_values(model)
     key_env = (getattr(model, "metadata", None) or {}).get(API_KEY_ENV_KEY) or "the API key variable"
     headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
-    try:
-        response = httpx.get(f"{base_url}/models", headers=headers, timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))
-    except httpx.HTTPError as exc:
-        raise BackboneError(f"cannot reach the LLM server at {base_url} ({type(exc).__name__}): start the server "
-                            "or fix base_url") from None
-    if response.status_code in (401, 403):
-        raise BackboneError(f"the LLM server at {base_url} rejected the API key (HTTP {response.status_code}): "
-                            f"check {key_env}")
-    if response.status_code >= 500:
-        raise BackboneError(f"the LLM server at {base_url} answers HTTP {response.status_code}: check the server")
+    check_models_endpoint(base_url, headers, server="LLM server", fix="start the server or fix base_url",
+                          key_hint=key_env, error=BackboneError,
+                          timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 
+from vidrecall.tools.http_checks import check_models_endpoint, error_text
 from vidrecall.tools.speech.audio import wav_bytes
 from vidrecall.tools.speech.transcriber import AsrSettings
 from vidrecall.tools.speech.types import Segment, SpeechError, Word
@@ -36,11 +37,6 @@ class OpenAIAsrSettings:
     timeout_s: float = 300.0
     connect_timeout_s: float = 10.0
     preflight_timeout_s: float = 5.0
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class OpenAITranscriber:
@@ -74,17 +70,9 @@ class OpenAITranscriber:
 
     def preflight(self) -> None:
         """GET /models: an unreachable server or a rejected key fail here, before any audio is decoded."""
-        headers = self._headers()
-        try:
-            response = httpx.get(f"{self.base_url}/models", headers=headers, timeout=self.api.preflight_timeout_s)
-        except httpx.HTTPError as exc:
-            raise SpeechError(f"cannot reach the transcription server at {self.base_url} ({type(exc).__name__}): "
-                              "start it or fix speech.base_url") from None
-        if response.status_code in (401, 403):
-            raise SpeechError(f"the transcription server at {self.base_url} rejected the API key "
-                              f"(HTTP {response.status_code}): check {self.api.api_key_env}")
-        if response.status_code >= 500:
-            raise SpeechError(f"the transcription server at {self.base_url} answers HTTP {response.status_code}")
+        check_models_endpoint(self.base_url, self._headers(), server="transcription server",
+                              fix="start it or fix speech.base_url", key_hint=self.api.api_key_env,
+                              error=SpeechError, timeout=self.api.preflight_timeout_s)
 
     def _fields(self) -> dict[str, str | list[str]]:
         fields: dict[str, str | list[str]] = {
@@ -118,12 +106,8 @@ class OpenAITranscriber:
                 if response.status_code in (401, 403):
                     raise SpeechError(f"wrong API key for {self.base_url}: set {self.api.api_key_env}")
                 if response.status_code not in RETRYABLE_STATUS:
-                    try:
-                        message = response.json().get("error", {}).get("message", "")
-                    except (ValueError, AttributeError):
-                        message = response.text
                     raise SpeechError(f"{self.base_url} answered HTTP {response.status_code} for model "
-                                      f"{self.model!r}: {_one_line(message)}")
+                                      f"{self.model!r}: {error_text(response)}")
                 last_error = f"HTTP {response.status_code}"
             if attempt < self.api.max_retries:
                 log.info("transcription request to %s failed (%s); retry %d", self.base_url, last_error, attempt + 1)
