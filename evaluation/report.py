@@ -110,7 +110,7 @@ def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path
             continue
         lo, hi = s.accuracy_interval
         x, y = s.captions_per_question, 100 * s.accuracy
-        ax.errorbar([x], [y], yerr=[[y - 100 * lo], [100 * hi - y]], fmt="o", capsize=4, label=s.method)
+        ax.errorbar([x], [y], yerr=[[max(0.0, y - 100 * lo)], [max(0.0, 100 * hi - y)]], fmt="o", capsize=4, label=s.method)
         ax.annotate(s.method, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=9)
     ax.set_xlabel("new captions per question (mean)")
     ax.set_ylabel("accuracy (%)")
