@@ -166,11 +166,15 @@ def test_a_local_model_stops_generating_at_the_deadline_instead_of_being_abandon
     model = make_chat_model(f"transformers:{tiny_model_dir}", {"max_new_tokens": 100_000}, cache=cache)
     model.load()
     meter = CostMeter()
+    # remote calls abandoned by earlier tests in this process may still be running: count only new threads
+    before = {t for t in threading.enumerate() if t.name == "vidrecall-llm-call"}
     started = time.monotonic()
     decision = structured_call(model, "where is the meeting", Answer, fallback=Answer(answer="?"), meter=meter,
                                deadline=started + 1.0)
     took = time.monotonic() - started
     assert decision.out_of_time and not decision.ok and decision.call_error is None
-    assert 1.0 <= took < 3.0, f"generation ran {took:.2f} s past a 1 s deadline"
-    assert not [t.name for t in threading.enumerate() if t.name == "vidrecall-llm-call"], "a call was abandoned"
+    # without the stop, 100,000 tokens would take minutes; one more token on a loaded CPU may take a while
+    assert 1.0 <= took < 8.0, f"generation ran {took:.2f} s past a 1 s deadline"
+    assert not [t for t in threading.enumerate() if t.name == "vidrecall-llm-call" and t not in before], \
+        "a call was abandoned"
     assert [u.out_of_time for u in meter.calls] == [True] and len(cache) == 0
