@@ -13,6 +13,7 @@ lane is skipped and the caption index carries on.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -104,6 +105,7 @@ def _asr_lane(memory, video: VideoRecord, progress: bool, meter: CostMeter | Non
         return SpeechReport(video.id, "asr", "reused", _count(memory, video.id, transcriber.id, run))
     t = float(done_to or 0.0)
     total = max(info.duration, video.duration)
+    _load_in_background(memory.embedder)
     created = 0
     audio_done = 0.0
     try:
@@ -144,6 +146,19 @@ def _asr_lane(memory, video: VideoRecord, progress: bool, meter: CostMeter | Non
         memory.store.set_meta(progress_key, DONE)
     return SpeechReport(video.id, "asr", DONE, _count(memory, video.id, transcriber.id, run), created,
                         round(audio_done, 3), round(time.monotonic() - started, 3))
+
+
+def _load_in_background(embedder) -> None:
+    """Load the embedder on a second thread while Whisper decodes the first window: the two loads and the
+    first window otherwise run one after another while a core idles."""
+    def load() -> None:
+        try:
+            embedder.model
+        except Exception:  # noqa: BLE001 - the first embed() loads again and reports it in the usual way
+            pass
+
+    if not getattr(embedder, "loaded", True):
+        threading.Thread(target=load, name="embedder-load", daemon=True).start()
 
 
 def memory_speech_models(memory):

@@ -84,6 +84,8 @@ class AudioStream:
             self._container.seek(int(start * 1_000_000), any_frame=False)  # av.time_base units
         self._frames = self._container.decode(stream)
         self._buffer = np.zeros(0, dtype=np.float32)
+        self._pending: list[np.ndarray] = []  # decoded since the last window(); joined once, not per frame
+        self._pending_size = 0
         self._buffer_start = None  # time of the buffer's first sample, set by the first decoded frame
         self._first_start = start
         self.ended = False
@@ -120,17 +122,24 @@ class AudioStream:
             if skip > 0:  # the seek landed before the asked start
                 pcm = pcm[skip:]
                 self._buffer_start += skip / SAMPLE_RATE
-        self._buffer = np.concatenate([self._buffer, pcm]) if self._buffer.size else pcm
+        self._pending.append(pcm)
+        self._pending_size += pcm.size
         self.decoded_seconds += pcm.size / SAMPLE_RATE
 
     @property
     def _buffer_end(self) -> float:
-        return (self._buffer_start or 0.0) + self._buffer.size / SAMPLE_RATE
+        return (self._buffer_start or 0.0) + (self._buffer.size + self._pending_size) / SAMPLE_RATE
+
+    def _join_pending(self) -> None:
+        if self._pending:
+            self._buffer = np.concatenate([self._buffer, *self._pending])
+            self._pending, self._pending_size = [], 0
 
     def window(self, t0: float, t1: float) -> tuple[float, np.ndarray]:
         """(actual start time, samples) for [t0, t1); shorter at the end of the audio."""
         while not self.ended and (self._buffer_start is None or self._buffer_end < t1):
             self._pull()
+        self._join_pending()
         if self._buffer_start is None:
             return t0, np.zeros(0, np.float32)
         drop = max(0, int((t0 - self._buffer_start) * SAMPLE_RATE))
