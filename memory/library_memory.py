@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from vidrecall.core.types import TIME_EPS, MemoryNode, Span
 from vidrecall.memory.library import Library, LibraryRecord
+from vidrecall.memory.store import VideoRecord
 
 
 class LibraryMemory:
@@ -155,12 +156,12 @@ class _LibraryStore:
 
 def open_target(memory, target, level: str, meter=None, *, on_skip=None):
     """(memory, record) the agent works on for a question target, with `level` built over all of it:
-    one file -> (VideoMemory, VideoRecord); a folder / glob / list of files / Library -> (LibraryMemory,
+    one file (or its VideoRecord, already registered) -> (VideoMemory, VideoRecord); a folder / glob / list of files / Library -> (LibraryMemory,
     LibraryRecord). Bad input fails here, with one line naming the file, before any captioning."""
     from vidrecall.memory.library import is_library_target, open_library
 
     if not is_library_target(target):
-        record = memory.register(target)
+        record = target if isinstance(target, VideoRecord) else memory.register(target)
         missing = bool(memory.missing_clips(record, level))
         memory.build_level(record, level, progress=missing, meter=meter)
         memory.build_speech(record, progress=missing, meter=meter)  # no-op unless config.speech is on

@@ -112,12 +112,12 @@ def _asr_lane(memory, video: VideoRecord, progress: bool, meter: CostMeter | Non
         with AudioStream(video.path, start=t) as stream, tqdm(
                 total=round(total), initial=round(t), unit="s", desc="speech", disable=not progress) as bar:
             while True:
+                called = time.perf_counter()  # the window's decode counts as speech cost, beside Whisper
                 w0, samples = stream.window(t, t + speech.window_seconds)
                 if samples.size == 0:
                     break
                 w1 = w0 + samples.size / SAMPLE_RATE
                 last = stream.ended and w1 < t + speech.window_seconds - 1e-3
-                called = time.perf_counter()
                 segments = [s.shifted(w0) for s in transcriber.transcribe(samples)]
                 if diarizer is not None:
                     label_segments(segments, [type(x)(x.start + w0, x.end + w0, x.speaker)

@@ -104,3 +104,30 @@ def test_chat_sessions_resume_after_the_process_exits(store_dir, embedder):
         assert [t["question"] for t in chat.history] == ["Who walks to the wall first?", "And what does she do next?"]
         # another session on the same store starts empty
         assert qa.chat(video, session_id="talk-2").history == []
+
+
+BAD_FILE_FIRST = textwrap.dedent("""
+    import sys
+    from vidrecall.api import VideoQA
+    from vidrecall.tools.llm.local_transformers import load_llama_cpp
+    from vidrecall.tools.video import VideoError
+    with VideoQA("offline", store_dir=sys.argv[1]) as qa:  # SmolLM2 (a local GGUF) and OCR
+        try:
+            qa.ask(sys.argv[2], "What is shown?")
+        except VideoError as exc:
+            print("error:", exc)
+        print("llm loaded:", load_llama_cpp.cache_info().currsize, "preflighted:", qa._preflighted)
+""")
+
+
+def test_a_bad_file_fails_before_the_local_llm_loads(tmp_path):
+    """The API checks the video before it checks or loads any model (as the CLI does): a wrong path costs
+    a tenth of a second, not a model load."""
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    done = subprocess.run([sys.executable, "-c", BAD_FILE_FIRST, str(tmp_path / "store"), str(bad)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("error: ") and "notes.mp4" in lines[0]
+    assert lines[-1] == "llm loaded: 0 preflighted: False"

@@ -27,9 +27,10 @@ from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.local_transformers import load_local_weights
 from vidrecall.tools.llm.structured import LLMCallError
+from vidrecall.memory.library import is_library_target
+from vidrecall.memory.library_memory import open_target
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): every LLM call carries the question
-from vidrecall.memory.library_memory import open_target
 
 
 class VideoQA:
@@ -133,11 +134,13 @@ class VideoQA:
         callbacks, tags, metadata) reaches every LLM call, beside the VideoQA's own `callbacks`."""
         question, options = _checked(question, options)
         question, notes = capped_question(question)
+        # A bad file fails (VideoError, one line) before any model is checked or loaded: probed here once.
+        target = video if is_library_target(video) else self.memory.register(video)
         self.preflight()
         load_local_weights(self.backbones.llm)  # before the question's clock: a load cannot stop at a deadline
         meter = CostMeter()
-        # one file, or a library (folder / glob / list / Library) seen as one timeline; VideoError before any work
-        memory, record = open_target(self.memory, video, self.config.levels[0].name, meter)
+        # one file, or a library (folder / glob / list / Library) seen as one timeline
+        memory, record = open_target(self.memory, target, self.config.levels[0].name, meter)
         # The time budget bounds the question's wall time: no model call outlives it.
         ctx = AgentContext(self.config, memory, self.backbones.llm, record, meter,
                            deadline=meter.started + self.config.budgets.max_seconds)
