@@ -73,16 +73,11 @@ class VideoQA:
     def preflight(self, *, chat: bool = False) -> None:
         """Fail fast (one line naming the fix) on a bad LLM or captioner, before any video work; with
         `chat=True` the LLM also has to produce one (uncached) token, as `vidrecall check` asks."""
-        from vidrecall.tools.llm.preflight import preflight_llm
+        from vidrecall.backbones import preflight_backbones
 
         b = self.backbones
         if not self._preflighted:
-            preflight_llm(b.llm)
-            b.captioner.preflight()
-            if self.config.speech.uses_asr:  # a bad Whisper model or server: one line now, not after captioning
-                from vidrecall.tools.speech.factory import make_transcriber
-
-                make_transcriber(self.config.speech).preflight()
+            preflight_backbones(b, self.config)
             self._preflighted = True
         if chat:
             from vidrecall.tools.llm.chat_probe import check_can_chat

@@ -120,3 +120,13 @@ def build_backbones(config: Config, llm: BaseChatModel | str | None = None, vlm:
     if preflight:
         captioner.preflight()
     return Backbones(llm=chat_model, captioner=captioner, embedder=embedder or config.embedder)
+
+
+def preflight_backbones(backbones: Backbones, config: Config) -> None:
+    """Fail fast (one line naming the fix) on a bad LLM, captioner or speech model, before any video work."""
+    preflight_llm(backbones.llm)
+    backbones.captioner.preflight()
+    if config.speech.uses_asr:  # a bad Whisper model or server: one line now, not after captioning
+        from vidrecall.tools.speech.factory import make_transcriber
+
+        make_transcriber(config.speech).preflight()

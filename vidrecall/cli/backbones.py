@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from vidrecall.cli.common import add_command, make_qa
+from vidrecall.cli.common import add_command, make_config
 from vidrecall.core.config import available_profiles
 
 
@@ -18,12 +18,17 @@ def run_profiles(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    qa = make_qa(args)
-    qa.preflight(chat=True)  # weights / server / key checked, then one uncached token from the LLM
-    b = qa.backbones
+    # The backbones alone, not a VideoQA: the agent's graph (a second of imports) is not needed to check them.
+    from vidrecall.backbones import build_backbones, preflight_backbones
+    from vidrecall.tools.llm.chat_probe import check_can_chat
+
+    config = make_config(args)
+    b = build_backbones(config, preflight=False)
+    preflight_backbones(b, config)  # weights / server / key checked
+    check_can_chat(b.llm)  # then one uncached token from the LLM
     b.embedder.dim  # noqa: B018 - resolves (and for an unknown model, loads) the embedder
     print(f"ok: llm {getattr(b.llm, 'model_name', None) or type(b.llm).__name__}, captioner {b.captioner.id}, "
-          f"embedder {b.embedder.id}, store {qa.config.store_path}")
+          f"embedder {b.embedder.id}, store {config.store_path}")
     return 0
 
 
