@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vidrecall.core.accounting import CostMeter
 from vidrecall.core.types import Span
+from vidrecall.memory.owners import holder_is_dead, new_owner
 from vidrecall.tools.change_sampling import ChangeSampled
 
 if TYPE_CHECKING:
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 
 LEASE_SECONDS = 60.0  # a crashed holder on another machine delays its clips by at most this long
 POLL_SECONDS = 0.25  # how often a run waiting for another's clips looks again
-_HOST = socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -68,26 +66,6 @@ def capacity(captioner) -> tuple[int, int]:
     if concurrency:
         return max(1, int(concurrency)), 1
     return 1, max(1, int(getattr(captioner, "batch_size", 1) or 1))
-
-
-def new_owner() -> str:
-    """host:pid:random — the random part tells two memories of one process apart."""
-    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def holder_is_dead(owner: str) -> bool:
-    """True when a lease's holder ran on this machine and its process is gone (killed, crashed)."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != _HOST or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @dataclass

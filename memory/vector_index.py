@@ -25,6 +25,7 @@ import numpy as np
 from vidrecall.memory.ann_index import ANN_ABOVE, IvfCopy
 
 from vidrecall.core.sqlite_files import PRIVATE_FILE_MODE
+from vidrecall.memory.owners import HOST, holder_is_dead
 
 
 # A filter allowing at least this share of the index is cheaper to apply after an unfiltered search than
@@ -225,7 +226,9 @@ class VectorIndex:
     def save(self, path: str | os.PathLike) -> None:
         """Write index then sidecar, each atomically, so a crash leaves a pair that loads or is rejected."""
         path = Path(path)
-        unique = f".{os.getpid()}.{threading.get_ident()}.tmp"  # two processes saving never share a temp file
+        remove_dead_temp_files(path)
+        # Two processes (or threads) saving never share a temp file; the name says whose it is.
+        unique = f".{temp_owner()}.tmp"
         tmp = path.with_name(path.name + unique)
         faiss.write_index(self._cpu, str(tmp))
         os.chmod(tmp, PRIVATE_FILE_MODE)  # vectors of private captions: owner-only, like the databases
@@ -315,3 +318,23 @@ def _normalised(vecs: np.ndarray, dim: int) -> np.ndarray:
 
 def _pairs(scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
     return [(int(i), float(s)) for s, i in zip(scores, ids) if i >= 0]
+
+
+def temp_owner() -> str:
+    """host:pid:thread of a temp file written now (':' kept out of file names: host~pid~thread)."""
+    return f"{HOST}~{os.getpid()}~{threading.get_ident()}"
+
+
+def remove_dead_temp_files(path: Path) -> list[Path]:
+    """Delete temp files a killed save left beside `path` (index, IVF copy, sidecar): those whose writer ran
+    on this machine and is gone. A live writer's, or another machine's, are left alone."""
+    removed = []
+    prefixes = sorted([path.name + ".", ann_path(path).name + ".", sidecar_path(path).name + "."], key=len,
+                      reverse=True)
+    for candidate in path.parent.glob(path.name + ".*.tmp"):
+        prefix = next((p for p in prefixes if candidate.name.startswith(p)), None)
+        parts = candidate.name[len(prefix):-len(".tmp")].rsplit("~", 2) if prefix else []
+        if len(parts) == 3 and parts[1].isdigit() and holder_is_dead(f"{parts[0]}:{parts[1]}"):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed

@@ -1,6 +1,8 @@
 """The FAISS index over node ids: exact search, selective filters, persistence and bad files."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,26 @@ def test_an_index_of_the_older_float32_layout_is_refused_so_the_memory_rebuilds_
     sidecar_path(path).write_text('{"embedder": "test-embedder", "dim": 32, "count": 10}')
     with pytest.raises(IndexFileError, match="older layout"):
         VectorIndex.load(path)
+
+
+def test_temp_files_of_a_killed_save_are_removed_by_the_next_save(filled, tmp_path):
+    import subprocess
+    import sys
+
+    from vidrecall.memory.owners import HOST
+
+    index, _vecs, _ids = filled
+    path = tmp_path / "nodes.faiss"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    left = [tmp_path / f"nodes.faiss.{HOST}~{dead_pid}~1.tmp", tmp_path / f"nodes.faiss.json.{HOST}~{dead_pid}~1.tmp",
+            tmp_path / f"nodes.faiss.ivf.{HOST}~{dead_pid}~1.tmp"]
+    alive = [tmp_path / f"nodes.faiss.{HOST}~{os.getpid()}~7.tmp",  # a save still running in a live process
+             tmp_path / f"nodes.faiss.other-host~{dead_pid}~1.tmp",  # another machine's pid means nothing here
+             tmp_path / "notes.tmp"]
+    for f in left + alive:
+        f.write_bytes(b"partial")
+    index.save(path)
+    assert [f.exists() for f in left] == [False, False, False]
+    assert [f.exists() for f in alive] == [True, True, True]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".tmp")) == ["nodes.faiss", "nodes.faiss.json"]
