@@ -26,6 +26,7 @@ from vidrecall.core.config import Level, load_config  # noqa: E402
 from vidrecall.memory.embedder import load_embedder  # noqa: E402
 from vidrecall.memory.memory import VideoMemory  # noqa: E402
 from vidrecall.tools.captioners.ocr import OcrCaptioner, same_text, text_key  # noqa: E402
+from vidrecall.tools.change_sampling import is_cut, signature  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "media" / "haystack" / "haystack_15min.mp4"
 MUST_READ = {"ukulele strings caption": "daddario", "Sintel title": "sintel"}
@@ -37,8 +38,11 @@ class RecordingOcr(OcrCaptioner):
     def __init__(self) -> None:
         super().__init__()
         self.texts: dict[str, float] = {}  # text key -> longest contiguous seconds seen
+        self.after_cut = 0  # frames given to OCR that follow a scene cut (vs the frame before them)
 
     def read_batch(self, batch):
+        sigs = [signature(f) for f in batch.frames]
+        self.after_cut += sum(is_cut(a, b) for a, b in zip(sigs[1:], sigs))
         sightings = super().read_batch(batch)
         for s in sightings:
             longest = max(b - a for a, b in s.runs) + 1.0  # 1 fps: n consecutive frames ~ n seconds
@@ -59,6 +63,7 @@ def run(video: Path, coarse: Level, embedder) -> dict:
         text = " ".join(n.text for n in memory.nodes(record.id, "coarse"))
     ocr_frames = sum(u.images for u in meter.calls if u.kind == "ocr")
     return {"seconds": seconds, "ocr_frames": ocr_frames, "decoded": report.frames, "texts": captioner.texts,
+            "after_cut": captioner.after_cut,
             "memory_key": text_key(text)}
 
 
@@ -82,8 +87,8 @@ def main() -> None:
     runs = {}
     for name, level in variants.items():
         r = runs[name] = run(args.video, level, embedder)
-        print(f"  {name:20s} {r['seconds']:7.1f} s  OCR calls (frames) {r['ocr_frames']:5d}  decoded {r['decoded']}",
-              flush=True)
+        print(f"  {name:20s} {r['seconds']:7.1f} s  OCR calls (frames) {r['ocr_frames']:5d}  decoded {r['decoded']}"
+              f"  OCR'd frames right after a scene cut {r['after_cut']}", flush=True)
     change, old_run = runs["1 fps change-aware"], runs["2 frames/min (old)"]
     plain_calls = runs["1 fps plain"]["ocr_frames"] if "1 fps plain" in runs else change["decoded"]
     print(f"OCR calls change-aware / plain 1 fps: {change['ocr_frames']}/{plain_calls} = "

@@ -160,7 +160,7 @@ def open_target(memory, target, level: str, meter=None, *, on_skip=None):
     LibraryRecord). Bad input fails here, with one line naming the file, before any captioning."""
     from vidrecall.memory.library import is_library_target, open_library
 
-    if not is_library_target(target):
+    if isinstance(target, VideoRecord) or not is_library_target(target):
         record = target if isinstance(target, VideoRecord) else memory.register(target)
         missing = bool(memory.missing_clips(record, level))
         memory.build_level(record, level, progress=missing, meter=meter)
