@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.factory import make_chat_model
-from vidrecall.tools.llm.preflight import BackboneError, preflight_llm
+from vidrecall.tools.llm.preflight import BackboneError, check_llm_server_first, preflight_llm
 from vidrecall.tools.llm.structured import LLMCallError, chat_text, structured_call
 
 KEY = "sk-test-0123456789abcdef"
@@ -156,3 +156,17 @@ def test_meter_callback_accounts_direct_model_calls(server: FakeOpenAIServer) ->
     assert [(u.model, u.role, u.tokens_in, u.tokens_out, u.ok) for u in meter.calls] == [
         ("openai-compatible:qwen2.5-7b", "caption", 50, 2, True),
         ("openai-compatible:qwen2.5-7b", "caption", 0, 0, False)]
+
+
+def test_the_server_is_checked_before_any_client_is_built(server: FakeOpenAIServer, monkeypatch) -> None:
+    """`vidrecall check` asks GET /models from the spec and options alone, before the client's imports."""
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(BackboneError, match=f"cannot reach the LLM server at {dead}"):
+        check_llm_server_first("openai-compatible:qwen2.5-7b", {"base_url": dead})
+    check_llm_server_first("openai-compatible:qwen2.5-7b", {"base_url": server.base_url, "api_key_env": KEY_ENV})
+    models = [r for r in server.requests if r.path.rstrip("/").endswith("/models")]
+    assert len(models) == 1 and models[0].headers.get("Authorization") == f"Bearer {KEY}"
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    check_llm_server_first("openai:gpt-4o-mini", {})  # no key: left to the factory, which names the variable
+    check_llm_server_first("smollm2", {})  # a local model: nothing to reach
+    assert len([r for r in server.requests if r.path.rstrip("/").endswith("/models")]) == 1

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from vidrecall.tools.http_checks import check_models_endpoint
+from vidrecall.tools.providers import Route, provider_of
 
 API_KEY_ENV_KEY = "vidrecall_api_key_env"  # model.metadata: which env var held the key (for messages)
 PREFLIGHT_TIMEOUT_S = 5.0  # a server that accepts but does not answer GET /models
@@ -104,3 +105,20 @@ def _check_openai_server(model: Any, base_url: str) -> None:
     check_models_endpoint(base_url, headers, server="LLM server", fix="start the server or fix base_url",
                           key_hint=key_env, error=BackboneError,
                           timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))
+
+
+def check_llm_server_first(spec: str, options: dict[str, Any]) -> None:
+    """GET /models on the server an OpenAI-compatible llm spec names, before its client is built (the client's
+    imports cost about a second): a dead server is reported at once. Anything this cannot judge (no
+    base_url, a missing key) is left to the factory, which names it."""
+    remote = provider_of(spec)
+    if remote is None or remote.route is not Route.OPENAI:
+        return
+    base_url = (options.get("base_url") or remote.base_url or "").strip().rstrip("/")
+    key_env = options.get("api_key_env") or remote.api_key_env
+    key = os.environ.get(key_env) if key_env else None
+    if not base_url or (remote.key_required and not key):
+        return
+    check_models_endpoint(base_url, {"Authorization": f"Bearer {key}"} if key else {}, server="LLM server",
+                          fix="start the server or fix base_url", key_hint=key_env or "the API key variable",
+                          error=BackboneError, timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))

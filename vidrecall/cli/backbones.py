@@ -18,11 +18,14 @@ def run_profiles(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from vidrecall.tools.llm.preflight import check_llm_server_first
+
+    config = make_config(args)
+    check_llm_server_first(config.llm, config.llm_options)  # a dead server: one line before the heavy imports
     # The backbones alone, not a VideoQA: the agent's graph (a second of imports) is not needed to check them.
     from vidrecall.backbones import build_backbones, preflight_backbones
     from vidrecall.tools.llm.chat_probe import check_can_chat
 
-    config = make_config(args)
     b = build_backbones(config, preflight=False)
     preflight_backbones(b, config)  # weights / server / key checked
     check_can_chat(b.llm)  # then one uncached token from the LLM
