@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vidrecall.tools.captioners.factory import make_captioner
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe
+from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe, engine_layout
 from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
 from vidrecall.tools.video import VideoReader
 from vidrecall.core.types import CaptionRequest, FrameBatch, Span
@@ -124,3 +124,13 @@ def test_scene_cut_between_two_clips_but_not_within_one():
     cuts = scene_cuts(frog.frames[:1] + ukulele.frames, [2.0, 3.0])
     assert cuts == [(2.0, 3.0)]
     assert "Scene cut near 0:02" in visual_facts(frog.frames[:1] + ukulele.frames, [2.0, 3.0]).text()
+
+
+def test_an_engine_pool_reads_frames_at_once_with_the_same_result_as_one_engine():
+    batch = frames_of(clip("moviepy_sintel_trailer_480p.mp4"), Span(40, 50), 6)  # the title card and around it
+    one = OcrCaptioner(OcrSettings(engines=1))
+    pool = OcrCaptioner(OcrSettings(engines=2))
+    assert one.id == pool.id  # how many engines read is not part of what the caption says
+    assert caption(pool, batch) == caption(one, batch) and "sintel" in norm(caption(pool, batch))
+    assert engine_layout(cpus=2) == (2, 1) and engine_layout(cpus=16) == (4, 4) and engine_layout(cpus=1) == (1, 1)
+    assert engine_layout(3, cpus=16) == (3, 5)

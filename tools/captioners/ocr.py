@@ -113,7 +113,7 @@ class _EnginePool:
 
     On a CPU, onnxruntime spreads one small detection over its threads poorly: two single-threaded engines
     reading two frames at once do 1.3-1.4x the frames of one engine using both cores
-    (benchmarks/bench_ocr.py --engines). So frames are read `size` at a time, each engine on its share of
+    (benchmarks/bench_ocr.py). So frames are read `size` at a time, each engine on its share of
     the cores."""
 
     def __init__(self, det_side: int, min_confidence: float, size: int, threads_each: int) -> None:
@@ -142,21 +142,18 @@ class _EnginePool:
         return list(self._readers.map(fn, items))
 
 
-def engine_layout(cpus: int | None = None) -> tuple[int, int]:
-    """(engines, threads each): every core busy, at most 4 engines (beyond that a frame's detection is
-    better sped up by more threads than by more frames in flight)."""
+def engine_layout(engines: int = 0, cpus: int | None = None) -> tuple[int, int]:
+    """(engines, threads each) that keep every core busy; by default one engine per core, at most 4 (beyond
+    that a frame's detection is better sped up by more threads than by more frames in flight)."""
     cpus = max(1, cpus or os.cpu_count() or 1)
-    engines = min(4, cpus)
+    engines = engines or min(4, cpus)
     return engines, max(1, cpus // engines)
 
 
 @cache
 def _pool(det_side: int, min_confidence: float, engines: int = 0) -> _EnginePool:
     """One pool per process and setting: loading the ONNX models costs about a second an engine."""
-    size, threads = engine_layout()
-    if engines:
-        size, threads = engines, max(1, (os.cpu_count() or 1) // engines)
-    return _EnginePool(det_side, min_confidence, size, threads)
+    return _EnginePool(det_side, min_confidence, *engine_layout(engines))
 
 
 def rapidocr_version() -> str:
