@@ -109,14 +109,15 @@ def test_chat_sessions_resume_after_the_process_exits(store_dir, embedder):
 BAD_FILE_FIRST = textwrap.dedent("""
     import sys
     from vidrecall.api import VideoQA
-    from vidrecall.tools.llm.local_transformers import load_llama_cpp
+    from vidrecall.tools.llm.local_transformers import _load_causal_lm, load_llama_cpp
     from vidrecall.tools.video import VideoError
     with VideoQA("offline", store_dir=sys.argv[1]) as qa:  # SmolLM2 (a local GGUF) and OCR
         try:
             qa.ask(sys.argv[2], "What is shown?")
         except VideoError as exc:
             print("error:", exc)
-        print("llm loaded:", load_llama_cpp.cache_info().currsize, "preflighted:", qa._preflighted)
+        loaded = _load_causal_lm.cache_info().currsize + load_llama_cpp.cache_info().currsize
+        print("llm loaded:", loaded, "preflighted:", qa._preflighted)
 """)
 
 
