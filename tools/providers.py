@@ -32,6 +32,15 @@ class Provider:
     def needs_base_url(self) -> bool:
         return self.base_url is None
 
+    def server_for(self, options: dict) -> str:
+        """The server a spec of this provider talks to: the user's base_url, else the default; "" when neither
+        (never guessed, so a request never goes to a host the user did not name)."""
+        return (options.get("base_url") or self.base_url or "").strip()
+
+    def key_env_for(self, options: dict) -> str | None:
+        """The environment variable holding the key: the user's api_key_env, else the provider's."""
+        return options.get("api_key_env") or self.api_key_env
+
 
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("openai", Route.OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY", True, True),

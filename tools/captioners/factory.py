@@ -45,7 +45,7 @@ def _openai_style(provider_name: str) -> Callable[[str, dict[str, Any], str], Ca
 
         remote = provider(provider_name)  # read when building: the table is the one source
 
-        base_url = options.get("base_url") or remote.base_url
+        base_url = remote.server_for(options)
         if not base_url:
             raise CaptionerError(f"captioner {spec!r} needs a server: set captioner_options.base_url or pass "
                                  "--base-url (e.g. http://127.0.0.1:8000/v1)")

@@ -123,7 +123,7 @@ def _api_key(env_var: str, spec: str) -> str:
 
 def resolved_base_url(remote: Provider, options: dict[str, Any], spec: str) -> str:
     """The server a remote spec talks to: the user's base_url, else the provider's default; never guessed."""
-    base_url = (options.get("base_url") or remote.base_url or "").strip()
+    base_url = remote.server_for(options)
     if not base_url:
         raise BackboneError(f"llm spec {spec!r} needs a server: set llm_options.base_url or pass --base-url "
                             "(e.g. http://127.0.0.1:8000/v1)")
@@ -135,7 +135,7 @@ def _remote(remote: Provider, name: str, spec: str, options: dict[str, Any],
     if remote.route is Route.ANTHROPIC and importlib.util.find_spec("langchain_anthropic") is None:
         raise BackboneError(f"llm spec {spec!r} needs langchain-anthropic: pip install langchain-anthropic")
     base_url = resolved_base_url(remote, options, spec)
-    key_env = options.get("api_key_env") or remote.api_key_env
+    key_env = remote.key_env_for(options)
     key = _api_key(key_env, spec) if key_env else PLACEHOLDER_KEY
     passthrough = {"timeout": DEFAULT_TIMEOUT_S, **passthrough}
     if remote.route is Route.ANTHROPIC:

@@ -100,11 +100,14 @@ def _openai_base_url(model: Any) -> str | None:
 
 def _check_openai_server(model: Any, base_url: str) -> None:
     secrets = secret_values(model)
-    key_env = (getattr(model, "metadata", None) or {}).get(API_KEY_ENV_KEY) or "the API key variable"
-    headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
-    check_models_endpoint(base_url, headers, server="LLM server", fix="start the server or fix base_url",
-                          key_hint=key_env, error=BackboneError,
-                          timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))
+    _check_llm_models(base_url, secrets[0] if secrets else None,
+                      (getattr(model, "metadata", None) or {}).get(API_KEY_ENV_KEY))
+
+
+def _check_llm_models(base_url: str, key: str | None, key_env: str | None) -> None:
+    check_models_endpoint(base_url, {"Authorization": f"Bearer {key}"} if key else {}, server="LLM server",
+                          fix="start the server or fix base_url", key_hint=key_env or "the API key variable",
+                          error=BackboneError, timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))
 
 
 def check_llm_server_first(spec: str, options: dict[str, Any]) -> None:
@@ -114,11 +117,9 @@ def check_llm_server_first(spec: str, options: dict[str, Any]) -> None:
     remote = provider_of(spec)
     if remote is None or remote.route is not Route.OPENAI:
         return
-    base_url = (options.get("base_url") or remote.base_url or "").strip().rstrip("/")
-    key_env = options.get("api_key_env") or remote.api_key_env
+    base_url = remote.server_for(options).rstrip("/")
+    key_env = remote.key_env_for(options)
     key = os.environ.get(key_env) if key_env else None
     if not base_url or (remote.key_required and not key):
         return
-    check_models_endpoint(base_url, {"Authorization": f"Bearer {key}"} if key else {}, server="LLM server",
-                          fix="start the server or fix base_url", key_hint=key_env or "the API key variable",
-                          error=BackboneError, timeout=httpx.Timeout(PREFLIGHT_TIMEOUT_S, connect=PREFLIGHT_CONNECT_S))
+    _check_llm_models(base_url, key, key_env)
