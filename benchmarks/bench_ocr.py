@@ -1,5 +1,7 @@
 """OCR captioner speed, same frames, same run:
-- seconds per frame at our det side (480) vs RapidOCR's default (736);
+- seconds to read a frame (detect at det_side 480, recognise) on onnxruntime vs OpenVINO, one engine each,
+  and whether the captions are the same;
+- seconds for a look (the same detector at the video's own size, bf16 where the CPU has it) against a read;
 - frames per second of one engine on every core vs the default pool (one engine per core, up to 4,
   reading frames at once).
 
@@ -11,7 +13,8 @@ import time
 from pathlib import Path
 
 from vidrecall.core.types import CaptionRequest, Span
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings, engine_layout
+from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings
+from vidrecall.tools.captioners.ocr_runtime import engine_layout, look_precision
 from vidrecall.tools.video import VideoReader
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -23,10 +26,20 @@ SOURCES = [(str(MEDIA / "haystack/haystack_15min.mp4"), Span(180, 360)),
 def seconds_per_frame(settings: OcrSettings, batch) -> tuple[float, str]:
     cap = OcrCaptioner(settings)
     cap.preflight()
-    cap.caption(CaptionRequest(batch, "", "coarse"))  # warm: first runs allocate
+    cap.caption(CaptionRequest(batch, "", "coarse"))  # warm: first runs allocate (and compile their shapes)
     start = time.perf_counter()
     text = cap.caption(CaptionRequest(batch, "", "coarse")).text
     return (time.perf_counter() - start) / len(batch), text
+
+
+def seconds_per_look(batch) -> float:
+    cap = OcrCaptioner(OcrSettings(engines=1))
+    frames = [cap._bgr(f) for f in batch.frames]
+    cap.look(frames[0])
+    start = time.perf_counter()
+    for frame in frames:
+        cap.look(frame)
+    return (time.perf_counter() - start) / len(frames)
 
 
 def main() -> None:
@@ -35,17 +48,19 @@ def main() -> None:
     args = parser.parse_args()
     engines, threads = engine_layout()
     print(f"{os.cpu_count()} cores: the default pool is {engines} engine(s) x {threads} thread(s)")
+    print(f"look precision: {look_precision()}")
     for path, span in SOURCES:
         with VideoReader(path) as r:
             batch = r.sample(span, num_frames=args.frames, max_pixels=200704)
-        det736, _ = seconds_per_frame(OcrSettings(det_side=736, engines=1), batch)
-        one, one_text = seconds_per_frame(OcrSettings(engines=1), batch)
-        pool, pool_text = seconds_per_frame(OcrSettings(), batch)
+        ort, ort_text = seconds_per_frame(OcrSettings(backend="onnxruntime", look_side=0, engines=1), batch)
+        ov, ov_text = seconds_per_frame(OcrSettings(backend="openvino", look_side=0, engines=1), batch)
+        pool, pool_text = seconds_per_frame(OcrSettings(backend="openvino", look_side=0), batch)
+        look = seconds_per_look(batch)
         size = f"{batch.frames[0].shape[1]}x{batch.frames[0].shape[0]}"
-        print(f"{path.rsplit('/', 1)[1]:38s} {size}  det736 {det736:.3f} s/frame  det480 {one:.3f} s/frame "
-              f"(x{det736 / one:.2f})  | det480 pool {pool:.3f} s/frame: {one / pool:.2f}x the frames/s of one "
-              f"engine  same caption: {one_text == pool_text}")
-
+        print(f"{path.rsplit('/', 1)[1]:38s} {size}  read: onnxruntime {ort:.3f} s/frame, openvino {ov:.3f} "
+              f"(x{ort / ov:.2f}, same caption: {ort_text == ov_text})  look {look:.3f} s/frame ({ov / look:.1f}x "
+              f"cheaper than a read)  | pool {pool:.3f} s/frame: {ov / pool:.2f}x the frames/s of one engine, "
+              f"same caption: {pool_text == ov_text}")
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,8 @@ class Level:
     prompt: str = "caption"
     # Change-aware sampling (needs fps): of the frames sampled at `fps`, the captioner gets only those that
     # differ from the last one it got by more than `change_threshold` (mean absolute difference of 16x16
-    # grey thumbnails, 0-1), and at least one every `min_keep_seconds`.
+    # grey thumbnails, 0-1), and at least one every `min_keep_seconds`. Frames no other frame refers to
+    # (B-frames) are not decoded: the next decoded frame stands in for a skipped one (tools/video.py).
     change_aware: bool = False
     change_threshold: float = 0.08
     min_keep_seconds: float = 10.0
@@ -63,7 +64,7 @@ class Level:
         """What besides fps/frames/pixels decides which frames a caption saw ('' for plain sampling)."""
         if not self.change_aware:
             return ""
-        return f"change{self.change_threshold:g}:floor{self.min_keep_seconds:g}"
+        return f"change{self.change_threshold:g}:floor{self.min_keep_seconds:g}:standins"
 
     def frames_for(self, seconds: float) -> int:
         """How many frames a span of `seconds` gets at this level's density (at least 1)."""

@@ -446,7 +446,7 @@ def sample_clip(reader: VideoReader, plan: CaptionPlan) -> ChangeSampled:
     """As sample_plan, with how many frames were decoded to choose them (more on change-aware levels)."""
     lv = plan.level
     if lv.change_aware:
-        frames = reader.iter_frames(plan.span, fps=lv.fps, max_pixels=lv.max_pixels)
+        frames = reader.iter_frames(plan.span, fps=lv.fps, max_pixels=lv.max_pixels, stand_ins=True)
         return keep_changed(frames, plan.span, threshold=lv.change_threshold,
                             min_keep_seconds=lv.min_keep_seconds, source=reader.path)
     if lv.fps is not None:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from vidrecall.tools.captioners.factory import make_captioner
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe, engine_layout
+from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe
+from vidrecall.tools.captioners.ocr_runtime import engine_layout
 from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
 from vidrecall.tools.video import VideoReader
 from vidrecall.core.types import CaptionRequest, FrameBatch, Span

@@ -57,7 +57,7 @@ def test_change_aware_level_stores_the_kept_times_and_sends_fewer_frames(store_d
         node = memory.nodes(video.id, "coarse")[0]
     sent = captioner.requests[0].frames
     assert report.frames == 52 and report.frames_sent == len(sent) < 40  # a trailer: cuts and text cards
-    assert node.frame_times == [round(t, 3) for t in sent.timestamps] and node.sampling == "change0.1:floor20"
+    assert node.frame_times == [round(t, 3) for t in sent.timestamps] and node.sampling == "change0.1:floor20:standins"
     assert node.frames == 52  # the nominal 1 fps count, part of the key
 
 

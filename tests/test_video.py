@@ -12,7 +12,7 @@ import videogen
 from conftest import HAYSTACK, SHARED, clip
 from vidrecall.tools.video import (VideoError, VideoReader, probe, resize_to_max_pixels, sample_times,
                                    select_frames)
-from vidrecall.core.types import Span
+from vidrecall.core.types import FrameBatch, Span
 
 LOGGER = "vidrecall.tools.video"
 
@@ -319,3 +319,50 @@ def test_corrupt_frames_are_skipped_counted_and_warned(tmp_path, backend, caplog
     assert [t for t, _ in streamed] == batch.timestamps
     # the frames that did decode are the right ones (frames 0..n of the 40-frame source)
     assert_frames_match_timestamps(batch, [i / 10 for i in range(40)])
+
+
+# --- stand-ins (change-aware sampling) ---------------------------------------------------------------------
+def count_decoded(monkeypatch) -> list[int]:
+    """How many frames PyAV hands over, counted as they come out of the decoder."""
+    from vidrecall.tools import video
+
+    counted = [0]
+    original = video.PyAVDecoder._decoded
+
+    def counting(self):
+        for frame in original(self):
+            counted[0] += 1
+            yield frame
+
+    monkeypatch.setattr(video.PyAVDecoder, "_decoded", counting)
+    return counted
+
+
+def test_stand_ins_decode_fewer_frames_and_each_shows_its_own_instant(tmp_path, monkeypatch):
+    path = videogen.short_clip(tmp_path, seconds=6, fps=10)  # libx264: B-frames nothing refers to
+    times = [i / 10 for i in range(60)]
+    counted = count_decoded(monkeypatch)
+    with VideoReader(path, backend="pyav") as reader:
+        exact = list(reader.iter_frames(Span(0.5, 5.5), fps=2))
+        exact_decoded, counted[0] = counted[0], 0
+        stand_ins = list(reader.iter_frames(Span(0.5, 5.5), fps=2, stand_ins=True))
+    assert counted[0] < 0.8 * exact_decoded
+    stamps = [t for t, _ in stand_ins]
+    assert len(stand_ins) == len(exact) == 10 and stamps == sorted(set(stamps))
+    instants = [t for t, _ in exact]
+    for k, t in enumerate(stamps):  # the wanted frame or a later one, never past the next instant or the span
+        assert instants[k] - 1e-6 <= t < (instants[k + 1] if k + 1 < len(instants) else 5.5)
+    batch = FrameBatch(frames=[f for _, f in stand_ins], timestamps=stamps, span=Span(0.5, 5.5))
+    assert_frames_match_timestamps(batch, times)  # a stand-in's pixels are its own frame's
+
+
+def test_small_video_decodes_with_slice_threads_and_large_with_frame_threads(tmp_path):
+    from vidrecall.tools.video import PyAVDecoder, FRAME_THREADS_MIN_PIXELS
+
+    small = videogen.short_clip(tmp_path, "small.mp4", seconds=1)  # frame threads doubled the CPU at 240p
+    with VideoReader(small, backend="pyav") as reader:
+        assert isinstance(reader._decoder, PyAVDecoder)
+        assert reader.info.width * reader.info.height < FRAME_THREADS_MIN_PIXELS
+        assert reader._decoder.stream.thread_type.name == "SLICE"
+    with VideoReader(clip("moviepy_sintel_trailer_480p.mp4"), backend="pyav") as reader:
+        assert reader._decoder.stream.thread_type.name == "AUTO"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 from PIL import Image
 
@@ -40,6 +41,10 @@ BACKENDS = ("auto", "decord", "pyav")
 DECORD_CHUNK = 8
 # PyAV seeks forward only to skip at least this many frames (a seek costs a decoder flush and refill).
 SEEK_MIN_SKIP_FRAMES = 16
+# Below this many pixels a frame decodes faster than FFmpeg's frame threads hand it over: on 426x240 H.264
+# frame threading doubles the CPU spent and is slower too, while on 1280x720 it cuts the wall time by a
+# third at the same CPU (measured on the shared clips). Small videos decode on one thread (slices).
+FRAME_THREADS_MIN_PIXELS = 640 * 360
 # A gap this far off the median gap counts as irregular; this share of irregular gaps makes a file VFR.
 VFR_GAP_TOLERANCE = 0.25
 VFR_IRREGULAR_SHARE = 0.05
@@ -241,8 +246,12 @@ def probe(path: str | Path) -> VideoInfo:
 class _Decoder(Protocol):
     name: str
 
-    def decode(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray | None]]:
-        """(index, RGB frame) for each wanted index in order; None where that frame failed to decode."""
+    def decode(self, indices: list[int], *, stand_ins_until: int | None = None) -> Iterator[tuple[int, np.ndarray | None]]:
+        """(index, RGB frame) for each wanted index in order; None where that frame failed to decode.
+
+        With `stand_ins_until` (a pts), a backend may skip decoding frames no other frame refers to (B-frames)
+        and yield, for a wanted frame it skipped, the next frame it decoded (its own index) if that comes
+        before the next wanted frame, or before `stand_ins_until` for the last one."""
 
     def close(self) -> None: ...
 
@@ -265,11 +274,15 @@ class PyAVDecoder:
         self._frames: Iterator[av.VideoFrame] | None = None  # None: position unknown, seek first
         self._held: av.VideoFrame | None = None  # decoded but not yet consumed
         self._position = -1  # pts of the last frame taken from the decoder
+        # One converter for every frame: frame.to_ndarray() sets up a new one each call, 5x the cost of
+        # the conversion itself on small video.
+        self._rgb = VideoReformatter()
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
         container = _open_container(self.path)
         stream = next(s for s in container.streams if s.index == self.timeline.stream_index)
-        stream.thread_type = "AUTO"
+        context = stream.codec_context
+        stream.thread_type = "AUTO" if (context.width or 0) * (context.height or 0) >= FRAME_THREADS_MIN_PIXELS else "SLICE"
         return container, stream
 
     def _keyframe_before(self, pts: int) -> int:
@@ -322,8 +335,11 @@ class PyAVDecoder:
             self._position = frame.pts
         return frame
 
-    def decode(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray | None]]:
-        for index in indices:
+    def decode(self, indices: list[int], *, stand_ins_until: int | None = None) -> Iterator[tuple[int, np.ndarray | None]]:
+        # Skipping non-reference frames decodes about half the frames of a stream with B-frames; only
+        # requests that accept a neighbouring frame (change-aware sampling) ask for it.
+        self.stream.codec_context.skip_frame = "NONREF" if stand_ins_until is not None else "DEFAULT"
+        for n, index in enumerate(indices):
             wanted = int(self.timeline.pts[index])
             if not self._can_decode_on_to(wanted):
                 self._seek(self._keyframe_before(wanted))
@@ -331,8 +347,12 @@ class PyAVDecoder:
             while frame is not None and frame.pts < wanted:
                 frame = self._next_frame()
             if frame is not None and frame.pts > wanted:  # the wanted frame never came out
-                self._held, frame = frame, None
-            yield index, None if frame is None else frame.to_ndarray(format="rgb24")
+                limit = int(self.timeline.pts[indices[n + 1]]) if n + 1 < len(indices) else stand_ins_until
+                if limit is not None and frame.pts < limit:
+                    index = self._frame_number(frame.pts)  # the next decoded frame stands in for it
+                else:
+                    self._held, frame = frame, None
+            yield index, None if frame is None else self._rgb.reformat(frame, format="rgb24").to_ndarray()
 
     def close(self) -> None:
         self.container.close()
@@ -358,8 +378,8 @@ class DecordDecoder:
             raise DecodeFailure(f"decord counts {len(self.reader)} frames, the file has "
                                    f"{timeline.info.frame_count}")
 
-    def decode(self, indices: list[int]) -> Iterator[tuple[int, np.ndarray | None]]:
-        for at in range(0, len(indices), DECORD_CHUNK):
+    def decode(self, indices: list[int], *, stand_ins_until: int | None = None) -> Iterator[tuple[int, np.ndarray | None]]:
+        for at in range(0, len(indices), DECORD_CHUNK):  # decord decodes every frame asked for
             chunk = indices[at:at + DECORD_CHUNK]
             try:
                 frames = self.reader.get_batch(chunk).asnumpy()
@@ -431,29 +451,42 @@ class VideoReader:
                         span.end, clipped.start, clipped.end)
         return clipped
 
-    def _frames(self, clipped: Span, fps, num_frames, max_pixels) -> Iterator[tuple[float, np.ndarray | None]]:
-        indices = select_frames(self.timeline.times, sample_times(clipped, fps, num_frames), clipped)
+    def _frames(self, clipped: Span, fps, num_frames, max_pixels,
+                stand_ins: bool = False) -> Iterator[tuple[float, np.ndarray | None]]:
+        times = self.timeline.times
+        indices = select_frames(times, sample_times(clipped, fps, num_frames), clipped)
+        until = self._first_pts_from(clipped.end) if stand_ins else None  # stand-ins start inside the span
         done = 0
         while done < len(indices):
             try:
-                for index, frame in self._decoder.decode(indices[done:]):
+                for index, frame in self._decoder.decode(indices[done:], stand_ins_until=until):
                     done += 1
-                    t = float(self.timeline.times[index])
+                    t = float(times[index])
                     if frame is None:
                         yield t, None
                     else:
                         yield t, upright(resize_to_max_pixels(frame, max_pixels), self.info.rotation)
             except DecodeFailure as exc:
                 log.warning("%s: %s at %.2f s; switching to PyAV for this file", self.path, exc,
-                            float(self.timeline.times[indices[done]]))
+                            float(times[indices[done]]))
                 self._decoder.close()
                 self._decoder = PyAVDecoder(self.timeline)
                 self.info = self._info()
 
+    def _first_pts_from(self, t: float) -> int:
+        """pts of the first frame starting at or after t (past the last frame: beyond every pts)."""
+        i = int(np.searchsorted(self.timeline.times, t - TIME_EPS))
+        return int(self.timeline.pts[i]) if i < len(self.timeline.pts) else int(np.iinfo(np.int64).max)
+
     def iter_frames(self, span: Span, *, fps: float | None = None, num_frames: int | None = None,
-                    max_pixels: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
-        """(timestamp, frame) one at a time, as decoded; undecodable frames are left out with a warning."""
-        for t, frame in self._frames(self._clip(span), fps, num_frames, max_pixels):
+                    max_pixels: int | None = None, stand_ins: bool = False) -> Iterator[tuple[float, np.ndarray]]:
+        """(timestamp, frame) one at a time, as decoded; undecodable frames are left out with a warning.
+
+        `stand_ins=True` lets the decoder skip frames nothing refers to (B-frames, about half of a typical
+        stream) and give the next decoded frame instead, with its own timestamp, when it starts before the
+        next sampling instant: for change-aware sampling, where a frame a few hundredths of a second later
+        shows the same thing."""
+        for t, frame in self._frames(self._clip(span), fps, num_frames, max_pixels, stand_ins):
             if frame is None:
                 log.warning("%s: skipped an undecodable frame at %.2f s", self.path, t)
                 continue

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import difflib
 import re
-import os
-import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import metadata
 
 import numpy as np
 
-from vidrecall.tools.captioners.base import BatchByLoop, CaptionerError
+from vidrecall.tools.captioners.base import BatchByLoop
 from vidrecall.tools.captioners.images import no_frames_result, shrink
+from vidrecall.tools.captioners.ocr_runtime import EnginePool, backend_tag, engine_layout, engine_pool, package_version
+from vidrecall.tools.captioners.text_look import Box, Reading, boxes_of, overlaps, plan_reads
 from vidrecall.tools.captioners.visual_facts import visual_facts
 from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
 
@@ -36,18 +34,35 @@ class OcrSettings:
     min_chars: int = 2  # lines with fewer letters/digits are OCR noise on textures
     max_lines: int = 12  # keep captions short enough for a small LLM's context
     visual_facts: bool = True
+    # Short side of the look, the cheap detection every frame gets; only frames where it finds text are read
+    # at det_side (tools/captioners/text_look.py). 0: read every frame, as before looks existed.
+    look_side: int = 256
+    backend: str = "auto"  # "openvino" when installed, else "onnxruntime" (tools/captioners/ocr_runtime.py)
     engines: int = 0  # frames read at once (0: as many as the cores allow, up to 4); not in the cache key
 
     @property
     def tag(self) -> str:
         facts = "" if self.visual_facts else ":nofacts"
-        return f"minconf{self.min_confidence:g}:det{self.det_side}:max{self.max_side}{facts}"
+        look = f":look{self.look_side}" if self.look_side else ""
+        return (f"minconf{self.min_confidence:g}:det{self.det_side}:max{self.max_side}{facts}{look}"
+                f"{backend_tag(self.backend, looks=bool(self.look_side))}")
+
+
+@dataclass
+class ReadCounts:
+    """Frames this captioner was given (each looked at when looks are on), read, and given an earlier
+    frame's reading because they showed the same text."""
+
+    looked: int = 0
+    read: int = 0
+    reused: int = 0
 
 
 @dataclass(frozen=True)
 class OcrLine:
     text: str
     confidence: float
+    box: Box | None = field(default=None, compare=False)  # where in the frame it was read
 
 
 @dataclass
@@ -108,59 +123,8 @@ def dedupe(per_frame: list[tuple[float, list[OcrLine]]]) -> list[TextSighting]:
     return sorted(sightings, key=lambda s: s.first_seen)
 
 
-class _EnginePool:
-    """RapidOCR engines shared by every OCR captioner of the process, one frame per engine at a time.
-
-    On a CPU, onnxruntime spreads one small detection over its threads poorly: two single-threaded engines
-    reading two frames at once do 1.3-1.4x the frames of one engine using both cores
-    (benchmarks/bench_ocr.py). So frames are read `size` at a time, each engine on its share of
-    the cores."""
-
-    def __init__(self, det_side: int, min_confidence: float, size: int, threads_each: int) -> None:
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as e:
-            raise CaptionerError(f"OCR needs rapidocr-onnxruntime ({e}): pip install rapidocr-onnxruntime") from e
-        self.size = size
-        self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(size):
-            self._free.put(RapidOCR(det_limit_side_len=det_side, text_score=min_confidence, use_cls=False,
-                                    intra_op_num_threads=threads_each))
-        self._readers = ThreadPoolExecutor(size, thread_name_prefix="ocr") if size > 1 else None
-
-    def run(self, bgr: np.ndarray):
-        engine = self._free.get()  # blocks while every engine is busy: never two frames on one engine
-        try:
-            return engine(bgr)
-        finally:
-            self._free.put(engine)
-
-    def map(self, fn, items: list) -> list:
-        """fn over items, `size` at a time, results in order."""
-        if self._readers is None or len(items) < 2:
-            return [fn(x) for x in items]
-        return list(self._readers.map(fn, items))
-
-
-def engine_layout(engines: int = 0, cpus: int | None = None) -> tuple[int, int]:
-    """(engines, threads each) that keep every core busy; by default one engine per core, at most 4 (beyond
-    that a frame's detection is better sped up by more threads than by more frames in flight)."""
-    cpus = max(1, cpus or os.cpu_count() or 1)
-    engines = engines or min(4, cpus)
-    return engines, max(1, cpus // engines)
-
-
-@cache
-def _pool(det_side: int, min_confidence: float, engines: int = 0) -> _EnginePool:
-    """One pool per process and setting: loading the ONNX models costs about a second an engine."""
-    return _EnginePool(det_side, min_confidence, *engine_layout(engines))
-
-
 def rapidocr_version() -> str:
-    try:
-        return metadata.version("rapidocr-onnxruntime")
-    except metadata.PackageNotFoundError:
-        return "missing"
+    return package_version("rapidocr-onnxruntime")
 
 
 def _quote(text: str) -> str:
@@ -173,27 +137,76 @@ class OcrCaptioner(BatchByLoop):
     def __init__(self, settings: OcrSettings | None = None):
         self.settings = settings or OcrSettings()
         self.id = f"ocr:rapidocr-{rapidocr_version()}:{self.settings.tag}"
+        self.counts = ReadCounts()
+        self._counts_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OcrCaptioner({self.id!r})"
 
-    def _engines(self) -> _EnginePool:
-        return _pool(self.settings.det_side, self.settings.min_confidence, self.settings.engines)
+    @property
+    def max_concurrency(self) -> int:
+        """Clips captioned at once by the pipeline: as many as there are engines, so that a clip with a
+        single frame to read does not leave the other engines idle."""
+        return engine_layout(self.settings.engines)[0]
+
+    def _engines(self) -> EnginePool:
+        st = self.settings
+        return engine_pool(st.det_side, st.look_side, st.min_confidence, st.backend, st.engines)
 
     def preflight(self) -> None:
         self._engines()
 
+    def _bgr(self, frame: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(shrink(frame, self.settings.max_side)[..., ::-1])
+
     def read(self, frame: np.ndarray) -> list[OcrLine]:
         """Text lines in one RGB frame, top to bottom, confident and long enough to be real text."""
-        bgr = np.ascontiguousarray(shrink(frame, self.settings.max_side)[..., ::-1])
-        result, _ = self._engines().run(bgr)
-        lines = [OcrLine(str(text).strip(), float(score)) for _box, text, score in (result or [])]
+        return self._read_bgr(self._bgr(frame))
+
+    def _read_bgr(self, bgr: np.ndarray) -> list[OcrLine]:
+        with self._engines().engine() as engine:
+            result, _ = engine.reader(bgr)
+        lines = [OcrLine(str(text).strip(), float(score), Box.around(np.asarray(quad)))
+                 for quad, text, score in (result or [])]
         return [line for line in lines if line.confidence >= self.settings.min_confidence
                 and len(text_key(line.text)) >= self.settings.min_chars]
 
+    def look(self, bgr: np.ndarray) -> list[Box]:
+        """Where the cheap detection sees text in one BGR frame (already shrunk to max_side)."""
+        with self._engines().engine() as engine:
+            quads, _ = engine.look(bgr)
+        return boxes_of(quads)
+
+    def recognise(self, bgr: np.ndarray, box: Box) -> str:
+        """The text in one box of a BGR frame, by the recogniser alone (letters and digits)."""
+        crop = np.ascontiguousarray(bgr[max(0, box.y0):box.y1 + 1, max(0, box.x0):box.x1 + 1])
+        if crop.size == 0:
+            return ""
+        with self._engines().engine() as engine:
+            result, _ = engine.reader.text_rec([crop])
+        return text_key(str(result[0][0])) if result else ""
+
     def read_batch(self, batch: FrameBatch) -> list[TextSighting]:
-        lines = self._engines().map(self.read, list(batch.frames))
-        return dedupe(list(zip(batch.timestamps, lines)))
+        return dedupe(list(zip(batch.timestamps, self.read_frames(batch))))
+
+    def read_frames(self, batch: FrameBatch) -> list[list[OcrLine]]:
+        """Each frame's lines: frames are looked at in parallel, the ones showing text read in parallel, and
+        a frame showing the same text as an earlier read one gets that reading (less any text gone since)."""
+        pool = self._engines()
+        frames = [self._bgr(f) for f in batch.frames]
+        if self.settings.look_side:
+            plan = plan_reads(frames, list(batch.timestamps), pool.map(self.look, frames), self.recognise)
+        else:
+            plan = [Reading(i) for i in range(len(frames))]
+        to_read = sorted({r.source for r in plan if r.source is not None})
+        readings = dict(zip(to_read, pool.map(self._read_bgr, [frames[i] for i in to_read])))
+        with self._counts_lock:
+            self.counts.looked += len(frames)
+            self.counts.read += len(to_read)
+            self.counts.reused += sum(1 for k, r in enumerate(plan) if r.source not in (None, k))
+        return [[] if r.source is None else
+                [line for line in readings[r.source] if not any(overlaps(line.box, gone) for gone in r.gone)]
+                for r in plan]
 
     def listing(self, sightings: list[TextSighting]) -> str:
         """'"SINTEL" (0:18-0:24); "COMING SOON" (0:25).' -- at most max_lines texts; 'none.' when empty."""

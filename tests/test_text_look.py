@@ -1,0 +1,182 @@
+"""Look before reading: the OCR captioner reads only frames where its cheap look finds text, reuses a reading
+while the same text stays put, and reads again when the text changes -- on real clips, with real RapidOCR."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from vidrecall.core.types import CaptionRequest, FrameBatch, Span
+from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings, ReadCounts, text_key
+from vidrecall.tools.captioners import ocr_runtime
+from vidrecall.tools.captioners.ocr_runtime import OpenVinoSession, _model_paths, resolve_backend
+from vidrecall.tools.captioners.text_look import REUSE_SECONDS, Box, Reading, plan_reads, same_strokes
+from vidrecall.tools.video import VideoReader
+
+from conftest import clip
+
+
+def frames_of(path, span: Span, n: int) -> FrameBatch:
+    with VideoReader(path) as reader:
+        return reader.sample(span, num_frames=n, max_pixels=200704)
+
+
+def texts(caption: str) -> set[str]:
+    """The quoted on-screen texts of an OCR caption, as letters and digits."""
+    return {text_key(t) for t in re.findall(r'"([^"]*)"', caption)}
+
+
+@pytest.fixture(scope="module")
+def ocr() -> OcrCaptioner:
+    captioner = OcrCaptioner()
+    captioner.preflight()
+    return captioner
+
+
+@pytest.fixture(scope="module")
+def reads_all() -> OcrCaptioner:
+    captioner = OcrCaptioner(OcrSettings(look_side=0))
+    captioner.preflight()
+    return captioner
+
+
+def counted(captioner: OcrCaptioner, batch: FrameBatch) -> tuple[str, ReadCounts]:
+    captioner.counts = ReadCounts()
+    text = captioner.caption(CaptionRequest(batch, prompt="", level="coarse")).text
+    return text, captioner.counts
+
+
+@pytest.mark.parametrize("name", ["askany_yoga.mp4", "intel_car-detection.mp4", "deb-opencv_tree.avi"])
+def test_frames_without_text_are_looked_at_and_not_read(ocr, name):
+    text, counts = counted(ocr, frames_of(clip(name), Span(0, 5), 5))
+    assert counts == ReadCounts(looked=5, read=0, reused=0) and "No on-screen text" in text
+    # (Wood grain is another matter: on the mdn_* toy clips the look sees text in most frames, and the
+    # reads find none.)
+
+
+def test_a_caption_held_over_moving_people_is_read_once_and_reused(ocr, reads_all):
+    batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 4)  # "Strings: D'Addario ..." the whole time
+    text, counts = counted(ocr, batch)
+    assert counts.looked == 4 and counts.read == 1 and counts.reused == 3
+    assert "daddario" in text_key(text)
+    assert texts(text) == texts(counted(reads_all, batch)[0])
+
+
+def test_changing_words_are_each_read_and_nothing_is_lost_against_reading_every_frame(ocr, reads_all):
+    batch = frames_of(clip("mejs_echo-hereweare.webm"), Span(0, 12), 12)  # kinetic typography: new words
+    text, counts = counted(ocr, batch)
+    every, _ = counted(reads_all, batch)
+    assert counts.read >= 6  # the words change more often than not
+    assert texts(every) and texts(text) == texts(every)
+
+
+@pytest.mark.parametrize("name, span, needle", [("moviepy_sintel_trailer_480p.mp4", Span(40, 50), "sintel"),
+                                                ("moviepy_big_buck_bunny_0_30.webm", Span(0, 30), "peach")])
+def test_titles_read_with_looks_as_without(ocr, reads_all, name, span, needle):
+    batch = frames_of(clip(name), span, 8)
+    text, counts = counted(ocr, batch)
+    assert needle in text_key(text) and counts.read < counts.looked
+    assert texts(text) == texts(counted(reads_all, batch)[0])
+
+
+# --- plan_reads on frames drawn here: a real shot moving under text that stays or changes ---------------
+def with_text(frame: np.ndarray, lines: dict[tuple[int, int], str]) -> np.ndarray:
+    picture = Image.fromarray(frame)
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=22)
+    for (x, y), line in lines.items():
+        draw.rectangle((x - 4, y - 4, x + 14 * len(line) + 4, y + 28), fill=(10, 10, 10))
+        draw.text((x, y), line, fill=(250, 250, 250), font=font)
+    return np.ascontiguousarray(np.asarray(picture)[..., ::-1])  # BGR, as the captioner looks at frames
+
+
+@pytest.fixture(scope="module")
+def shots() -> list[np.ndarray]:
+    return frames_of(clip("moviepy_test_video.mp4"), Span(0, 3), 3).frames  # galloping horses: all moves
+
+
+def plan(ocr, frames, times=None) -> list[Reading]:
+    """What the captioner plans: looks, strokes, and the recogniser's word on boxes that look the same."""
+    return plan_reads(frames, times or [float(i) for i in range(len(frames))], [ocr.look(f) for f in frames],
+                      ocr.recognise)
+
+
+def test_the_same_banner_over_a_moving_shot_reuses_the_first_reading(ocr, shots):
+    frames = [with_text(s, {(30, 20): "BREAKING NEWS TONIGHT"}) for s in shots]
+    assert plan(ocr, frames) == [Reading(0), Reading(0), Reading(0)]
+
+
+def test_one_changed_word_in_a_long_line_is_read_again(ocr, shots):
+    frames = [with_text(shots[0], {(30, 20): "WITH OUR LIVES AND HANDS"}),
+              with_text(shots[1], {(30, 20): "WITH OUR PASSION AND HANDS"})]
+    assert [r.source for r in plan(ocr, frames)] == [0, 1]
+
+
+def test_a_reading_is_reused_at_most_reuse_seconds(ocr, shots):
+    frames = [with_text(s, {(30, 20): "BREAKING NEWS TONIGHT"}) for s in shots[:2]]
+    assert [r.source for r in plan(ocr, frames, [0.0, REUSE_SECONDS + 1])] == [0, 1]
+
+
+def test_text_that_left_is_dropped_from_the_reused_reading(ocr, shots):
+    frames = [with_text(shots[0], {(30, 20): "BREAKING NEWS TONIGHT", (30, 150): "LIVE FROM THE HARBOUR"}),
+              with_text(shots[1], {(30, 20): "BREAKING NEWS TONIGHT"})]
+    first, second = plan(ocr, frames)
+    assert first == Reading(0) and second.source == 0 and len(second.gone) == 1
+    batch = FrameBatch(frames=[f[..., ::-1].copy() for f in frames], timestamps=[0.0, 1.0], span=Span(0, 2))
+    lines = ocr.read_frames(batch)
+    assert {text_key(x.text) for x in lines[0]} >= {"breakingnewstonight", "livefromtheharbour"}
+    assert {text_key(x.text) for x in lines[1]} == {"breakingnewstonight"}
+
+
+def test_same_strokes_holds_over_a_moved_shot_and_fails_when_the_words_change(ocr, shots):
+    a = with_text(shots[0], {(30, 20): "SUMMIT LEDGER"})
+    moved = with_text(shots[1], {(30, 20): "SUMMIT LEDGER"})  # the horses galloped on behind the plate
+    region = ocr.look(a)[0].union(ocr.look(moved)[0])
+    assert same_strokes(a, moved, region)
+    assert not same_strokes(a, with_text(shots[1], {(30, 20): "WE ARE HERE"}), region)
+
+
+def test_one_changed_digit_is_read_again_though_its_strokes_mostly_agree(ocr, shots):
+    # Most of the edges of "1024" and "1025" coincide within the pixel of tolerance compression needs;
+    # the recogniser tells them apart.
+    frames = [with_text(shots[0], {(30, 20): "PRICE 1024"}), with_text(shots[1], {(30, 20): "PRICE 1025"})]
+    looks = [ocr.look(f) for f in frames]
+    assert same_strokes(frames[0], frames[1], looks[0][0].union(looks[1][0]))
+    assert [r.source for r in plan_reads(frames, [0.0, 1.0], looks)] == [0, 0]  # strokes alone: reused
+    assert [r.source for r in plan(ocr, frames)] == [0, 1]
+
+
+# --- runtimes ----------------------------------------------------------------------------------------------
+def test_openvino_and_onnxruntime_read_the_same_text():
+    batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 2)
+    ov = OcrCaptioner(OcrSettings(backend="openvino", look_side=0))
+    ort = OcrCaptioner(OcrSettings(backend="onnxruntime", look_side=0))
+    assert ov.id != ort.id and "openvino" in ov.id and "openvino" not in ort.id
+    request = CaptionRequest(batch, prompt="", level="coarse")
+    assert ov.caption(request).text == ort.caption(request).text
+
+
+def test_static_shape_sessions_match_the_dynamic_one_and_keep_a_bounded_number_of_shapes(monkeypatch):
+    det, _ = _model_paths()
+    static, dynamic = OpenVinoSession(det, 1, static_shapes=True), OpenVinoSession(det, 1)
+    monkeypatch.setattr(OpenVinoSession, "MAX_SHAPES", 2)
+    rng = np.random.default_rng(0)
+    for h, w in ((64, 96), (96, 64), (64, 128), (64, 96)):
+        x = rng.random((1, 3, h, w), dtype=np.float32)
+        np.testing.assert_allclose(static(x)[0], dynamic(x)[0], atol=1e-4)
+    assert list(static._requests) == [(1, 3, 64, 128), (1, 3, 64, 96)]  # least recently used went first
+    # The first inference ran while compiling, under a lock: two engines' first reads racing to set up
+    # pyopenvino's numpy bindings deadlocked a coarse pass once.
+    assert ocr_runtime._openvino_ready
+
+
+def test_what_the_caption_id_says_about_looks_and_runtime():
+    ids = {OcrCaptioner(OcrSettings(look_side=side, backend=backend, engines=engines)).id
+           for side in (0, 256) for backend in ("openvino", "onnxruntime") for engines in (1, 2)}
+    assert len(ids) == 4  # look on/off x runtime; how many engines read is not in it
+    assert OcrCaptioner(OcrSettings(look_side=0, backend="onnxruntime")).id.endswith(":det480:max1280")
+    with pytest.raises(CaptionerError, match="'tesseract'"):
+        resolve_backend("tesseract")

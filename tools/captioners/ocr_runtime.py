@@ -1,0 +1,218 @@
+"""Where RapidOCR's networks run, and how many frames are read at once.
+
+rapidocr-onnxruntime ships the PP-OCRv4 detector and recogniser as ONNX files and runs them on onnxruntime.
+OpenVINO's CPU plugin runs the same files faster at f32 with the same readings (benchmarks/bench_ocr.py),
+so with backend "auto" and openvino installed, each engine's sessions are OpenVINO ones; RapidOCR's pre- and
+post-processing stay as they are. Reads are f32 explicitly: on a CPU with bf16 units OpenVINO would
+otherwise compute in bf16, faster but reading small text differently.
+
+An engine also carries a second detector, the "look": the same network at about the video's own size
+(`look_side`), 4-5x cheaper than the 2x-upscaled read, in bf16 where the CPU has it (look_precision). The
+captioner reads a frame only where the look finds text (tools/captioners/text_look.py).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata, util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidrecall.tools.captioners.base import CaptionerError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "openvino", "onnxruntime")
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+def resolve_backend(backend: str) -> str:
+    """"auto" becomes "openvino" when it is installed, else "onnxruntime"; a named backend stays."""
+    if backend not in BACKENDS:
+        raise CaptionerError(f"OCR backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "openvino" if util.find_spec("openvino") is not None else "onnxruntime"
+    return backend
+
+
+@cache
+def look_precision() -> str:
+    """bf16 where the CPU computes it natively: the look then costs 0.6x, and on the 15-min haystack it
+    finds text in the same frames as at f32 but for 15 of 933 (faint or tiny text at the detector's
+    threshold), with the same texts in the coarse memory. Reads stay f32 everywhere."""
+    import openvino as ov
+
+    return "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+
+
+def backend_tag(backend: str, *, looks: bool) -> str:
+    """What the caption id says about the runtime: onnxruntime keeps the ids stored before the choice existed.
+    The look's precision is in it because it decides which frames are read."""
+    if resolve_backend(backend) == "onnxruntime":
+        return ""
+    return f":openvino-{package_version('openvino')}-f32" + (f":look-{look_precision()}" if looks else "")
+
+
+# pyopenvino sets up its numpy bindings on first use, and two threads doing that at once can deadlock (a C++
+# static guard against the GIL; seen once in a coarse pass): compiles, and that set-up, happen under this lock.
+_OPENVINO_SETUP = threading.Lock()
+_openvino_ready = False
+
+
+def _set_up_bindings() -> None:
+    """Touch a tensor's numpy view once, so that pyopenvino's numpy bindings exist before threads race to them."""
+    import openvino as ov
+
+    ov.Tensor(np.zeros(1, np.float32)).data.copy()
+
+
+class OpenVinoSession:
+    """An OpenVINO request with onnxruntime's calling convention in RapidOCR: session(x) -> [output].
+
+    With `static_shapes`, the network is compiled once per input shape it meets: OpenVINO's CPU kernels for
+    a fixed shape run the detector 15-25 % faster than its dynamic-shape ones, and a video's frames all
+    have one shape (about 0.2 s to compile). The recogniser's input width follows each line's length, so it
+    stays dynamic."""
+
+    MAX_SHAPES = 8  # compiled shapes kept per session (a library of videos at many sizes)
+
+    def __init__(self, model_path: Path, threads: int, *, static_shapes: bool = False,
+                 precision: str = "f32") -> None:
+        import openvino as ov
+
+        self._core = ov.Core()
+        self._path = str(model_path)
+        self._config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                        "INFERENCE_PRECISION_HINT": precision, "ENABLE_CPU_PINNING": False}
+        self._static = static_shapes
+        self._requests: dict[tuple[int, ...], Any] = {}
+        self._dynamic = None if static_shapes else self._compile(None)
+
+    def _compile(self, shape: tuple[int, ...] | None):
+        global _openvino_ready
+        with _OPENVINO_SETUP:
+            model = self._core.read_model(self._path)
+            if shape is not None:
+                model.reshape({model.inputs[0].any_name: list(shape)})
+            request = self._core.compile_model(model, "CPU", self._config).create_infer_request()
+            if not _openvino_ready:
+                _set_up_bindings()
+                _openvino_ready = True
+        return request
+
+    def _request(self, shape: tuple[int, ...]):
+        if not self._static:
+            return self._dynamic
+        request = self._requests.pop(shape, None) or self._compile(shape)
+        self._requests[shape] = request  # most recently used last
+        while len(self._requests) > self.MAX_SHAPES:
+            del self._requests[next(iter(self._requests))]
+        return request
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        request = self._request(tuple(x.shape))
+        request.infer({0: x})
+        return [request.get_output_tensor(0).data.copy()]
+
+
+def _model_paths() -> tuple[Path, Path]:
+    """The detector and recogniser files rapidocr-onnxruntime ships (paths from its own config)."""
+    import yaml
+    import rapidocr_onnxruntime
+
+    root = Path(rapidocr_onnxruntime.__file__).parent
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    return root / config["Det"]["model_path"], root / config["Rec"]["model_path"]
+
+
+@dataclass
+class Engine:
+    """One RapidOCR reader (detect at det_side, recognise) and its look (detect only, at look_side)."""
+
+    reader: Any
+    look: Any | None
+
+
+def _build_engine(det_side: int, look_side: int, min_confidence: float, threads: int, backend: str) -> Engine:
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as e:
+        raise CaptionerError(f"OCR needs rapidocr-onnxruntime ({e}): pip install rapidocr-onnxruntime") from e
+    reader = RapidOCR(det_limit_side_len=det_side, text_score=min_confidence, use_cls=False,
+                      intra_op_num_threads=threads)
+    look = None
+    if look_side:
+        look = copy.copy(reader.text_det)  # the same network, its own input size
+        look.limit_side_len = look_side
+    if backend == "openvino":
+        det_path, rec_path = _model_paths()
+        reader.text_det.infer = OpenVinoSession(det_path, threads, static_shapes=True)
+        reader.text_rec.session = OpenVinoSession(rec_path, threads)  # its character list was read at init
+        if look is not None:
+            look.infer = OpenVinoSession(det_path, threads, static_shapes=True, precision=look_precision())
+    return Engine(reader, look)
+
+
+class EnginePool:
+    """Engines shared by every OCR captioner of the process, one frame per engine at a time.
+
+    On a CPU, a runtime spreads one small network over its threads poorly: two single-threaded engines
+    reading two frames at once do 1.1-1.25x the frames of one OpenVINO engine using both cores (1.3-1.4x
+    with onnxruntime; benchmarks/bench_ocr.py). So frames are read `size` at a time, each engine on its
+    share of the cores."""
+
+    def __init__(self, det_side: int, look_side: int, min_confidence: float, size: int, threads_each: int,
+                 backend: str) -> None:
+        self.size = size
+        self.backend = backend
+        self._free: queue.SimpleQueue[Engine] = queue.SimpleQueue()
+        for _ in range(size):
+            self._free.put(_build_engine(det_side, look_side, min_confidence, threads_each, backend))
+        self._workers = ThreadPoolExecutor(size, thread_name_prefix="ocr") if size > 1 else None
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        engine = self._free.get()  # blocks while every engine is busy: never two frames on one engine
+        try:
+            yield engine
+        finally:
+            self._free.put(engine)
+
+    def map(self, fn: Callable[[Any], Any], items: list) -> list:
+        """fn over items, `size` at a time, results in order."""
+        if self._workers is None or len(items) < 2:
+            return [fn(x) for x in items]
+        return list(self._workers.map(fn, items))
+
+
+def engine_layout(engines: int = 0, cpus: int | None = None) -> tuple[int, int]:
+    """(engines, threads each) that keep every core busy; by default one engine per core, at most 4 (beyond
+    that a frame's detection is better sped up by more threads than by more frames in flight)."""
+    cpus = max(1, cpus or os.cpu_count() or 1)
+    engines = engines or min(4, cpus)
+    return engines, max(1, cpus // engines)
+
+
+@cache
+def engine_pool(det_side: int, look_side: int, min_confidence: float, backend: str, engines: int = 0) -> EnginePool:
+    """One pool per process and setting: loading the networks costs about a second an engine."""
+    resolved = resolve_backend(backend)
+    if resolved == "openvino" and util.find_spec("openvino") is None:
+        raise CaptionerError("OCR backend 'openvino' needs the openvino package: pip install openvino")
+    return EnginePool(det_side, look_side, min_confidence, *engine_layout(engines), backend=resolved)
