@@ -39,17 +39,21 @@ class Level:
     prompt: str = "caption"
     # Change-aware sampling (needs fps): of the frames sampled at `fps`, the captioner gets only those that
     # differ from the last one it got by more than `change_threshold` (mean absolute difference of 16x16
-    # grey thumbnails, 0-1), and at least one every `min_keep_seconds`. Frames no other frame refers to
-    # (B-frames) are not decoded: the next decoded frame stands in for a skipped one (tools/video.py).
+    # grey thumbnails, 0-1) or by more than `change_relative` times the pictures' contrast (text appearing
+    # on a still or dark picture), and at least one every `min_keep_seconds`. Frames no other frame refers
+    # to (B-frames) are not decoded: the next decoded frame stands in for a skipped one (tools/video.py).
     change_aware: bool = False
     change_threshold: float = 0.08
+    change_relative: float = 0.5
     min_keep_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if self.change_aware and self.fps is None:
             raise ConfigError(f"level {self.name!r}: change_aware sampling needs fps (frames_per_clip fixes the frames)")
-        if self.change_aware and not (0 < self.change_threshold < 1 and self.min_keep_seconds > 0):
-            raise ConfigError(f"level {self.name!r}: change_threshold must be in (0, 1) and min_keep_seconds > 0")
+        if self.change_aware and not (0 < self.change_threshold < 1 and self.min_keep_seconds > 0
+                                      and self.change_relative > 0):
+            raise ConfigError(f"level {self.name!r}: change_threshold must be in (0, 1), change_relative and "
+                              f"min_keep_seconds > 0")
         if self.clip_seconds <= 0:
             raise ConfigError(f"level {self.name!r}: clip_seconds must be > 0, got {self.clip_seconds}")
         if (self.fps is None) == (self.frames_per_clip is None):
@@ -64,7 +68,8 @@ class Level:
         """What besides fps/frames/pixels decides which frames a caption saw ('' for plain sampling)."""
         if not self.change_aware:
             return ""
-        return f"change{self.change_threshold:g}:floor{self.min_keep_seconds:g}:standins"
+        return (f"change{self.change_threshold:g}:rel{self.change_relative:g}:floor{self.min_keep_seconds:g}"
+                f":standins")
 
     def frames_for(self, seconds: float) -> int:
         """How many frames a span of `seconds` gets at this level's density (at least 1)."""

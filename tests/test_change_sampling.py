@@ -57,7 +57,7 @@ def test_change_aware_level_stores_the_kept_times_and_sends_fewer_frames(store_d
         node = memory.nodes(video.id, "coarse")[0]
     sent = captioner.requests[0].frames
     assert report.frames == 52 and report.frames_sent == len(sent) < 40  # a trailer: cuts and text cards
-    assert node.frame_times == [round(t, 3) for t in sent.timestamps] and node.sampling == "change0.1:floor20:standins"
+    assert node.frame_times == [round(t, 3) for t in sent.timestamps] and node.sampling == "change0.1:rel0.5:floor20:standins"
     assert node.frames == 52  # the nominal 1 fps count, part of the key
 
 
@@ -65,11 +65,12 @@ def test_caption_keys_differ_when_the_sampling_setting_differs(store_dir, embedd
     plain = dataclasses.replace(COARSE, change_aware=False)
     looser = dataclasses.replace(COARSE, change_threshold=0.2)
     keys = []
-    for level in (COARSE, plain, looser, dataclasses.replace(COARSE, min_keep_seconds=10)):
+    for level in (COARSE, plain, looser, dataclasses.replace(COARSE, min_keep_seconds=10),
+                  dataclasses.replace(COARSE, change_relative=0.4)):
         with VideoMemory(Config(levels=(level,)), ScriptedCaptioner(), embedder=embedder, store_dir=store_dir) as m:
             video = m.register(clip(SINTEL))
             keys.append(m.plan(video, "coarse", Span(0, 52.208)).key)
-    assert len(set(keys)) == 4
+    assert len(set(keys)) == 5
     assert plain.sampling_tag == ""  # plain levels keep the keys stored before change-aware sampling existed
 
 
@@ -78,3 +79,5 @@ def test_change_aware_needs_fps():
         Level("coarse", 60, frames_per_clip=2, change_aware=True)
     with pytest.raises(ConfigError, match="change_threshold must be in"):
         Level("coarse", 60, fps=1.0, change_aware=True, change_threshold=0)
+    with pytest.raises(ConfigError, match="change_relative and min_keep_seconds > 0"):
+        Level("coarse", 60, fps=1.0, change_aware=True, change_relative=0)

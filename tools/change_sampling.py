@@ -3,8 +3,9 @@ from the last kept one, and at least one every `min_keep_seconds`.
 
 The signature is a 16x16 grey thumbnail (box-averaged, so noise and compression artefacts wash out) plus
 the colour histogram visual_facts uses to find cuts. Two frames differ when the mean absolute difference
-of their thumbnails exceeds the threshold (0-1) or half the pictures' contrast (a new text card on
-black), or when their colours differ as much as at a scene cut (a cut between equally bright shots). A cut, a new slide or a caption appearing over
+of their thumbnails exceeds the threshold (0-1) or a share (`relative`, 0.5 by default) of the pictures'
+contrast (a new text card on black, a title fading in on a still), or when their colours differ as much as
+at a scene cut (a cut between equally bright shots). A cut, a new slide or a caption appearing over
 a still shot changes the thumbnail by 0.1-0.3; a talking head or a parked camera by under 0.02.
 Figures on the 15-minute haystack: benchmarks/bench_change_sampling.py.
 """
@@ -21,9 +22,12 @@ from vidrecall.tools.captioners.visual_facts import CUT_THRESHOLD, colour_histog
 
 SIGNATURE_SIDE = 16
 # A change this large relative to the pictures' contrast also counts: a new text card on black barely
-# moves the mean, but it is large next to the little contrast such a picture has.
+# moves the mean, but it is large next to the little contrast such a picture has. The contrast floor keeps
+# a near-black picture's noise from counting; at 0.01 rather than 0.04 it lets "THE BLENDER FOUNDATION"
+# fading in on black count, for one more kept frame on the 15-min haystack. (A share of 0.4 instead of 0.5
+# also catches a title over a still sky, but keeps 10 % more frames: more than a quarter of plain 1 fps.)
 RELATIVE_CHANGE = 0.5
-MIN_CONTRAST = 0.04
+MIN_CONTRAST = 0.01
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,12 @@ def difference(a: Signature, b: Signature) -> float:
     return float(np.abs(a.grey - b.grey).mean())
 
 
-def changed(a: Signature, b: Signature, threshold: float) -> bool:
-    """A different picture: the thumbnails differ by more than `threshold`, or by more than half the
-    pictures' contrast (text cards on a plain background), or the colours changed as at a scene cut."""
+def changed(a: Signature, b: Signature, threshold: float, relative: float = RELATIVE_CHANGE) -> bool:
+    """A different picture: the thumbnails differ by more than `threshold`, or by more than `relative` times
+    the pictures' contrast (text cards on a plain background), or the colours changed as at a scene cut."""
     diff = difference(a, b)
     contrast = max(MIN_CONTRAST, (float(a.grey.std()) + float(b.grey.std())) / 2)
-    return diff > threshold or diff / contrast > RELATIVE_CHANGE or is_cut(a, b)
+    return diff > threshold or diff / contrast > relative or is_cut(a, b)
 
 
 def is_cut(a: Signature, b: Signature) -> bool:
@@ -63,7 +67,7 @@ class ChangeSampled:
 
 
 def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, threshold: float,
-                 min_keep_seconds: float, source: str = "") -> ChangeSampled:
+                 min_keep_seconds: float, relative: float = RELATIVE_CHANGE, source: str = "") -> ChangeSampled:
     """Walk (timestamp, frame) pairs in time order; keep the first, every frame whose signature differs
     from the last kept one's by more than `threshold`, and a frame when `min_keep_seconds` passed since
     the last kept one. Only kept frames stay in memory."""
@@ -74,7 +78,7 @@ def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, thre
     for t, frame in frames:
         decoded += 1
         current = signature(frame)
-        if (last_signature is None or changed(current, last_signature, threshold)
+        if (last_signature is None or changed(current, last_signature, threshold, relative)
                 or t - stamps[-1] >= min_keep_seconds - 1e-6):
             kept.append(frame)
             stamps.append(float(t))
