@@ -109,6 +109,20 @@ def test_the_same_banner_over_a_moving_shot_reuses_the_first_reading(ocr, shots)
     assert plan(ocr, frames) == [Reading(0), Reading(0), Reading(0)]
 
 
+def test_a_box_of_one_frame_is_recognised_once_however_often_it_is_compared(ocr, shots):
+    banner = with_text(shots[0], {(30, 20): "BREAKING NEWS TONIGHT"})
+    frames = [banner, banner.copy(), banner.copy(), banner.copy()]  # the same box in every frame
+    calls = []
+
+    def counting(frame, box):
+        calls.append((id(frame), box))
+        return ocr.recognise(frame, box)
+
+    looks = [ocr.look(f) for f in frames]
+    assert [r.source for r in plan_reads(frames, [0.0, 1.0, 2.0, 3.0], looks, counting)] == [0, 0, 0, 0]
+    assert len(calls) == len(set(calls)) == 4  # the read frame's box once, then each later frame's once
+
+
 def test_one_changed_word_in_a_long_line_is_read_again(ocr, shots):
     frames = [with_text(shots[0], {(30, 20): "WITH OUR LIVES AND HANDS"}),
               with_text(shots[1], {(30, 20): "WITH OUR PASSION AND HANDS"})]

@@ -178,12 +178,13 @@ class OcrCaptioner(BatchByLoop):
         return boxes_of(quads)
 
     def recognise(self, bgr: np.ndarray, box: Box) -> str:
-        """The text in one box of a BGR frame, by the recogniser alone (letters and digits)."""
+        """The text in one box of a BGR frame, by the gate's recogniser alone (letters and digits), to compare
+        with the same box of another frame."""
         crop = np.ascontiguousarray(bgr[max(0, box.y0):box.y1 + 1, max(0, box.x0):box.x1 + 1])
         if crop.size == 0:
             return ""
         with self._engines().engine() as engine:
-            result, _ = engine.reader.text_rec([crop])
+            result, _ = engine.gate([crop])
         return text_key(str(result[0][0])) if result else ""
 
     def read_batch(self, batch: FrameBatch) -> list[TextSighting]:

@@ -16,8 +16,8 @@ still keeps its edges (lowest window F-measure 0.73-0.99 on the 15-min haystack'
 trees, its watermarks and titles) while a changed word does not (0.0-0.61: "with our lives" -> "with our
 passion" is 0.78 over the whole box but 0.0 in the window of the changed word). A changed letter or digit
 ("PRICE 1024" -> "PRICE 1025") keeps 0.8-0.96 of its edges within the one-pixel tolerance that compression
-jitter needs, so a pair that passes is also recognised, box by box (the recogniser alone, about a tenth
-of a read), and reused only when both boxes say the same.
+jitter needs, so a pair that passes is also recognised, box by box (the recogniser alone, at the look's
+precision, about a twentieth of a read), and reused only when both boxes say the same.
 """
 from __future__ import annotations
 
@@ -150,6 +150,8 @@ def plan_reads(frames: list[np.ndarray], times: list[float], looks: list[list[Bo
     """For each frame, in time order, whether to read it or reuse the last read frame's reading: reused
     when every box the look finds matches one of that frame's boxes, with the same strokes inside (and
     the same text recognised there, given `recognise`), and the reading is at most REUSE_SECONDS old."""
+    if recognise is not None:
+        recognise = _remembered(recognise)
     plan: list[Reading] = []
     last_read: int | None = None
     for i, boxes in enumerate(looks):
@@ -165,6 +167,19 @@ def plan_reads(frames: list[np.ndarray], times: list[float], looks: list[list[Bo
             kept = {a for a, _ in pairs}
             plan.append(Reading(last_read, tuple(b for b in looks[last_read] if b not in kept)))
     return plan
+
+
+def _remembered(recognise: Recognise) -> Recognise:
+    """recognise, once per frame and box: the last read frame's boxes are compared with frame after frame."""
+    seen: dict[tuple[int, Box], str] = {}
+
+    def remembered(frame: np.ndarray, box: Box) -> str:
+        key = (id(frame), box)  # the frames live in plan_reads' caller until planning ends
+        if key not in seen:
+            seen[key] = recognise(frame, box)
+        return seen[key]
+
+    return remembered
 
 
 def overlaps(a: Box, b: Box) -> bool:

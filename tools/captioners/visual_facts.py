@@ -33,9 +33,8 @@ def hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (h * 60.0) % 360.0, s, v
 
 
-def colour_labels(rgb: np.ndarray) -> np.ndarray:
+def _labels(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Index into COLOUR_NAMES for every pixel, by hue/saturation/value rules people would agree with."""
-    h, s, v = hsv(rgb)
     names = {n: i for i, n in enumerate(COLOUR_NAMES)}
     hue_band = np.select(
         [(h < 15) | (h >= 345), h < 40, h < 65, h < 170, h < 260, h < 290],
@@ -52,52 +51,57 @@ def colour_labels(rgb: np.ndarray) -> np.ndarray:
     return label
 
 
-def dominant_colours(frames: list[np.ndarray], top: int = 3, min_share: float = 0.05) -> list[tuple[str, float]]:
-    """The `top` most common named colours over all frames, as (name, share of pixels), share >= min_share."""
-    if not frames:
+@dataclass(frozen=True)
+class _Thumb:
+    """What the facts need of one frame, from one thumbnail: colour labels, which pixels are vivid
+    (saturated and not dark), grey levels and the colour histogram."""
+
+    labels: np.ndarray
+    vivid: np.ndarray
+    grey: np.ndarray
+    histogram: np.ndarray
+
+    @classmethod
+    def of(cls, frame: np.ndarray) -> _Thumb:
+        thumb = thumbnail(frame)
+        h, s, v = hsv(thumb)
+        return cls(_labels(h, s, v), (s > 0.35) & (v > 0.3), _grey_of(thumb), _histogram_of(thumb))
+
+
+def _dominant(thumbs: list[_Thumb], top: int = 3, min_share: float = 0.05) -> list[tuple[str, float]]:
+    if not thumbs:
         return []
-    counts = np.zeros(len(COLOUR_NAMES), dtype=np.int64)
-    for frame in frames:
-        counts += np.bincount(colour_labels(thumbnail(frame)).ravel(), minlength=len(COLOUR_NAMES))
-    shares = counts / max(1, counts.sum())
+    counts = sum(np.bincount(t.labels.ravel(), minlength=len(COLOUR_NAMES)) for t in thumbs)
+    shares = counts / max(1, int(np.sum(counts)))
     order = np.argsort(-shares, kind="stable")[:top]
     return [(COLOUR_NAMES[i], float(shares[i])) for i in order if shares[i] >= min_share]
 
 
-def accent_colours(frames: list[np.ndarray], exclude: set[str], min_share: float = 0.005,
-                   max_share: float = 0.05, top: int = 2) -> list[str]:
+def dominant_colours(frames: list[np.ndarray], top: int = 3, min_share: float = 0.05) -> list[tuple[str, float]]:
+    """The `top` most common named colours over all frames, as (name, share of pixels), share >= min_share."""
+    return _dominant([_Thumb.of(f) for f in frames], top, min_share)
+
+
+def _accents(thumbs: list[_Thumb], exclude: set[str], min_share: float = 0.005, max_share: float = 0.05,
+             top: int = 2) -> list[str]:
     """Small but vivid colours (a green toy on a brown table): saturated, not black/white/grey/brown,
     covering between min_share and max_share of the pixels, most common first."""
-    if not frames:
+    if not thumbs:
         return []
-    counts = np.zeros(len(COLOUR_NAMES), dtype=np.int64)
-    total = 0
-    for frame in frames:
-        thumb = thumbnail(frame)
-        _h, s, v = hsv(thumb)
-        labels = colour_labels(thumb)[(s > 0.35) & (v > 0.3)]
-        counts += np.bincount(labels.ravel(), minlength=len(COLOUR_NAMES))
-        total += s.size
-    shares = counts / max(1, total)
+    counts = sum(np.bincount(t.labels[t.vivid].ravel(), minlength=len(COLOUR_NAMES)) for t in thumbs)
+    shares = counts / max(1, sum(t.vivid.size for t in thumbs))
     dull = {"black", "white", "grey", "brown"} | exclude
     order = np.argsort(-shares, kind="stable")
     return [COLOUR_NAMES[i] for i in order
             if COLOUR_NAMES[i] not in dull and min_share <= shares[i] < max_share][:top]
 
 
-def brightness(frames: list[np.ndarray]) -> float:
-    """Mean luma of the frames in [0, 1]."""
-    if not frames:
-        return 0.0
-    return float(np.mean([_grey(f).mean() for f in frames]))
-
-
 def brightness_word(value: float) -> str:
     return "dark" if value < 0.2 else "dim" if value < 0.4 else "bright" if value > 0.7 else "medium brightness"
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
-    return thumbnail(frame).astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
+def _grey_of(thumb: np.ndarray) -> np.ndarray:
+    return thumb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
 
 
 # Total-variation distance between colour histograms above which consecutive frames are a scene cut.
@@ -106,12 +110,12 @@ CUT_THRESHOLD = 0.5
 
 def colour_histogram(frame: np.ndarray) -> np.ndarray:
     """The normalised joint RGB histogram scene_cuts compares (for change-aware sampling)."""
-    return _histogram(frame)
+    return _histogram_of(thumbnail(frame))
 
 
-def _histogram(frame: np.ndarray, bins: int = 8) -> np.ndarray:
+def _histogram_of(thumb: np.ndarray, bins: int = 8) -> np.ndarray:
     """Joint RGB histogram, normalised; robust to small motion, sensitive to a change of scene."""
-    q = (thumbnail(frame) // (256 // bins)).astype(np.int64).reshape(-1, 3)
+    q = (thumb // (256 // bins)).astype(np.int64).reshape(-1, 3)
     hist = np.bincount(q[:, 0] * bins * bins + q[:, 1] * bins + q[:, 2], minlength=bins ** 3).astype(np.float64)
     return hist / max(1.0, hist.sum())
 
@@ -120,21 +124,19 @@ def scene_cuts(frames: list[np.ndarray], timestamps: list[float],
                threshold: float = CUT_THRESHOLD) -> list[tuple[float, float]]:
     """Pairs (t_before, t_after) of consecutive sampled frames whose colour histograms differ by more
     than `threshold` in total-variation distance (0 = identical, 1 = disjoint)."""
-    cuts = []
-    hists = [_histogram(f) for f in frames]
-    for i in range(1, len(frames)):
-        if 0.5 * np.abs(hists[i] - hists[i - 1]).sum() > threshold:
-            cuts.append((timestamps[i - 1], timestamps[i]))
-    return cuts
+    return _cuts([colour_histogram(f) for f in frames], timestamps, threshold)
 
 
-def motion(frames: list[np.ndarray], timestamps: list[float], max_gap: float = 2.0) -> float | None:
+def _cuts(hists: list[np.ndarray], timestamps: list[float], threshold: float = CUT_THRESHOLD) -> list[tuple[float, float]]:
+    return [(timestamps[i - 1], timestamps[i]) for i in range(1, len(hists))
+            if 0.5 * np.abs(hists[i] - hists[i - 1]).sum() > threshold]
+
+
+def _motion(greys: list[np.ndarray], timestamps: list[float], max_gap: float = 2.0) -> float | None:
     """Mean absolute grey-level change between consecutive frames at most `max_gap` s apart, in [0, 1];
     None when no such pair exists (frames far apart say nothing about movement)."""
-    diffs = []
-    for i in range(1, len(frames)):
-        if timestamps[i] - timestamps[i - 1] <= max_gap and frames[i].shape == frames[i - 1].shape:
-            diffs.append(np.abs(_grey(frames[i]) - _grey(frames[i - 1])).mean())
+    diffs = [np.abs(greys[i] - greys[i - 1]).mean() for i in range(1, len(greys))
+             if timestamps[i] - timestamps[i - 1] <= max_gap and greys[i].shape == greys[i - 1].shape]
     return float(np.mean(diffs)) if diffs else None
 
 
@@ -169,6 +171,9 @@ class VisualFacts:
 
 
 def visual_facts(frames: list[np.ndarray], timestamps: list[float]) -> VisualFacts:
-    colours = dominant_colours(frames)
-    accents = accent_colours(frames, exclude={name for name, _ in colours})
-    return VisualFacts(colours, accents, brightness(frames), motion(frames, timestamps), scene_cuts(frames, timestamps))
+    thumbs = [_Thumb.of(f) for f in frames]  # one thumbnail and one colour conversion a frame
+    colours = _dominant(thumbs)
+    greys = [t.grey for t in thumbs]
+    return VisualFacts(colours, _accents(thumbs, exclude={name for name, _ in colours}),
+                       float(np.mean([g.mean() for g in greys])) if greys else 0.0,
+                       _motion(greys, timestamps), _cuts([t.histogram for t in thumbs], timestamps))
