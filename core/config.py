@@ -44,7 +44,7 @@ class Level:
     # to (B-frames) are not decoded: the next decoded frame stands in for a skipped one (tools/video.py).
     change_aware: bool = False
     change_threshold: float = 0.08
-    change_relative: float = 0.5
+    change_relative: float = 0.5  # 0.4 also keeps a title over a still sky, but over a quarter of 1 fps
     min_keep_seconds: float = 10.0
 
     def __post_init__(self) -> None:

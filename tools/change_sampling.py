@@ -3,7 +3,7 @@ from the last kept one, and at least one every `min_keep_seconds`.
 
 The signature is a 16x16 grey thumbnail (box-averaged, so noise and compression artefacts wash out) plus
 the colour histogram visual_facts uses to find cuts. Two frames differ when the mean absolute difference
-of their thumbnails exceeds the threshold (0-1) or a share (`relative`, 0.5 by default) of the pictures'
+of their thumbnails exceeds the threshold (0-1) or a share (`relative`) of the pictures'
 contrast (a new text card on black, a title fading in on a still), or when their colours differ as much as
 at a scene cut (a cut between equally bright shots). A cut, a new slide or a caption appearing over
 a still shot changes the thumbnail by 0.1-0.3; a talking head or a parked camera by under 0.02.
@@ -17,16 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vidrecall.core.config import Level
 from vidrecall.core.types import FrameBatch, Span
 from vidrecall.tools.captioners.visual_facts import CUT_THRESHOLD, colour_histogram
 
 SIGNATURE_SIDE = 16
-# A change this large relative to the pictures' contrast also counts: a new text card on black barely
-# moves the mean, but it is large next to the little contrast such a picture has. The contrast floor keeps
-# a near-black picture's noise from counting; at 0.01 rather than 0.04 it lets "THE BLENDER FOUNDATION"
-# fading in on black count, for one more kept frame on the 15-min haystack. (A share of 0.4 instead of 0.5
-# also catches a title over a still sky, but keeps 10 % more frames: more than a quarter of plain 1 fps.)
-RELATIVE_CHANGE = 0.5
+# A change large relative to the pictures' contrast also counts (Level.change_relative): a new text card on
+# black barely moves the mean, but it is large next to the little contrast such a picture has. This floor
+# keeps a near-black picture's noise from counting; at 0.01 rather than 0.04 it lets "THE BLENDER
+# FOUNDATION" fading in on black count, for one more kept frame on the 15-min haystack.
 MIN_CONTRAST = 0.01
 
 
@@ -46,7 +45,7 @@ def difference(a: Signature, b: Signature) -> float:
     return float(np.abs(a.grey - b.grey).mean())
 
 
-def changed(a: Signature, b: Signature, threshold: float, relative: float = RELATIVE_CHANGE) -> bool:
+def changed(a: Signature, b: Signature, threshold: float, relative: float) -> bool:
     """A different picture: the thumbnails differ by more than `threshold`, or by more than `relative` times
     the pictures' contrast (text cards on a plain background), or the colours changed as at a scene cut."""
     diff = difference(a, b)
@@ -67,7 +66,7 @@ class ChangeSampled:
 
 
 def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, threshold: float,
-                 min_keep_seconds: float, relative: float = RELATIVE_CHANGE, source: str = "") -> ChangeSampled:
+                 min_keep_seconds: float, relative: float = Level.change_relative, source: str = "") -> ChangeSampled:
     """Walk (timestamp, frame) pairs in time order; keep the first, every frame whose signature differs
     from the last kept one's by more than `threshold`, and a frame when `min_keep_seconds` passed since
     the last kept one. Only kept frames stay in memory."""
