@@ -53,7 +53,8 @@ class Level:
         if self.change_aware and not (0 < self.change_threshold < 1 and self.min_keep_seconds > 0
                                       and self.change_relative > 0):
             raise ConfigError(f"level {self.name!r}: change_threshold must be in (0, 1), change_relative and "
-                              f"min_keep_seconds > 0")
+                              f"min_keep_seconds > 0 (got {self.change_threshold:g}, {self.change_relative:g}, "
+                              f"{self.min_keep_seconds:g})")
         if self.clip_seconds <= 0:
             raise ConfigError(f"level {self.name!r}: clip_seconds must be > 0, got {self.clip_seconds}")
         if (self.fps is None) == (self.frames_per_clip is None):
@@ -228,7 +229,12 @@ def load_config(profile: str | os.PathLike = "offline", **overrides: Any) -> Con
     data = _expand_env(data)
     data.setdefault("profile", path.stem)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_dict(data)
+    if path.parent == PROFILES_DIR:
+        return _from_dict(data)
+    try:
+        return _from_dict(data)
+    except ConfigError as exc:  # a user's own profile: say which file holds the bad setting
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 _ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")

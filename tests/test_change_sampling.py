@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import clip
-from vidrecall.core.config import Config, ConfigError, Level
+from vidrecall.core.config import PROFILES_DIR, Config, ConfigError, Level, load_config
 from vidrecall.core.types import Span
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.captioners.visual_facts import scene_cuts
@@ -81,3 +81,10 @@ def test_change_aware_needs_fps():
         Level("coarse", 60, fps=1.0, change_aware=True, change_threshold=0)
     with pytest.raises(ConfigError, match="change_relative and min_keep_seconds > 0"):
         Level("coarse", 60, fps=1.0, change_aware=True, change_relative=0)
+
+
+def test_a_bad_level_setting_in_a_users_profile_names_the_file(tmp_path):
+    profile = tmp_path / "mine.yaml"
+    profile.write_text((PROFILES_DIR / "offline.yaml").read_text().replace("change_aware: true,", "change_aware: true, change_relative: 0,"))
+    with pytest.raises(ConfigError, match=r"mine\.yaml: level 'coarse': .*\(got 0\.1, 0, 20\)"):
+        load_config(str(profile))
