@@ -40,11 +40,14 @@ class Level:
     # Change-aware sampling (needs fps): of the frames sampled at `fps`, the captioner gets only those that
     # differ from the last one it got by more than `change_threshold` (mean absolute difference of 16x16
     # grey thumbnails, 0-1) or by more than `change_relative` times the pictures' contrast (text appearing
-    # on a still or dark picture), and at least one every `min_keep_seconds`. Frames no other frame refers
-    # to (B-frames) are not decoded: the next decoded frame stands in for a skipped one (tools/video.py).
+    # on a still or dark picture) or, with `change_text`, when the picture's text changed and then held for
+    # a sample (a caption replacing another over a still shot), and at least one every `min_keep_seconds`.
+    # Frames no other frame refers to (B-frames) are not decoded: the next decoded frame stands in for a
+    # skipped one (tools/video.py).
     change_aware: bool = False
     change_threshold: float = 0.08
-    change_relative: float = 0.5  # 0.4 also keeps a title over a still sky, but over a quarter of 1 fps
+    change_relative: float = 0.5
+    change_text: bool = True
     min_keep_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -70,7 +73,7 @@ class Level:
         if not self.change_aware:
             return ""
         return (f"change{self.change_threshold:g}:rel{self.change_relative:g}:floor{self.min_keep_seconds:g}"
-                f":standins")
+                f"{':text' if self.change_text else ''}:standins")
 
     def frames_for(self, seconds: float) -> int:
         """How many frames a span of `seconds` gets at this level's density (at least 1)."""

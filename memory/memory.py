@@ -448,7 +448,7 @@ def sample_clip(reader: VideoReader, plan: CaptionPlan) -> ChangeSampled:
     if lv.change_aware:
         frames = reader.iter_frames(plan.span, fps=lv.fps, max_pixels=lv.max_pixels, stand_ins=True)
         return keep_changed(frames, plan.span, threshold=lv.change_threshold, relative=lv.change_relative,
-                            min_keep_seconds=lv.min_keep_seconds, source=reader.path)
+                            text=lv.change_text, min_keep_seconds=lv.min_keep_seconds, source=reader.path)
     if lv.fps is not None:
         batch = reader.sample(plan.span, fps=lv.fps, max_pixels=lv.max_pixels)
     else:

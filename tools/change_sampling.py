@@ -7,6 +7,14 @@ of their thumbnails exceeds the threshold (0-1) or a share (`relative`) of the p
 contrast (a new text card on black, a title fading in on a still), or when their colours differ as much as
 at a scene cut (a cut between equally bright shots). A cut, a new slide or a caption appearing over
 a still shot changes the thumbnail by 0.1-0.3; a talking head or a parked camera by under 0.02.
+
+A line of text replacing another over a still shot (lyrics, subtitles, a dialog's readout) or a title
+over a still sky barely moves a 16x16 thumbnail, so with `text` a frame is also kept when its words
+changed: word-shaped blobs of high-contrast strokes came, went or moved since the last kept frame, or the
+pixels under them changed (other words in the same place). It is kept once the words have settled (the
+same as in the frame just before), so text shown for two samples is kept while texture that moves every
+frame (leaves, water, grain) is not. Text over busy texture merges with the texture's edges into blobs
+that are not word-shaped and is not seen this way; the thumbnail rule and the floor still apply there.
 Figures on the 15-minute haystack: benchmarks/bench_change_sampling.py.
 """
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -28,16 +37,96 @@ SIGNATURE_SIDE = 16
 # FOUNDATION" fading in on black count, for one more kept frame on the 15-min haystack.
 MIN_CONTRAST = 0.01
 
+# The text mask is made at most this many rows tall, so its cost and its size limits do not depend on the
+# level's pixels. Word blobs are 5-50 rows tall there and at least 1.5 times as wide as tall.
+TEXT_ROWS = 240
+TEXT_EDGE = 48  # grey levels of local contrast (3x3 morphological gradient) a stroke edge needs
+# Text changed between two pictures when its layout did (word pixels of either picture not next to a word
+# pixel of the other cover at least TEXT_MIN_AREA of the picture and TEXT_LAYOUT_CHANGE of the word pixels in
+# either: words came, went or moved) or its letters did (the current words cover at least TEXT_MIN_AREA and
+# TEXT_LETTER_CHANGE of their pixels differ by more than TEXT_PIXEL_CHANGE grey levels: other words in the
+# same place). New text is kept once it has settled: neither share reaches its threshold against the frame
+# before.
+TEXT_MIN_AREA = 0.005
+TEXT_LAYOUT_CHANGE = 0.2
+TEXT_LETTER_CHANGE = 0.3
+TEXT_PIXEL_CHANGE = 50
+_NEAR = np.ones((3, 3), np.uint8)
+_ROUND = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+_JOIN_LETTERS = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1))
+
+
+class TextPicture:
+    """A frame's grey picture, at most TEXT_ROWS tall, and its word mask, found on first use (frames kept
+    one after another, as in a moving shot, never need it)."""
+
+    def __init__(self, frame: np.ndarray) -> None:
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if grey.shape[0] > TEXT_ROWS:
+            grey = cv2.resize(grey, (round(grey.shape[1] * TEXT_ROWS / grey.shape[0]), TEXT_ROWS),
+                              interpolation=cv2.INTER_AREA)
+        self.grey = grey
+        self._words: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def words(self) -> tuple[np.ndarray, np.ndarray]:
+        """Word pixels (uint8 0/1) and the same grown by a pixel (compression moves edges by one)."""
+        if self._words is None:
+            found = words(self.grey).astype(np.uint8)
+            self._words = found, cv2.dilate(found, _NEAR)
+        return self._words
+
 
 @dataclass(frozen=True)
 class Signature:
     grey: np.ndarray  # (16, 16) float32 in [0, 1]
     colours: np.ndarray  # normalised joint RGB histogram (visual_facts' cut detector)
+    text: TextPicture | None = None
 
 
-def signature(frame: np.ndarray) -> Signature:
+def signature(frame: np.ndarray, *, text: bool = False) -> Signature:
     grey = Image.fromarray(frame).convert("L").resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
-    return Signature(np.asarray(grey, dtype=np.float32) / 255.0, colour_histogram(frame))
+    return Signature(np.asarray(grey, dtype=np.float32) / 255.0, colour_histogram(frame),
+                     TextPicture(frame) if text else None)
+
+
+def words(grey: np.ndarray) -> np.ndarray:
+    """Pixels of word-shaped blobs (bool): strokes of high local contrast, letters joined along the line."""
+    edges = (cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, _ROUND) >= TEXT_EDGE).astype(np.uint8)
+    blobs = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, _JOIN_LETTERS)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    width, height, area = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    wordlike = ((height >= 5) & (height <= 50) & (width >= 1.5 * height) & (area >= 0.25 * width * height)
+                & (width < 0.9 * grey.shape[1]))
+    wordlike[0] = False  # the background
+    return wordlike[labels]
+
+
+def layout_change(a: TextPicture, b: TextPicture) -> tuple[float, float]:
+    """Word pixels of either picture not next to one of the other's: as a share of the picture, and of the
+    word pixels in either."""
+    (words_a, near_a), (words_b, near_b) = a.words, b.words
+    differing = int(np.count_nonzero(words_a > near_b)) + int(np.count_nonzero(words_b > near_a))
+    return differing / words_a.size, differing / max(1, int(np.count_nonzero(words_a | words_b)))
+
+
+def letter_change(current: TextPicture, other: TextPicture) -> tuple[float, float]:
+    """The share of the picture the current words cover, and the share of their pixels whose grey level
+    differs from the other picture's by more than TEXT_PIXEL_CHANGE."""
+    found = current.words[0].view(bool)
+    count = int(np.count_nonzero(found))
+    differing = int(np.count_nonzero(cv2.absdiff(current.grey, other.grey)[found] > TEXT_PIXEL_CHANGE))
+    return count / found.size, differing / max(1, count)
+
+
+def new_text_settled(current: TextPicture, previous: TextPicture, last_kept: TextPicture) -> bool:
+    """Words came, went, moved or changed since the last kept frame, and hold still since the frame before."""
+    layout_area, layout = layout_change(current, last_kept)
+    words_area, letters = letter_change(current, last_kept)
+    new = ((layout_area >= TEXT_MIN_AREA and layout >= TEXT_LAYOUT_CHANGE)
+           or (words_area >= TEXT_MIN_AREA and letters >= TEXT_LETTER_CHANGE))
+    return (new and layout_change(current, previous)[1] < TEXT_LAYOUT_CHANGE
+            and letter_change(current, previous)[1] < TEXT_LETTER_CHANGE)
 
 
 def difference(a: Signature, b: Signature) -> float:
@@ -66,20 +155,24 @@ class ChangeSampled:
 
 
 def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, threshold: float,
-                 min_keep_seconds: float, relative: float = Level.change_relative, source: str = "") -> ChangeSampled:
+                 min_keep_seconds: float, relative: float = Level.change_relative, text: bool = Level.change_text,
+                 source: str = "") -> ChangeSampled:
     """Walk (timestamp, frame) pairs in time order; keep the first, every frame whose signature differs
-    from the last kept one's by more than `threshold`, and a frame when `min_keep_seconds` passed since
-    the last kept one. Only kept frames stay in memory."""
+    from the last kept one's by more than `threshold`, a frame whose text changed and settled (`text`),
+    and a frame when `min_keep_seconds` passed since the last kept one. Only kept frames stay in memory."""
     kept: list[np.ndarray] = []
     stamps: list[float] = []
-    last_signature: np.ndarray | None = None
+    last_signature: Signature | None = None
+    previous: Signature | None = None
     decoded = 0
     for t, frame in frames:
         decoded += 1
-        current = signature(frame)
+        current = signature(frame, text=text)
         if (last_signature is None or changed(current, last_signature, threshold, relative)
-                or t - stamps[-1] >= min_keep_seconds - 1e-6):
+                or t - stamps[-1] >= min_keep_seconds - 1e-6
+                or (text and new_text_settled(current.text, previous.text, last_signature.text))):
             kept.append(frame)
             stamps.append(float(t))
             last_signature = current
+        previous = current
     return ChangeSampled(FrameBatch(frames=kept, timestamps=stamps, span=span, source=source), decoded)
