@@ -51,6 +51,9 @@ class Level:
     min_keep_seconds: float = 10.0
 
     def __post_init__(self) -> None:
+        for switch in ("change_aware", "change_text"):
+            if not isinstance(getattr(self, switch), bool):
+                raise ConfigError(f"level {self.name!r}: {switch} must be true or false, got {getattr(self, switch)!r}")
         if self.change_aware and self.fps is None:
             raise ConfigError(f"level {self.name!r}: change_aware sampling needs fps (frames_per_clip fixes the frames)")
         if self.change_aware and not (0 < self.change_threshold < 1 and self.min_keep_seconds > 0

@@ -148,3 +148,6 @@ def test_a_bad_level_setting_in_a_users_profile_names_the_file(tmp_path):
     profile.write_text((PROFILES_DIR / "offline.yaml").read_text().replace("change_aware: true,", "change_aware: true, change_relative: 0,"))
     with pytest.raises(ConfigError, match=r"mine\.yaml: level 'coarse': .*\(got 0\.1, 0, 20\)"):
         load_config(str(profile))
+    profile.write_text((PROFILES_DIR / "offline.yaml").read_text().replace("change_aware: true,", "change_aware: true, change_text: maybe,"))
+    with pytest.raises(ConfigError, match=r"mine\.yaml: level 'coarse': change_text must be true or false, got 'maybe'"):
+        load_config(str(profile))
