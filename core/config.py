@@ -52,8 +52,9 @@ class Level:
 
     def __post_init__(self) -> None:
         for switch in ("change_aware", "change_text"):
-            if not isinstance(getattr(self, switch), bool):
-                raise ConfigError(f"level {self.name!r}: {switch} must be true or false, got {getattr(self, switch)!r}")
+            value = getattr(self, switch)
+            if not isinstance(value, bool):
+                raise ConfigError(f"level {self.name!r}: {switch} must be true or false, got {value!r}")
         if self.change_aware and self.fps is None:
             raise ConfigError(f"level {self.name!r}: change_aware sampling needs fps (frames_per_clip fixes the frames)")
         if self.change_aware and not (0 < self.change_threshold < 1 and self.min_keep_seconds > 0
@@ -235,12 +236,12 @@ def load_config(profile: str | os.PathLike = "offline", **overrides: Any) -> Con
     data = _expand_env(data)
     data.setdefault("profile", path.stem)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    if path.parent == PROFILES_DIR:
-        return _from_dict(data)
     try:
         return _from_dict(data)
-    except ConfigError as exc:  # a user's own profile: say which file holds the bad setting
-        raise ConfigError(f"{path}: {exc}") from None
+    except ConfigError as exc:
+        if path.parent == PROFILES_DIR:
+            raise
+        raise ConfigError(f"{path}: {exc}") from None  # a user's own profile: say which file holds the bad setting
 
 
 _ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")

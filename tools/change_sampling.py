@@ -57,11 +57,10 @@ _JOIN_LETTERS = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1))
 
 
 class TextPicture:
-    """A frame's grey picture, at most TEXT_ROWS tall, and its word mask, found on first use (frames kept
-    one after another, as in a moving shot, never need it)."""
+    """A frame's grey picture, scaled to at most TEXT_ROWS tall, and its word mask, found on first use
+    (frames kept one after another, as in a moving shot, never need it)."""
 
-    def __init__(self, frame: np.ndarray) -> None:
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    def __init__(self, grey: np.ndarray) -> None:
         if grey.shape[0] > TEXT_ROWS:
             grey = cv2.resize(grey, (round(grey.shape[1] * TEXT_ROWS / grey.shape[0]), TEXT_ROWS),
                               interpolation=cv2.INTER_AREA)
@@ -72,7 +71,7 @@ class TextPicture:
     def words(self) -> tuple[np.ndarray, np.ndarray]:
         """Word pixels (uint8 0/1) and the same grown by a pixel (compression moves edges by one)."""
         if self._words is None:
-            found = words(self.grey).astype(np.uint8)
+            found = find_words(self.grey).astype(np.uint8)
             self._words = found, cv2.dilate(found, _NEAR)
         return self._words
 
@@ -85,12 +84,13 @@ class Signature:
 
 
 def signature(frame: np.ndarray, *, text: bool = False) -> Signature:
-    grey = Image.fromarray(frame).convert("L").resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
-    return Signature(np.asarray(grey, dtype=np.float32) / 255.0, colour_histogram(frame),
-                     TextPicture(frame) if text else None)
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)  # once, for the thumbnail and the text picture
+    thumb = Image.fromarray(grey).resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
+    return Signature(np.asarray(thumb, dtype=np.float32) / 255.0, colour_histogram(frame),
+                     TextPicture(grey) if text else None)
 
 
-def words(grey: np.ndarray) -> np.ndarray:
+def find_words(grey: np.ndarray) -> np.ndarray:
     """Pixels of word-shaped blobs (bool): strokes of high local contrast, letters joined along the line."""
     edges = (cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, _ROUND) >= TEXT_EDGE).astype(np.uint8)
     blobs = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, _JOIN_LETTERS)
