@@ -76,8 +76,9 @@ class Level:
         """What besides fps/frames/pixels decides which frames a caption saw ('' for plain sampling)."""
         if not self.change_aware:
             return ""
+        # text2: the text rule's second version (a laxer "settled" test keeps more held lines)
         return (f"change{self.change_threshold:g}:rel{self.change_relative:g}:floor{self.min_keep_seconds:g}"
-                f"{':text' if self.change_text else ''}:standins")
+                f"{':text2' if self.change_text else ''}:standins")
 
     def frames_for(self, seconds: float) -> int:
         """How many frames a span of `seconds` gets at this level's density (at least 1)."""

@@ -15,7 +15,7 @@ from vidrecall.core.config import PROFILES_DIR, Config, ConfigError, Level, load
 from vidrecall.core.types import Span
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.captioners.visual_facts import scene_cuts
-from vidrecall.tools.change_sampling import keep_changed
+from vidrecall.tools.change_sampling import TextPicture, keep_changed, new_text_settled
 from vidrecall.tools.video import VideoReader
 
 from test_memory import ScriptedCaptioner
@@ -91,6 +91,26 @@ def test_text_like_texture_that_changes_every_frame_is_not_kept(sintel_frames):
     assert kept.batch.timestamps == [0.5, 20.5]
 
 
+def test_a_held_line_counts_as_settled_though_the_picture_between_its_letters_changes(sintel_frames):
+    """A lyric line held for two frames over a moving shot: its word blobs also hold the picture between the
+    letters, so a third of their pixels may change while the words stay the same."""
+    def grey(text: str) -> np.ndarray:
+        return cv2.cvtColor(_with_text(sintel_frames[STILL_SHOT][1], text), cv2.COLOR_RGB2GRAY)
+
+    last_kept, current = TextPicture(grey("with our passion")), TextPicture(grey("the life"))
+    words = current.words[0].astype(bool)
+    leftmost = np.cumsum(words.sum(axis=0)) / words.sum()  # share of the word pixels left of each column
+
+    def previous_with_changed(share: float) -> TextPicture:
+        before = current.grey.astype(int)
+        changed = words & (leftmost <= share)[None, :]
+        before[changed] += np.where(before[changed] < 128, 60, -60)
+        return TextPicture(before.astype(np.uint8))
+
+    assert new_text_settled(current, previous_with_changed(0.35), last_kept)
+    assert not new_text_settled(current, previous_with_changed(0.6), last_kept)  # still changing
+
+
 @pytest.mark.parametrize("clip_start, shown, text", [
     (840, (893, 895), "'the truth' replacing 'the GOSPEL' (a lyric video, 2 s)"),
     (900, (913, 915), "'and our dreams' replacing 'with our passion' (2 s)"),
@@ -117,7 +137,7 @@ def test_change_aware_level_stores_the_kept_times_and_sends_fewer_frames(store_d
     sent = captioner.requests[0].frames
     assert report.frames == 52 and report.frames_sent == len(sent) < 40  # a trailer: cuts and text cards
     assert node.frame_times == [round(t, 3) for t in sent.timestamps]
-    assert node.sampling == "change0.1:rel0.5:floor20:text:standins"
+    assert node.sampling == "change0.1:rel0.5:floor20:text2:standins"
     assert node.frames == 52  # the nominal 1 fps count, part of the key
 
 

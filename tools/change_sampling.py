@@ -45,11 +45,14 @@ TEXT_EDGE = 48  # grey levels of local contrast (3x3 morphological gradient) a s
 # pixel of the other cover at least TEXT_MIN_AREA of the picture and TEXT_LAYOUT_CHANGE of the word pixels in
 # either: words came, went or moved) or its letters did (the current words cover at least TEXT_MIN_AREA and
 # TEXT_LETTER_CHANGE of their pixels differ by more than TEXT_PIXEL_CHANGE grey levels: other words in the
-# same place). New text is kept once it has settled: neither share reaches its threshold against the frame
-# before.
+# same place). New text is kept once it has settled against the frame before: its layout share stays under
+# TEXT_LAYOUT_CHANGE and its letters share under TEXT_SETTLED_LETTERS. That is laxer than TEXT_LETTER_CHANGE
+# because the blobs hold the picture between the letters too: a lyric line held for two frames over a moving
+# shot changed 0.31 of its word pixels between them and, with one threshold for both, was never kept.
 TEXT_MIN_AREA = 0.005
 TEXT_LAYOUT_CHANGE = 0.2
 TEXT_LETTER_CHANGE = 0.3
+TEXT_SETTLED_LETTERS = 0.4
 TEXT_PIXEL_CHANGE = 50
 _NEAR = np.ones((3, 3), np.uint8)
 _ROUND = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -126,7 +129,7 @@ def new_text_settled(current: TextPicture, previous: TextPicture, last_kept: Tex
     new = ((layout_area >= TEXT_MIN_AREA and layout >= TEXT_LAYOUT_CHANGE)
            or (words_area >= TEXT_MIN_AREA and letters >= TEXT_LETTER_CHANGE))
     return (new and layout_change(current, previous)[1] < TEXT_LAYOUT_CHANGE
-            and letter_change(current, previous)[1] < TEXT_LETTER_CHANGE)
+            and letter_change(current, previous)[1] < TEXT_SETTLED_LETTERS)
 
 
 def difference(a: Signature, b: Signature) -> float:
