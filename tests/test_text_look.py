@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -185,6 +186,27 @@ def test_static_shape_sessions_match_the_dynamic_one_and_keep_a_bounded_number_o
     # The first inference ran while compiling, under a lock: two engines' first reads racing to set up
     # pyopenvino's numpy bindings deadlocked a coarse pass once.
     assert ocr_runtime._openvino_ready
+
+
+def test_a_detector_given_uint8_frames_scales_them_in_the_network_as_rapidocr_does_in_numpy():
+    det, _ = _model_paths()
+    bgr = np.ascontiguousarray(frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 1).frames[0][..., ::-1])
+    image = cv2.resize(bgr, (256, 160))  # the detector wants multiples of 32
+    scaled = ((image.astype(np.float32) / 255 - 0.5) / 0.5).transpose(2, 0, 1)[np.newaxis]
+    in_numpy = OpenVinoSession(det, 1, static_shapes=True)(np.ascontiguousarray(scaled))[0]
+    in_network = OpenVinoSession(det, 1, static_shapes=True, image_input=True)(image[np.newaxis])[0]
+    assert in_network.shape == in_numpy.shape and in_numpy.max() > 0.5  # the clip's caption is there
+    np.testing.assert_allclose(in_network, in_numpy, atol=1e-4)
+
+
+def test_an_ocr_engine_pool_leaves_the_cores_to_its_engines_not_to_opencvs_own_pool():
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        ocr_runtime.EnginePool(480, 256, 0.5, 1, 1, backend="onnxruntime")
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
 
 
 def test_what_the_caption_id_says_about_looks_and_runtime():

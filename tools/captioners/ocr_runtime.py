@@ -9,6 +9,10 @@ otherwise compute in bf16, faster but reading small text differently.
 An engine also carries a second detector, the "look": the same network at about the video's own size
 (`look_side`), 4-5x cheaper than the 2x-upscaled read, in bf16 where the CPU has it (look_precision). The
 captioner reads a frame only where the look finds text (tools/captioners/text_look.py).
+
+On OpenVINO both detectors take the resized frame as it is (uint8, height x width x channels) and scale it
+to [-1, 1] inside the network: RapidOCR does that in numpy, in float64, which cost 8 ms a read and 2 ms a
+look at 240p, more than the network's own first layers.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vidrecall.tools.captioners.base import CaptionerError
@@ -63,11 +68,12 @@ def look_precision() -> str:
 
 def backend_tag(backend: str, *, looks: bool) -> str:
     """What the caption id says about the runtime: onnxruntime keeps the ids stored before the choice existed.
-    The look's and the gate's precision are in it because they decide which frames are read."""
+    The look's and the gate's precision are in it because they decide which frames are read, and "u8" since
+    the look scales its frames in the network (in bf16 its boxes move by a pixel in 4-8 % of frames)."""
     if resolve_backend(backend) == "onnxruntime":
         return ""
     precision = look_precision()
-    return f":openvino-{package_version('openvino')}-f32" + (f":look-{precision}:gate-{precision}" if looks else "")
+    return f":openvino-{package_version('openvino')}-f32" + (f":look-{precision}-u8:gate-{precision}" if looks else "")
 
 
 # pyopenvino sets up its numpy bindings on first use, and two threads doing that at once can deadlock (a C++
@@ -94,7 +100,7 @@ class OpenVinoSession:
     MAX_SHAPES = 8  # compiled shapes kept per session (a library of videos at many sizes)
 
     def __init__(self, model_path: Path, threads: int, *, static_shapes: bool = False,
-                 precision: str = "f32") -> None:
+                 precision: str = "f32", image_input: bool = False) -> None:
         import openvino as ov
 
         self._core = ov.Core()
@@ -102,6 +108,7 @@ class OpenVinoSession:
         self._config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
                         "INFERENCE_PRECISION_HINT": precision, "ENABLE_CPU_PINNING": False}
         self._static = static_shapes
+        self._image_input = image_input
         self._requests: dict[tuple[int, ...], Any] = {}
         self._dynamic = None if static_shapes else self._compile(None)
 
@@ -110,7 +117,11 @@ class OpenVinoSession:
         with _OPENVINO_SETUP:
             model = self._core.read_model(self._path)
             if shape is not None:
-                model.reshape({model.inputs[0].any_name: list(shape)})
+                n, *rest = shape
+                model.reshape({model.inputs[0].any_name: [n, rest[2], rest[0], rest[1]] if self._image_input
+                               else list(shape)})
+            if self._image_input:
+                model = _with_image_input(model)
             request = self._core.compile_model(model, "CPU", self._config).create_infer_request()
             if not _openvino_ready:
                 _set_up_bindings()
@@ -130,6 +141,38 @@ class OpenVinoSession:
         request = self._request(tuple(x.shape))
         request.infer({0: x})
         return [request.get_output_tensor(0).data.copy()]
+
+
+def _with_image_input(model):
+    """The detector taking uint8 images (N, H, W, C) and scaling them as RapidOCR does, (x / 255 - 0.5) / 0.5."""
+    import openvino as ov
+    from openvino.preprocess import PrePostProcessor
+
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    ppp.input().model().set_layout(ov.Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(ov.Type.f32).mean(127.5).scale(127.5)
+    return ppp.build()
+
+
+class ImageBatch:
+    """RapidOCR's detector pre-processing without the scaling: the frame resized to multiples of 32, as a
+    batch of one uint8 image, for a session with `image_input`."""
+
+    def __init__(self, resize: Callable[[np.ndarray], np.ndarray | None]) -> None:
+        self._resize = resize
+
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        resized = self._resize(image)
+        return None if resized is None else np.ascontiguousarray(resized)[np.newaxis]
+
+
+def _run_on_openvino(detector, det_path: Path, threads: int, precision: str) -> None:
+    """Point one RapidOCR TextDetector at an OpenVINO session that takes its frames unscaled."""
+    scaling = detector.get_preprocess  # RapidOCR's: resize to its side limit, then scale
+
+    detector.infer = OpenVinoSession(det_path, threads, static_shapes=True, precision=precision, image_input=True)
+    detector.get_preprocess = lambda max_side: ImageBatch(scaling(max_side).resize)
 
 
 def _model_paths() -> tuple[Path, Path]:
@@ -167,10 +210,10 @@ def _build_engine(det_side: int, look_side: int, min_confidence: float, threads:
     gate = reader.text_rec
     if backend == "openvino":
         det_path, rec_path = _model_paths()
-        reader.text_det.infer = OpenVinoSession(det_path, threads, static_shapes=True)
+        _run_on_openvino(reader.text_det, det_path, threads, "f32")
         reader.text_rec.session = OpenVinoSession(rec_path, threads)  # its character list was read at init
         if look is not None:
-            look.infer = OpenVinoSession(det_path, threads, static_shapes=True, precision=look_precision())
+            _run_on_openvino(look, det_path, threads, look_precision())
             gate = copy.copy(reader.text_rec)
             gate.session = OpenVinoSession(rec_path, threads, precision=look_precision())
     return Engine(reader, look, gate)
@@ -186,6 +229,9 @@ class EnginePool:
 
     def __init__(self, det_side: int, look_side: int, min_confidence: float, size: int, threads_each: int,
                  backend: str) -> None:
+        # The engines and the pipeline's decoder fill the cores; OpenCV's own pool on top of them (RapidOCR's
+        # resizes and crops, the change test's word finder) cost more CPU than it saved: 4 % of a coarse pass.
+        cv2.setNumThreads(1)
         self.size = size
         self.backend = backend
         self._free: queue.SimpleQueue[Engine] = queue.SimpleQueue()
