@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
@@ -156,16 +156,11 @@ def _with_image_input(model):
     return ppp.build()
 
 
-class ImageBatch:
+def _unscaled_batch(resize: Callable[[np.ndarray], np.ndarray | None], image: np.ndarray) -> np.ndarray | None:
     """RapidOCR's detector pre-processing without the scaling: the frame resized to multiples of 32, as a
     batch of one uint8 image, for a session with `image_input`."""
-
-    def __init__(self, resize: Callable[[np.ndarray], np.ndarray | None]) -> None:
-        self._resize = resize
-
-    def __call__(self, image: np.ndarray) -> np.ndarray | None:
-        resized = self._resize(image)
-        return None if resized is None else np.ascontiguousarray(resized)[np.newaxis]
+    resized = resize(image)
+    return None if resized is None else np.ascontiguousarray(resized)[np.newaxis]
 
 
 def _run_on_openvino(detector, det_path: Path, threads: int, precision: str) -> None:
@@ -173,7 +168,7 @@ def _run_on_openvino(detector, det_path: Path, threads: int, precision: str) -> 
     scaling = detector.get_preprocess  # RapidOCR's: resize to its side limit, then scale
 
     detector.infer = OpenVinoSession(det_path, threads, static_shapes=True, precision=precision, image_input=True)
-    detector.get_preprocess = lambda max_side: ImageBatch(scaling(max_side).resize)
+    detector.get_preprocess = lambda max_side: partial(_unscaled_batch, scaling(max_side).resize)
 
 
 def _model_paths() -> tuple[Path, Path]:
