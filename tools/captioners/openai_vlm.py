@@ -99,14 +99,14 @@ class OpenAIVLMCaptioner:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _sdk(self):
-        from openai import OpenAI
+        from openai import OpenAI, Timeout  # the SDK's own HTTP library's Timeout: httpx2's in openai 3.x
 
         with self._client_lock:
             if self._client is None:
                 s = self.settings
                 key = os.environ.get(s.api_key_env, "").strip() or PLACEHOLDER_KEY
                 self._client = OpenAI(base_url=self.base_url, api_key=key, max_retries=max(0, s.max_retries),
-                                      timeout=httpx.Timeout(s.timeout_s, connect=s.connect_timeout_s))
+                                      timeout=Timeout(s.timeout_s, connect=s.connect_timeout_s))
             return self._client
 
     def close(self) -> None:
