@@ -248,10 +248,18 @@ class VideoMemory:
     def _sample(self, video: VideoRecord, plan: CaptionPlan) -> FrameBatch:
         return self._sample_clip(video, plan).batch
 
-    def _sample_clip(self, video: VideoRecord, plan: CaptionPlan) -> ChangeSampled:
-        """The frames the captioner gets, and how many were decoded to choose them."""
+    def _sample_clip(self, video: VideoRecord, plan: CaptionPlan, reader: VideoReader | None = None) -> ChangeSampled:
+        """The frames the captioner gets, and how many were decoded to choose them (by `reader`, owned by the
+        calling thread, when given; else by the memory's one shared reader)."""
+        if reader is not None:
+            return sample_clip(reader, plan)
         with self._reader_lock:
             return sample_clip(self._reader_for(video.path), plan)
+
+    def _twin_reader(self, video: VideoRecord) -> VideoReader:
+        """A reader of `video` of the caller's own, sharing the shared reader's scan of the file."""
+        with self._reader_lock:
+            return self._reader_for(video.path).twin()
 
     def _reader_for(self, path: str) -> VideoReader:
         """One open reader, kept while the same video is captioned (opening a long video is not free)."""

@@ -1,11 +1,16 @@
 """The captioning pipeline of one level: decoding runs ahead of captioning, captions commit as they finish.
 
-    decoder thread ──(bounded queue: a few clips of frames)──► k caption workers ──► SQLite + FAISS
-                                                                (k = the captioner's max_concurrency,
-                                                                 clips per call = its batch_size)
+    decoder thread(s) ──(bounded queue: a few clips of frames)──► k caption workers ──► SQLite + FAISS
+                                                                   (k = the captioner's max_concurrency,
+                                                                    clips per call = its batch_size)
 
 - The queue holds at most k x batch_size decoded clips, so memory stays a few clips whatever the video's
   length, and the captioner never waits for the decoder unless decoding is the slower side.
+- Change-aware levels decode every frame at the level's fps (15-30 decoded for each one kept), so two
+  decoder threads, each with its own reader, take clips in turn: with one, a 60-min 640x360 coarse pass
+  with local OCR kept both cores busy only 1.75 of 2 on average, the captioner waiting for frames (two:
+  57 -> 47 s). A clip's frames are the same whichever decoder takes it, after a seek or decoded on to
+  (tools/video_colour.py), so the memory does not depend on which thread took which clip.
 - Every caption is committed the moment it comes back, whatever order clips finish in: a kill loses only
   the clips in flight, and a rerun continues (the store is keyed by caption key, not by position).
 - Before decoding a clip the pipeline claims its caption key (a lease in the store). A clip another live
@@ -31,6 +36,7 @@ from vidrecall.tools.change_sampling import ChangeSampled
 if TYPE_CHECKING:
     from vidrecall.memory.memory import CaptionPlan, VideoMemory
     from vidrecall.memory.store import VideoRecord
+    from vidrecall.tools.video import VideoReader
 
 LEASE_SECONDS = 60.0  # a crashed holder on another machine delays its clips by at most this long
 POLL_SECONDS = 0.25  # how often a run waiting for another's clips looks again
@@ -68,6 +74,12 @@ def capacity(captioner) -> tuple[int, int]:
     return 1, max(1, int(getattr(captioner, "batch_size", 1) or 1))
 
 
+def decoder_threads(plans: list["CaptionPlan"]) -> int:
+    """Two decoders for a change-aware level where there are two cores; one otherwise."""
+    change_aware = any(plan.level.change_aware for plan in plans)
+    return 2 if change_aware and (os.cpu_count() or 1) >= 2 else 1
+
+
 @dataclass
 class _Decoded:
     plan: "CaptionPlan"
@@ -79,7 +91,7 @@ class CaptionPipeline:
 
     def __init__(self, memory: "VideoMemory", video: "VideoRecord", plans: list["CaptionPlan"], *,
                  meter: CostMeter | None = None, on_clip: Callable[["CaptionPlan", bool], None] | None = None,
-                 lease_seconds: float = LEASE_SECONDS, owner: str | None = None) -> None:
+                 lease_seconds: float = LEASE_SECONDS, owner: str | None = None, decoders: int | None = None) -> None:
         self.memory = memory
         self.store = memory.store
         self.video = video
@@ -89,6 +101,9 @@ class CaptionPipeline:
         self.lease_seconds = lease_seconds
         self.owner = owner or new_owner()
         self.workers, self.batch = capacity(memory.captioner)
+        self.decoders = max(1, decoders or decoder_threads(plans))
+        self._decoders_left = self.decoders
+        self._next = iter(plans)  # clips go to the decoders in time order, one at a time
         self.counts = PipelineCounts()
         self._queue: queue.Queue[_Decoded | None] = queue.Queue(maxsize=self.workers * self.batch)
         self._stop = threading.Event()
@@ -99,7 +114,8 @@ class CaptionPipeline:
     def run(self) -> PipelineCounts:
         if not self.plans:
             return self.counts
-        threads = [threading.Thread(target=self._guard, args=(self._decode_all,), name="clip-decoder", daemon=True)]
+        threads = [threading.Thread(target=self._guard, args=(self._decode_all, i), name=f"clip-decoder-{i}",
+                                    daemon=True) for i in range(self.decoders)]
         threads += [threading.Thread(target=self._guard, args=(self._caption_loop,), name=f"caption-{i}",
                                      daemon=True) for i in range(self.workers)]
         for thread in threads:
@@ -122,9 +138,9 @@ class CaptionPipeline:
             raise self._error
         return self.counts
 
-    def _guard(self, fn: Callable[[], None]) -> None:
+    def _guard(self, fn: Callable[..., None], *args) -> None:
         try:
-            fn()
+            fn(*args)
         except BaseException as exc:  # the first failure stops the pipeline and is raised by run()
             with self._lock:
                 if self._error is None:
@@ -132,18 +148,31 @@ class CaptionPipeline:
             self._stop.set()
 
     # --- decoding -----------------------------------------------------------------------------------
-    def _decode_all(self) -> None:
+    def _decode_all(self, decoder: int) -> None:
+        """One decoder thread: the first uses the memory's shared reader, the others one of their own."""
+        reader = None
         try:
-            waiting = [plan for plan in self.plans if not self._offer(plan)]
+            reader = self.memory._twin_reader(self.video) if decoder else None
+            waiting = [plan for plan in iter(self._next_plan, None) if not self._offer(plan, reader)]
             while waiting and not self._stop.is_set():  # clips other processes hold: theirs or ours later
-                waiting = [plan for plan in waiting if not self._offer(plan)]
+                waiting = [plan for plan in waiting if not self._offer(plan, reader)]
                 if waiting:
                     self._stop.wait(POLL_SECONDS)
         finally:
-            for _ in range(self.workers):
-                self._put(None)
+            if reader is not None:
+                reader.close()
+            with self._lock:
+                self._decoders_left -= 1
+                last = self._decoders_left == 0
+            if last:  # the caption workers stop once every decoder is done
+                for _ in range(self.workers):
+                    self._put(None)
 
-    def _offer(self, plan: "CaptionPlan") -> bool:
+    def _next_plan(self) -> "CaptionPlan | None":
+        with self._lock:
+            return next(self._next, None)
+
+    def _offer(self, plan: "CaptionPlan", reader: "VideoReader | None" = None) -> bool:
         """Handle one clip if nobody else is on it: True when it is stored or queued, False to retry later."""
         if self._stop.is_set():
             return True
@@ -156,7 +185,7 @@ class CaptionPipeline:
             self.store.release(plan.key, self.owner)
             self._finished(plan, created=False)
             return True
-        sampled = self.memory._sample_clip(self.video, plan)
+        sampled = self.memory._sample_clip(self.video, plan, reader)
         self._put(_Decoded(plan, sampled))
         return True
 

@@ -2,6 +2,7 @@
 out-of-order completion, the bounded decode-ahead, progress records, claims, and resume after kill -9."""
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -13,11 +14,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import REPO, clip
-from vidrecall.core.config import Config, Level
+from conftest import HAYSTACK, REPO, clip
+from vidrecall.core.config import Config, Level, load_config
 from vidrecall.core.types import CaptionRequest, CaptionResult, Span, Usage
 from vidrecall.memory.memory import VideoMemory
-from vidrecall.memory.pipeline import LevelProgress, capacity, holder_is_dead, new_owner
+from vidrecall.memory.pipeline import CaptionPipeline, LevelProgress, capacity, holder_is_dead, new_owner
 
 CONFIG = Config(levels=(Level("coarse", 1, fps=1.0, max_pixels=64 * 64, prompt="caption_coarse"),
                         Level("fine", 0.5, frames_per_clip=1, max_pixels=64 * 64, prompt="caption_fine")))
@@ -82,9 +83,9 @@ def test_captions_finishing_out_of_order_land_under_their_own_keys(memory_with):
     decoded_ahead: list[int] = []
     sample = memory._sample_clip
 
-    def counting_sample(v, plan):  # how far decoding runs ahead of captioning
+    def counting_sample(v, plan, reader=None):  # how far decoding runs ahead of captioning
         decoded_ahead.append(len(decoded_ahead) + 1 - len(captioner.finished))
-        return sample(v, plan)
+        return sample(v, plan, reader)
 
     memory._sample_clip = counting_sample
     records: list[LevelProgress] = []
@@ -92,7 +93,7 @@ def test_captions_finishing_out_of_order_land_under_their_own_keys(memory_with):
 
     assert captioner.finished != sorted(captioner.finished)  # they really came back out of order
     assert 1 < captioner.max_in_flight <= 4  # parallel, up to the captioner's capacity, never more
-    assert max(decoded_ahead) <= 4 + 4 + 1  # in flight + queue (k x batch) + the one decoding: a few clips
+    assert max(decoded_ahead) <= 4 + 4 + 2  # in flight + queue (k x batch) + one a decoder: a few clips
     nodes = memory.nodes(video.id, "coarse")
     assert [(n.start, n.end) for n in nodes] == [(float(i), float(i + 1)) for i in range(10)]
     for node in nodes:
@@ -213,3 +214,46 @@ def test_resume_after_kill_9_loses_nothing_and_waits_for_no_lease(memory_with, s
     assert sorted(captioner.started) == sorted(set(map(float, range(10))) - done_before)  # only the rest
     nodes = memory.nodes(report.video_id, "coarse")
     assert [(n.start, n.text) for n in nodes] == [(float(i), text_for(Span(i, i + 1))) for i in range(10)]
+
+
+@dataclass
+class PixelDigestCaptioner:
+    """Captions a clip with a digest of its frames' pixels and timestamps: equal captions, equal frames."""
+
+    max_concurrency: int = 2
+    id: str = "pixel-digest-v1"
+
+    def caption(self, request: CaptionRequest) -> CaptionResult:
+        digest = hashlib.sha1(repr(request.frames.timestamps).encode())
+        for frame in request.frames.frames:
+            digest.update(frame.tobytes())
+        return CaptionResult(digest.hexdigest(), Usage(model=self.id, kind="vlm", images=len(request.frames)))
+
+    def caption_batch(self, requests):
+        return [self.caption(r) for r in requests]
+
+    def preflight(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_two_decoders_give_the_frames_one_gives_on_a_spliced_video(tmp_path, embedder):
+    """The shared haystack joins sources with their own parameter sets; with two decoders a clip is decoded
+    after a seek instead of on from the clip before, and must come out the same (tools/video_colour.py)."""
+    if not (HAYSTACK / "haystack_15min.mp4").exists():
+        pytest.skip("shared haystack missing")
+    config = load_config("offline")
+    captions = []
+    for decoders in (1, 2):
+        memory = VideoMemory(config, PixelDigestCaptioner(), embedder=embedder, store_dir=tmp_path / str(decoders))
+        try:
+            video = memory.register(HAYSTACK / "haystack_15min.mp4")
+            plans = [memory.plan(video, "coarse", span) for span in memory.level_spans(video, "coarse")
+                     if 480 <= span.start < 720]  # four clips; 491-554 s is a BT.709 source, 523-554 s names none
+            counts = CaptionPipeline(memory, video, plans, decoders=decoders).run()
+            memory.flush()
+            assert counts.created == 4
+            captions.append([(n.start, n.text) for n in memory.nodes(video.id, "coarse")])
+        finally:
+            memory.close()
+    assert len(captions[0]) == 4 and captions[0] == captions[1]

@@ -15,7 +15,9 @@ How it works:
   its frame count disagrees with the timeline or the file looks truncated (decord then returns silently
   shifted frames); a decord error mid-file switches that reader to PyAV for good (a decord reader is
   dead after one).
-- Frames come back upright (the display-matrix rotation applied) and RGB uint8 (H, W, 3).
+- Frames come back upright (the display-matrix rotation applied) and RGB uint8 (H, W, 3), converted with
+  the colour matrix the stream's parameter sets give each frame, so that a frame's pixels do not depend on
+  where decoding started (video_colour.py).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from vidrecall.core.types import TIME_EPS, FrameBatch, Span
+from vidrecall.tools.video_colour import ColourTrack
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,22 @@ class Timeline:
     times: np.ndarray  # float64 seconds from the stream start, one per frame
     keyframe_pts: np.ndarray  # sorted
     stream_index: int
+    # Where the stream's parameter sets change the colour matrix: (keyframe pts, matrix), empty when they never
+    # do; `colour_initial` holds before the first change (see video_colour.py).
+    colour_changes: tuple[tuple[int, int], ...] = ()
+    colour_initial: int = 2
+
+    def colour_at(self, pts: int) -> int | None:
+        """The colour matrix of the frame at pts as decoding from the start labels it; None where the labels
+        never change (the frame's own label is then the same whichever way it was reached)."""
+        if not self.colour_changes:
+            return None
+        matrix = self.colour_initial
+        for start, changed in self.colour_changes:
+            if start > pts:
+                break
+            matrix = changed
+        return matrix
 
 
 def _open_container(path: str) -> av.container.InputContainer:
@@ -190,6 +209,8 @@ def scan(path: str | Path, backend: str = "pyav") -> Timeline:
         stream = _video_stream(container, path)
         time_base = stream.time_base or Fraction(1, 1000)
         pts, keys, rotation = [], [], None
+        context = stream.codec_context
+        colour = ColourTrack(context.extradata, int(context.colorspace)) if context.name == "h264" else None
         try:
             for packet in container.demux(stream):
                 if rotation is None:  # decoding the first frame proves the stream decodes at all
@@ -199,6 +220,8 @@ def scan(path: str | Path, backend: str = "pyav") -> Timeline:
                     pts.append(stamp)
                     if packet.is_keyframe:
                         keys.append(stamp)
+                        if colour is not None:
+                            colour.feed(stamp, bytes(packet))
         except av.error.FFmpegError as exc:  # a damaged tail: keep the packets read so far
             log.warning("%s: stopped reading packets early (%s)", path, _reason(exc))
         if not pts:
@@ -233,7 +256,8 @@ def scan(path: str | Path, backend: str = "pyav") -> Timeline:
                      height=height, rotation=rotation, backend=backend, variable_frame_rate=_is_vfr(times),
                      codec=codec, truncated=truncated)
     return Timeline(info=info, pts=pts_arr, times=times, keyframe_pts=np.unique(np.asarray(keys, np.int64)),
-                    stream_index=stream_index)
+                    stream_index=stream_index, colour_changes=tuple(colour.changes) if colour else (),
+                    colour_initial=colour.initial if colour else 2)
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -352,7 +376,13 @@ class PyAVDecoder:
                     index = self._frame_number(frame.pts)  # the next decoded frame stands in for it
                 else:
                     self._held, frame = frame, None
-            yield index, None if frame is None else self._rgb.reformat(frame, format="rgb24").to_ndarray()
+            yield index, None if frame is None else self._to_rgb(frame)
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        # The stream's own colour matrix for this frame, not FFmpeg's label, which in a file whose parameter
+        # sets change it depends on where decoding started (video_colour.py).
+        matrix = self.timeline.colour_at(frame.pts)
+        return self._rgb.reformat(frame, format="rgb24", src_colorspace=matrix).to_ndarray()
 
     def close(self) -> None:
         self.container.close()
@@ -398,16 +428,21 @@ BACKEND_ENV = "VIDRECALL_VIDEO_BACKEND"
 class VideoReader:
     """Frames of one video file for any span. Context manager; cheap to reopen; not thread-safe."""
 
-    def __init__(self, path: str | Path, backend: str | None = None):
+    def __init__(self, path: str | Path, backend: str | None = None, *, timeline: Timeline | None = None):
         # "auto" is PyAV: measured faster than decord for span sampling and exact on broken files
         # (benchmarks/bench_sampling.py); decord stays one setting away for users who prefer it.
         backend = backend or os.environ.get(BACKEND_ENV, "auto")
         if backend not in BACKENDS:
             raise ValueError(f"video backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.path = str(path)
-        self.timeline = scan(self.path)
+        self.timeline = timeline or scan(self.path)
         self._decoder: _Decoder = self._open_decoder(backend)
         self.info = self._info()
+
+    def twin(self) -> "VideoReader":
+        """Another reader of the same file, for another thread: its own decoder, this one's timeline (a scan
+        reads every packet of the file)."""
+        return VideoReader(self.path, self.backend, timeline=self.timeline)
 
     def _open_decoder(self, backend: str) -> _Decoder:
         if backend != "decord":
