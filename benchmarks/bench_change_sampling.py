@@ -56,6 +56,7 @@ class TodaysOcr(OcrCaptioner):
 
     def __init__(self) -> None:
         super().__init__(OcrSettings(look_side=0, backend="onnxruntime"))
+        self._engines().lines.size = 0  # it recognised every line it met (tools/captioners/ocr_line_memory.py)
 
 
 class RecordingOcr(OcrCaptioner):
@@ -98,6 +99,7 @@ def run(video: Path, coarse: Level, captioner: OcrCaptioner, embedder) -> Run:
     config = config.replace(levels=[dataclasses.asdict(coarse)] + [dataclasses.asdict(lv) for lv in config.levels[1:]])
     with tempfile.TemporaryDirectory() as store, VideoMemory(config, captioner, embedder, store) as memory:
         record = memory.register(video)
+        captioner.forget_lines()
         started = time.perf_counter()
         report = memory.build_level(record, "coarse", progress=False, meter=CostMeter())
         seconds = time.perf_counter() - started

@@ -153,6 +153,8 @@ class CaptionPipeline:
         reader = None
         try:
             reader = self.memory._twin_reader(self.video) if decoder else None
+            if reader is not None and reader.backend != "pyav":
+                return  # only PyAV's frames are known not to depend on where decoding started
             waiting = [plan for plan in iter(self._next_plan, None) if not self._offer(plan, reader)]
             while waiting and not self._stop.is_set():  # clips other processes hold: theirs or ours later
                 waiting = [plan for plan in waiting if not self._offer(plan, reader)]

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 
 from vidrecall.tools.captioners.factory import make_captioner
 from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe
-from vidrecall.tools.captioners.ocr_runtime import engine_layout
+from vidrecall.tools.captioners.ocr_line_memory import LineMemory
+from vidrecall.tools.captioners.ocr_runtime import _build_engine, engine_layout, resolve_backend
 from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
 from vidrecall.tools.video import VideoReader
 from vidrecall.core.types import CaptionRequest, FrameBatch, Span
@@ -135,3 +137,37 @@ def test_an_engine_pool_reads_frames_at_once_with_the_same_result_as_one_engine(
     assert caption(pool, batch) == caption(one, batch) and "sintel" in norm(caption(pool, batch))
     assert engine_layout(cpus=2) == (2, 1) and engine_layout(cpus=16) == (4, 4) and engine_layout(cpus=1) == (1, 1)
     assert engine_layout(3, cpus=16) == (3, 5)
+
+
+def readings(engine, bgr: np.ndarray) -> list[tuple[list, str, float]]:
+    result, _ = engine.reader(bgr)
+    return [(np.asarray(quad).tolist(), text, score) for quad, text, score in (result or [])]
+
+
+def test_a_line_recognised_before_is_answered_from_memory_with_the_same_reading():
+    frame = frames_of(clip("vl2_00003491.mp4"), Span(2, 3), 1).frames[0]  # the strings caption, at the bottom
+    bgr = np.ascontiguousarray(frame[..., ::-1])
+    marked = bgr.copy()  # the same frame with a second line at the top: the caption is cut out the same
+    cv2.putText(marked, "CHORD CHART 7", (30, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
+    backend = resolve_backend("auto")
+    plain = _build_engine(480, 256, 0.5, 1, backend)
+    lines = LineMemory()
+    remembering = _build_engine(480, 256, 0.5, 1, backend, lines)
+
+    first = readings(remembering, bgr)
+    assert (lines.hits, lines.misses) == (0, 1)
+    second = readings(remembering, marked)
+    assert (lines.hits, lines.misses) == (1, 2)  # the caption from memory, the new line through the network
+    assert first == readings(plain, bgr) and second == readings(plain, marked)
+    assert "daddario" in norm(first[0][1]) and {"chordchart7", norm(first[0][1])} == {norm(t) for _, t, _ in second}
+
+
+def test_line_memory_forgets_the_least_recently_used_beyond_its_size():
+    memory = LineMemory(size=2)
+    rows = [np.full((3, 48, 320), i, np.float32) for i in range(3)]
+    for i, row in enumerate(rows[:2]):
+        memory.put(memory.key(row), (f"line {i}", 0.9))
+    assert memory.get(memory.key(rows[0])) == ("line 0", 0.9)  # now the most recently used
+    memory.put(memory.key(rows[2]), ("line 2", 0.9))
+    assert memory.get(memory.key(rows[1])) is None and memory.get(memory.key(rows[0])) is not None
+    assert memory.key(rows[0]) != memory.key(np.zeros((3, 48, 640), np.float32))  # the padded width counts

@@ -156,6 +156,10 @@ class OcrCaptioner(BatchByLoop):
     def preflight(self) -> None:
         self._engines()
 
+    def forget_lines(self) -> None:
+        """Start with no recognised lines remembered, as a new process does (benchmarks time passes so)."""
+        self._engines().lines.forget()
+
     def _bgr(self, frame: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(shrink(frame, self.settings.max_side)[..., ::-1])
 

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.captioners.ocr_line_memory import LineMemory, RememberingRecogniser
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ class Engine:
     gate: Any
 
 
-def _build_engine(det_side: int, look_side: int, min_confidence: float, threads: int, backend: str) -> Engine:
+def _build_engine(det_side: int, look_side: int, min_confidence: float, threads: int, backend: str,
+                  lines: LineMemory | None = None) -> Engine:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as e:
@@ -212,6 +214,8 @@ def _build_engine(det_side: int, look_side: int, min_confidence: float, threads:
             _run_on_openvino(look, det_path, threads, look_precision())
             gate = copy.copy(reader.text_rec)
             gate.session = OpenVinoSession(rec_path, threads, precision=look_precision())
+    if lines is not None:
+        reader.text_rec = RememberingRecogniser(reader.text_rec, lines)
     return Engine(reader, look, gate)
 
 
@@ -221,7 +225,8 @@ class EnginePool:
     On a CPU, a runtime spreads one small network over its threads poorly: two single-threaded engines
     reading two frames at once do 1.1-1.25x the frames of one OpenVINO engine using both cores (1.3-1.4x
     with onnxruntime; benchmarks/bench_ocr.py). So frames are read `size` at a time, each engine on its
-    share of the cores."""
+    share of the cores. The engines share one LineMemory: a line cut out of the same pixels as one recognised
+    before gets that answer without the network (tools/captioners/ocr_line_memory.py)."""
 
     def __init__(self, det_side: int, look_side: int, min_confidence: float, size: int, threads_each: int,
                  backend: str) -> None:
@@ -231,8 +236,9 @@ class EnginePool:
         self.size = size
         self.backend = backend
         self._free: queue.SimpleQueue[Engine] = queue.SimpleQueue()
+        self.lines = LineMemory()
         for _ in range(size):
-            self._free.put(_build_engine(det_side, look_side, min_confidence, threads_each, backend))
+            self._free.put(_build_engine(det_side, look_side, min_confidence, threads_each, backend, self.lines))
         self._workers = ThreadPoolExecutor(size, thread_name_prefix="ocr") if size > 1 else None
 
     @contextmanager
