@@ -10,10 +10,11 @@ from conftest import HAYSTACK, clip
 from vidrecall.core.types import Span
 from vidrecall.tools import video as video_module
 from vidrecall.tools.video import VideoReader, scan
-from vidrecall.tools.video_colour import nal_length_size, packet_sps_matrix
+from vidrecall.tools.video_colour import nal_length_size, packet_sps_colour
 
 SPLICED = HAYSTACK / "haystack_15min.mp4"
 BT709 = 1
+LIMITED = 1  # FFmpeg's AVCOL_RANGE_MPEG
 
 
 @pytest.fixture(scope="module")
@@ -25,35 +26,36 @@ def spliced():
 
 def test_the_matrix_read_from_each_sps_is_the_one_ffmpeg_labels_frames_with(spliced):
     changes = spliced.colour_changes
-    assert len(changes) >= 5 and BT709 in {m for _, m in changes} and len({m for _, m in changes}) >= 2
+    assert len(changes) >= 5 and BT709 in {m for _, m, _ in changes} and len({m for _, m, _ in changes}) >= 2
     with av.open(str(SPLICED)) as container:
         stream = container.streams.video[0]
-        for start, matrix in changes:  # decoding on across each change, FFmpeg labels the frames as the SPS says
+        for start, matrix, colour_range in changes:  # decoding on across each change, FFmpeg labels frames so
             container.seek(start - int(2 / stream.time_base), stream=stream)
             labels = {}
             for frame in container.decode(stream):
                 if frame.pts >= start:
-                    labels[frame.pts] = int(frame.colorspace)
+                    labels[frame.pts] = (int(frame.colorspace), int(frame.color_range))
                 if frame.pts > start + int(1 / stream.time_base):
                     break
-            assert labels and all(label == spliced.colour_at(pts) == matrix for pts, label in labels.items())
+            assert labels and all(label == spliced.colour_at(pts) == (matrix, colour_range)
+                                  for pts, label in labels.items())
 
 
 def test_annex_b_packets_give_the_same_matrix_as_length_prefixed_ones(spliced):
     with av.open(str(SPLICED)) as container:
         stream = container.streams.video[0]
         size = nal_length_size(stream.codec_context.extradata)
-        start = next(pts for pts, matrix in spliced.colour_changes if matrix == BT709)
+        start = next(pts for pts, matrix, _ in spliced.colour_changes if matrix == BT709)
         container.seek(start, stream=stream)
         packet = next(p for p in container.demux(stream) if p.pts == start)
         data = bytes(packet)
-    assert size == 4 and packet_sps_matrix(data, size) == (True, BT709)
+    assert size == 4 and packet_sps_colour(data, size) == (BT709, LIMITED)
     annex_b, at = b"", 0
     while at < len(data):
         n = int.from_bytes(data[at:at + size], "big")
         annex_b += b"\x00\x00\x00\x01" + data[at + size:at + size + n]
         at += size + n
-    assert packet_sps_matrix(annex_b, None) == (True, BT709)
+    assert packet_sps_colour(annex_b, None) == (BT709, LIMITED)
 
 
 def test_an_ordinary_file_keeps_ffmpegs_own_labels():
@@ -66,17 +68,22 @@ def frames_of(reader: VideoReader, span: Span) -> list[tuple[float, np.ndarray]]
 
 
 @pytest.mark.parametrize("use_sps", [True, False])
-def test_a_clip_decoded_after_a_seek_equals_the_clip_decoded_on_to(spliced, monkeypatch, use_sps):
+@pytest.mark.parametrize("before", [480, 420])  # the decoder last saw a BT.601 source (two different ones)
+def test_a_clip_after_a_seek_equals_the_clip_decoded_on_to(spliced, monkeypatch, use_sps, before):
     # 523-554 s is a source whose SPS names no matrix: decoded on from the BT.709 source before it, FFmpeg
-    # labels it BT.709; starting there after a seek, with the first source's BT.601. Without the SPS reading
-    # (use_sps=False) the two ways differ, which shows this test can fail.
+    # labels it BT.709; starting there after a seek, with whatever the decoder saw last. Without the SPS
+    # reading (use_sps=False) the ways differ, which shows this test can fail.
     if not use_sps:
         monkeypatch.setattr(video_module.Timeline, "colour_at", lambda self, pts: None)
     with VideoReader(SPLICED) as on:
         frames_of(on, Span(480, 540))
         decoded_on = frames_of(on, Span(540, 552))
     with VideoReader(SPLICED) as fresh:
-        after_seek = frames_of(fresh, Span(540, 552))
-    assert [t for t, _ in decoded_on] == [t for t, _ in after_seek] and len(after_seek) >= 10
-    same = all(np.array_equal(a, b) for (_, a), (_, b) in zip(decoded_on, after_seek))
-    assert same is use_sps
+        after_seek = [frames_of(fresh, Span(540, 552))]
+    with VideoReader(SPLICED) as used:
+        frames_of(used, Span(before, before + 6))
+        after_seek.append(frames_of(used, Span(540, 552)))
+    for frames in after_seek:
+        assert [t for t, _ in decoded_on] == [t for t, _ in frames] and len(frames) >= 10
+    same = [all(np.array_equal(a, b) for (_, a), (_, b) in zip(decoded_on, frames)) for frames in after_seek]
+    assert same == [use_sps, use_sps]

@@ -21,6 +21,7 @@ How it works:
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import math
@@ -35,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from vidrecall.core.types import TIME_EPS, FrameBatch, Span
-from vidrecall.tools.video_colour import ColourTrack
+from vidrecall.tools.video_colour import ColourTrack, swscale_matrix
 
 log = logging.getLogger(__name__)
 
@@ -139,22 +140,18 @@ class Timeline:
     times: np.ndarray  # float64 seconds from the stream start, one per frame
     keyframe_pts: np.ndarray  # sorted
     stream_index: int
-    # Where the stream's parameter sets change the colour matrix: (keyframe pts, matrix), empty when they never
-    # do; `colour_initial` holds before the first change (see video_colour.py).
-    colour_changes: tuple[tuple[int, int], ...] = ()
-    colour_initial: int = 2
+    # Where the stream's parameter sets change the colour matrix or range: (keyframe pts, matrix, range), empty
+    # when they never do; `colour_initial` holds before the first change (see video_colour.py).
+    colour_changes: tuple[tuple[int, int, int], ...] = ()
+    colour_initial: tuple[int, int] = (2, 0)
 
-    def colour_at(self, pts: int) -> int | None:
-        """The colour matrix of the frame at pts as decoding from the start labels it; None where the labels
+    def colour_at(self, pts: int) -> tuple[int, int] | None:
+        """(matrix, range) of the frame at pts as decoding from the start labels it; None where the labels
         never change (the frame's own label is then the same whichever way it was reached)."""
         if not self.colour_changes:
             return None
-        matrix = self.colour_initial
-        for start, changed in self.colour_changes:
-            if start > pts:
-                break
-            matrix = changed
-        return matrix
+        at = bisect.bisect_right(self.colour_changes, pts, key=lambda change: change[0])
+        return self.colour_changes[at - 1][1:] if at else self.colour_initial
 
 
 def _open_container(path: str) -> av.container.InputContainer:
@@ -210,7 +207,8 @@ def scan(path: str | Path, backend: str = "pyav") -> Timeline:
         time_base = stream.time_base or Fraction(1, 1000)
         pts, keys, rotation = [], [], None
         context = stream.codec_context
-        colour = ColourTrack(context.extradata, int(context.colorspace)) if context.name == "h264" else None
+        colour = (ColourTrack(context.extradata, int(context.colorspace), int(context.color_range))
+                  if context.name == "h264" else None)
         try:
             for packet in container.demux(stream):
                 if rotation is None:  # decoding the first frame proves the stream decodes at all
@@ -257,7 +255,7 @@ def scan(path: str | Path, backend: str = "pyav") -> Timeline:
                      codec=codec, truncated=truncated)
     return Timeline(info=info, pts=pts_arr, times=times, keyframe_pts=np.unique(np.asarray(keys, np.int64)),
                     stream_index=stream_index, colour_changes=tuple(colour.changes) if colour else (),
-                    colour_initial=colour.initial if colour else 2)
+                    colour_initial=colour.initial if colour else (2, 0))
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -379,10 +377,16 @@ class PyAVDecoder:
             yield index, None if frame is None else self._to_rgb(frame)
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        # The stream's own colour matrix for this frame, not FFmpeg's label, which in a file whose parameter
-        # sets change it depends on where decoding started (video_colour.py).
-        matrix = self.timeline.colour_at(frame.pts)
-        return self._rgb.reformat(frame, format="rgb24", src_colorspace=matrix).to_ndarray()
+        colour = self.timeline.colour_at(frame.pts)
+        if colour is None:
+            return self._rgb.reformat(frame, format="rgb24").to_ndarray()
+        # The stream's own colour for this frame, not FFmpeg's label, which in a file whose parameter sets
+        # change it depends on where decoding started (video_colour.py). Both ends are given: PyAV takes what
+        # is left out from the frame's label.
+        matrix, colour_range = colour
+        space = swscale_matrix(matrix)
+        return self._rgb.reformat(frame, format="rgb24", src_colorspace=space, dst_colorspace=space,
+                                  src_color_range=colour_range or 1).to_ndarray()
 
     def close(self) -> None:
         self.container.close()

@@ -58,9 +58,10 @@ def _skip_scaling_list(bits: _Bits, size: int) -> None:
         last = following or last
 
 
-def sps_matrix(nal: bytes) -> int | None:
-    """The matrix_coefficients an SPS NAL unit (header byte included) names, or None when it names none
-    (or cannot be read)."""
+def sps_colour(nal: bytes) -> tuple[int | None, int | None]:
+    """(matrix_coefficients, colour range) an SPS NAL unit (header byte included) names; None for what it
+    does not name (or when it cannot be read). The range is FFmpeg's: 1 limited ("MPEG"), 2 full ("JPEG")."""
+    matrix = colour_range = None
     try:
         bits = _Bits(_rbsp(nal[1:]))
         profile = bits.u(8)
@@ -91,20 +92,21 @@ def sps_matrix(nal: bytes) -> int | None:
         if bits.u(1):  # frame_cropping_flag
             bits.ue(), bits.ue(), bits.ue(), bits.ue()
         if not bits.u(1):  # vui_parameters_present_flag
-            return None
+            return None, None
         if bits.u(1) and bits.u(8) == _EXTENDED_SAR:  # aspect ratio
             bits.u(32)
         if bits.u(1):  # overscan_info_present_flag
             bits.u(1)
         if not bits.u(1):  # video_signal_type_present_flag
-            return None
-        bits.u(4)  # video_format, video_full_range_flag
-        if not bits.u(1):  # colour_description_present_flag
-            return None
-        bits.u(16)  # colour_primaries, transfer_characteristics
-        return bits.u(8)
+            return None, None
+        bits.u(3)  # video_format
+        colour_range = 2 if bits.u(1) else 1
+        if bits.u(1):  # colour_description_present_flag
+            bits.u(16)  # colour_primaries, transfer_characteristics
+            matrix = bits.u(8)
     except ValueError:
-        return None
+        pass
+    return matrix, colour_range
 
 
 def nal_units(packet: bytes, length_size: int | None) -> Iterator[bytes]:
@@ -133,30 +135,42 @@ def nal_length_size(extradata: bytes | None) -> int | None:
     return None
 
 
-def packet_sps_matrix(packet: bytes, length_size: int | None) -> tuple[bool, int | None]:
-    """(whether the packet carries an SPS, the matrix the last one names) — NALs before the first slice."""
-    found, matrix = False, None
+def packet_sps_colour(packet: bytes, length_size: int | None) -> tuple[int | None, int | None] | None:
+    """What the packet's last SPS names (see sps_colour); None when it carries no SPS. Only NAL units before
+    the first slice are looked at."""
+    found = None
     for nal in nal_units(packet, length_size):
         kind = nal[0] & 0x1F
         if kind in _NAL_SLICES:
             break
         if kind == _NAL_SPS:
-            found, matrix = True, sps_matrix(nal)
-    return found, matrix
+            found = sps_colour(nal)
+    return found
+
+
+def swscale_matrix(matrix: int) -> int:
+    """The swscale colour space (SWS_CS_*) for an H.264/FFmpeg matrix_coefficients value: BT.601 for every
+    BT.601 variant and for "unspecified", as swscale itself defaults."""
+    return {1: 1, 4: 4, 7: 7, 9: 9, 10: 9}.get(matrix, 5)
 
 
 class ColourTrack:
-    """Feed a stream's keyframe packets in order; `matrix_at(pts)` is then the matrix FFmpeg labels the frame
-    at pts with when it decodes the file from the start. `changes` is empty when the matrix never changes
-    (FFmpeg's own labels are then path-independent and nothing needs overriding)."""
+    """Feed a stream's keyframe packets in order; `changes` then holds where the (matrix, range) that FFmpeg
+    labels frames with, decoding the file from the start, changes: [(keyframe pts, matrix, range)]. Each
+    SPS sets what it names and leaves the rest as it was. Empty when nothing changes (FFmpeg's own labels
+    are then the same whichever way a frame is reached)."""
 
-    def __init__(self, extradata: bytes | None, initial: int):
+    def __init__(self, extradata: bytes | None, matrix: int, colour_range: int):
         self.length_size = nal_length_size(extradata)
-        self.initial = self.current = initial
-        self.changes: list[tuple[int, int]] = []  # (pts of the keyframe, matrix from there on)
+        self.initial = self.current = (matrix, colour_range)
+        self.changes: list[tuple[int, int, int]] = []
 
     def feed(self, pts: int, packet: bytes) -> None:
-        found, matrix = packet_sps_matrix(packet, self.length_size)
-        if found and matrix is not None and matrix != self.current:
-            self.current = matrix
-            self.changes.append((pts, matrix))
+        named = packet_sps_colour(packet, self.length_size)
+        if named is None:
+            return
+        matrix, colour_range = named
+        now = (self.current[0] if matrix is None else matrix, self.current[1] if colour_range is None else colour_range)
+        if now != self.current:
+            self.current = now
+            self.changes.append((pts, *now))
