@@ -381,8 +381,8 @@ class PyAVDecoder:
         if colour is None:
             return self._rgb.reformat(frame, format="rgb24").to_ndarray()
         # The stream's own colour for this frame, not FFmpeg's label, which in a file whose parameter sets
-        # change it depends on where decoding started (video_colour.py). Both ends are given: PyAV takes what
-        # is left out from the frame's label.
+        # change it depends on where decoding started (video_colour.py). PyAV takes swscale's codes, and for
+        # anything left out or that it has no code for (H.264's 6, SMPTE 170M) it keeps the frame's label.
         matrix, colour_range = colour
         space = swscale_matrix(matrix)
         return self._rgb.reformat(frame, format="rgb24", src_colorspace=space, dst_colorspace=space,

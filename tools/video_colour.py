@@ -1,4 +1,4 @@
-"""Which colour matrix each stretch of an H.264 stream says it uses, read from the stream's own parameter sets.
+"""Which colour matrix and range each stretch of an H.264 stream says it uses, read from its parameter sets.
 
 Why: FFmpeg labels a frame with the colour matrix of the last sequence parameter set (SPS) that named one,
 and keeps that label through later SPSs that name none. In a file spliced from sources with their own SPSs
