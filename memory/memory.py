@@ -256,10 +256,12 @@ class VideoMemory:
         with self._reader_lock:
             return sample_clip(self._reader_for(video.path), plan)
 
-    def _twin_reader(self, video: VideoRecord) -> VideoReader:
-        """A reader of `video` of the caller's own, sharing the shared reader's scan of the file."""
+    def _twin_reader(self, video: VideoRecord) -> VideoReader | None:
+        """A reader of `video` of the caller's own, sharing the shared reader's scan of the file; None unless
+        that reader is PyAV's (only its frames are known not to depend on where decoding started)."""
         with self._reader_lock:
-            return self._reader_for(video.path).twin()
+            shared = self._reader_for(video.path)
+            return shared.twin() if shared.backend == "pyav" else None
 
     def _reader_for(self, path: str) -> VideoReader:
         """One open reader, kept while the same video is captioned (opening a long video is not free)."""

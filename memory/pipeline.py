@@ -152,9 +152,10 @@ class CaptionPipeline:
         """One decoder thread: the first uses the memory's shared reader, the others one of their own."""
         reader = None
         try:
-            reader = self.memory._twin_reader(self.video) if decoder else None
-            if reader is not None and reader.backend != "pyav":
-                return  # only PyAV's frames are known not to depend on where decoding started
+            if decoder:
+                reader = self.memory._twin_reader(self.video)
+                if reader is None:  # one decoder it is
+                    return
             waiting = [plan for plan in iter(self._next_plan, None) if not self._offer(plan, reader)]
             while waiting and not self._stop.is_set():  # clips other processes hold: theirs or ours later
                 waiting = [plan for plan in waiting if not self._offer(plan, reader)]
