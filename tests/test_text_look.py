@@ -167,11 +167,34 @@ def test_one_changed_digit_is_read_again_though_its_strokes_mostly_agree(ocr, sh
 # --- runtimes ----------------------------------------------------------------------------------------------
 def test_openvino_and_onnxruntime_read_the_same_text():
     batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 2)
-    ov = OcrCaptioner(OcrSettings(backend="openvino", look_side=0))
+    ov = OcrCaptioner(OcrSettings(backend="openvino", look_side=0, read_precision="f32"))
     ort = OcrCaptioner(OcrSettings(backend="onnxruntime", look_side=0))
     assert ov.id != ort.id and "openvino" in ov.id and "openvino" not in ort.id
     request = CaptionRequest(batch, prompt="", level="coarse")
     assert ov.caption(request).text == ort.caption(request).text
+
+
+def test_the_reads_detector_runs_at_the_fast_precision_and_the_id_says_so():
+    batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 2)
+    fast = OcrCaptioner(OcrSettings(look_side=0, backend="openvino"))
+    exact = OcrCaptioner(OcrSettings(look_side=0, backend="openvino", read_precision="f32"))
+    precision = ocr_runtime.fast_precision()
+    assert f":det-{precision}-u8:rec-f32" in fast.id and ":det-f32-u8:rec-f32" in exact.id
+    assert (fast.id != exact.id) == (precision == "bf16")
+    engine = fast._engines()._free.get()
+    fast._engines()._free.put(engine)
+    assert engine.reader.text_det.infer._config["INFERENCE_PRECISION_HINT"] == precision
+    # A caption shown clearly reads the same either way (a pixel's move of a box matters for blurred text)
+    request = CaptionRequest(batch, prompt="", level="coarse")
+    text = exact.caption(request).text
+    assert "On-screen text:" in text and fast.caption(request).text == text
+
+
+def test_a_bad_read_precision_is_refused_by_name_before_any_network_loads(monkeypatch):
+    monkeypatch.setattr(ocr_runtime, "_build_engine", lambda *a, **k: pytest.fail("a network loaded"))
+    for backend in ("openvino", "onnxruntime"):
+        with pytest.raises(CaptionerError, match="read_precision 'fp16'"):
+            OcrCaptioner(OcrSettings(backend=backend, read_precision="fp16"))
 
 
 def test_static_shape_sessions_match_the_dynamic_one_and_keep_a_bounded_number_of_shapes(monkeypatch):

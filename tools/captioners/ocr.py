@@ -38,6 +38,9 @@ class OcrSettings:
     # at det_side (tools/captioners/text_look.py). 0: read every frame, as before looks existed.
     look_side: int = 256
     backend: str = "auto"  # "openvino" when installed, else "onnxruntime" (tools/captioners/ocr_runtime.py)
+    # The read's text detector on OpenVINO: "auto" is bf16 where the CPU has it (0.75x the read's CPU), "f32"
+    # the readings of before; the recogniser that spells the text is f32 either way.
+    read_precision: str = "auto"
     engines: int = 0  # frames read at once (0: as many as the cores allow, up to 4); not in the cache key
 
     @property
@@ -45,7 +48,7 @@ class OcrSettings:
         facts = "" if self.visual_facts else ":nofacts"
         look = f":look{self.look_side}" if self.look_side else ""
         return (f"minconf{self.min_confidence:g}:det{self.det_side}:max{self.max_side}{facts}{look}"
-                f"{backend_tag(self.backend, looks=bool(self.look_side))}")
+                f"{backend_tag(self.backend, looks=bool(self.look_side), read_precision=self.read_precision)}")
 
 
 @dataclass
@@ -151,7 +154,7 @@ class OcrCaptioner(BatchByLoop):
 
     def _engines(self) -> EnginePool:
         st = self.settings
-        return engine_pool(st.det_side, st.look_side, st.min_confidence, st.backend, st.engines)
+        return engine_pool(st.det_side, st.look_side, st.min_confidence, st.backend, st.engines, st.read_precision)
 
     def preflight(self) -> None:
         self._engines()

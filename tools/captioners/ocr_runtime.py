@@ -3,12 +3,13 @@
 rapidocr-onnxruntime ships the PP-OCRv4 detector and recogniser as ONNX files and runs them on onnxruntime.
 OpenVINO's CPU plugin runs the same files faster at f32 with the same readings (benchmarks/bench_ocr.py),
 so with backend "auto" and openvino installed, each engine's sessions are OpenVINO ones; RapidOCR's pre- and
-post-processing stay as they are. Reads are f32 explicitly: on a CPU with bf16 units OpenVINO would
-otherwise compute in bf16, faster but reading small text differently.
+post-processing stay as they are. The recogniser, which spells what is read, is f32 explicitly: on a CPU
+with bf16 units OpenVINO would otherwise compute in bf16, faster but spelling small text differently. The
+detectors, which only say where text is, run in bf16 where the CPU has it (fast_precision).
 
 An engine also carries a second detector, the "look": the same network at about the video's own size
-(`look_side`), 4-5x cheaper than the 2x-upscaled read, in bf16 where the CPU has it (look_precision). The
-captioner reads a frame only where the look finds text (tools/captioners/text_look.py).
+(`look_side`), 4-5x cheaper than the 2x-upscaled read. The captioner reads a frame only where the look finds
+text (tools/captioners/text_look.py).
 
 On OpenVINO both detectors take the resized frame as it is (uint8, height x width x channels) and scale it
 to [-1, 1] inside the network: RapidOCR does that in numpy, in float64, which cost 8 ms a read and 2 ms a
@@ -39,6 +40,7 @@ from vidrecall.tools.captioners.ocr_line_memory import LineMemory, RememberingRe
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "openvino", "onnxruntime")
+PRECISIONS = ("auto", "f32", "bf16")
 
 
 def package_version(name: str) -> str:
@@ -58,23 +60,40 @@ def resolve_backend(backend: str) -> str:
 
 
 @cache
-def look_precision() -> str:
-    """bf16 where the CPU computes it natively: the look then costs 0.6x, and on the 15-min haystack it
-    finds text in the same frames as at f32 but for 15 of 933 (faint or tiny text at the detector's
-    threshold), with the same texts in the coarse memory. Reads stay f32 everywhere."""
+def fast_precision() -> str:
+    """The precision of the networks that find text (the read's and the look's detector) and of the gate:
+    bf16 where the CPU computes it natively, else f32. A detector then costs 0.6-0.75x. On the 15-min haystack
+    the look finds text in the same frames as at f32 but for 15 of 933 (faint or tiny text at the detector's
+    threshold); the read's boxes move by a pixel at times, which changes the spelling of 5-14 of 39-59 read
+    frames, all but two of those lines blurred screen text below 0.8 confidence (benchmarks/RESULTS.md).
+    The recogniser of reads stays f32 everywhere."""
     import openvino as ov
 
     return "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
 
 
-def backend_tag(backend: str, *, looks: bool) -> str:
+def check_read_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise CaptionerError(f"OCR read_precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def resolve_read_precision(precision: str) -> str:
+    """The read's detector precision: "auto" is fast_precision(); "f32" gives the readings of before it was
+    bf16 (benchmarks take their reference of what was on screen so)."""
+    return fast_precision() if check_read_precision(precision) == "auto" else precision
+
+
+def backend_tag(backend: str, *, looks: bool, read_precision: str = "auto") -> str:
     """What the caption id says about the runtime: onnxruntime keeps the ids stored before the choice existed.
-    The look's and the gate's precision are in it because they decide which frames are read, and "u8" since
-    the look scales its frames in the network (in bf16 its boxes move by a pixel in 4-8 % of frames)."""
+    Each network's precision is in it (the detectors' move boxes by a pixel at times, the look's and the
+    gate's decide which frames are read), and "u8" since the detectors scale their frames in the network."""
+    check_read_precision(read_precision)
     if resolve_backend(backend) == "onnxruntime":
         return ""
-    precision = look_precision()
-    return f":openvino-{package_version('openvino')}-f32" + (f":look-{precision}-u8:gate-{precision}" if looks else "")
+    fast = fast_precision()
+    return (f":openvino-{package_version('openvino')}:det-{resolve_read_precision(read_precision)}-u8:rec-f32"
+            + (f":look-{fast}:gate-{fast}" if looks else ""))
 
 
 # pyopenvino sets up its numpy bindings on first use, and two threads doing that at once can deadlock (a C++
@@ -194,7 +213,7 @@ class Engine:
 
 
 def _build_engine(det_side: int, look_side: int, min_confidence: float, threads: int, backend: str,
-                  lines: LineMemory | None = None) -> Engine:
+                  lines: LineMemory | None = None, read_precision: str = "auto") -> Engine:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as e:
@@ -208,12 +227,12 @@ def _build_engine(det_side: int, look_side: int, min_confidence: float, threads:
     gate = reader.text_rec
     if backend == "openvino":
         det_path, rec_path = _model_paths()
-        _run_on_openvino(reader.text_det, det_path, threads, "f32")
+        _run_on_openvino(reader.text_det, det_path, threads, resolve_read_precision(read_precision))
         reader.text_rec.session = OpenVinoSession(rec_path, threads)  # its character list was read at init
         if look is not None:
-            _run_on_openvino(look, det_path, threads, look_precision())
+            _run_on_openvino(look, det_path, threads, fast_precision())
             gate = copy.copy(reader.text_rec)
-            gate.session = OpenVinoSession(rec_path, threads, precision=look_precision())
+            gate.session = OpenVinoSession(rec_path, threads, precision=fast_precision())
     if lines is not None:
         reader.text_rec = RememberingRecogniser(reader.text_rec, lines)
     return Engine(reader, look, gate)
@@ -229,7 +248,7 @@ class EnginePool:
     before gets that answer without the network (tools/captioners/ocr_line_memory.py)."""
 
     def __init__(self, det_side: int, look_side: int, min_confidence: float, size: int, threads_each: int,
-                 backend: str) -> None:
+                 backend: str, read_precision: str = "auto") -> None:
         # The engines and the pipeline's decoder fill the cores; OpenCV's own pool on top of them (RapidOCR's
         # resizes and crops, the change test's word finder) cost more CPU than it saved: 4 % of a coarse pass.
         cv2.setNumThreads(1)
@@ -238,7 +257,8 @@ class EnginePool:
         self._free: queue.SimpleQueue[Engine] = queue.SimpleQueue()
         self.lines = LineMemory()
         for _ in range(size):
-            self._free.put(_build_engine(det_side, look_side, min_confidence, threads_each, backend, self.lines))
+            self._free.put(_build_engine(det_side, look_side, min_confidence, threads_each, backend, self.lines,
+                                         read_precision))
         self._workers = ThreadPoolExecutor(size, thread_name_prefix="ocr") if size > 1 else None
 
     @contextmanager
@@ -265,9 +285,11 @@ def engine_layout(engines: int = 0, cpus: int | None = None) -> tuple[int, int]:
 
 
 @cache
-def engine_pool(det_side: int, look_side: int, min_confidence: float, backend: str, engines: int = 0) -> EnginePool:
+def engine_pool(det_side: int, look_side: int, min_confidence: float, backend: str, engines: int = 0,
+                read_precision: str = "auto") -> EnginePool:
     """One pool per process and setting: loading the networks costs about a second an engine."""
     resolved = resolve_backend(backend)
     if resolved == "openvino" and util.find_spec("openvino") is None:
         raise CaptionerError("OCR backend 'openvino' needs the openvino package: pip install openvino")
-    return EnginePool(det_side, look_side, min_confidence, *engine_layout(engines), backend=resolved)
+    return EnginePool(det_side, look_side, min_confidence, *engine_layout(engines), backend=resolved,
+                      read_precision=read_precision)
