@@ -65,8 +65,8 @@ def scaling_row(batch) -> str:
     engine = _build_engine(480, 256, 0.5, 1, "openvino")
     frames = [OcrCaptioner()._bgr(f) for f in batch.frames]
     parts = []
-    for name, detector, precision in (("read", engine.reader.text_det, fast_precision()), ("look", engine.look, fast_precision())):
-        numpy_s, numpy_boxes = seconds_per_detection(scaling_in_numpy(detector, precision), frames)
+    for name, detector in (("read", engine.reader.text_det), ("look", engine.look)):  # both at fast_precision()
+        numpy_s, numpy_boxes = seconds_per_detection(scaling_in_numpy(detector, fast_precision()), frames)
         network_s, network_boxes = seconds_per_detection(detector, frames)
         same = sum(a == b for a, b in zip(numpy_boxes, network_boxes))
         parts.append(f"{name} detection {numpy_s:.4f} -> {network_s:.4f} s/frame (x{numpy_s / network_s:.2f}), "

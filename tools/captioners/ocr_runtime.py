@@ -73,6 +73,7 @@ def fast_precision() -> str:
 
 
 def check_read_precision(precision: str) -> str:
+    """The setting as given, refused by name when it is none of PRECISIONS (before any network loads)."""
     if precision not in PRECISIONS:
         raise CaptionerError(f"OCR read_precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     return precision
