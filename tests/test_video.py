@@ -329,8 +329,8 @@ def count_decoded(monkeypatch) -> list[int]:
     counted = [0]
     original = video.PyAVDecoder._decoded
 
-    def counting(self):
-        for frame in original(self):
+    def counting(self, first=None):
+        for frame in original(self, first):
             counted[0] += 1
             yield frame
 
@@ -354,6 +354,55 @@ def test_stand_ins_decode_fewer_frames_and_each_shows_its_own_instant(tmp_path, 
         assert instants[k] - 1e-6 <= t < (instants[k + 1] if k + 1 < len(instants) else 5.5)
     batch = FrameBatch(frames=[f for _, f in stand_ins], timestamps=stamps, span=Span(0.5, 5.5))
     assert_frames_match_timestamps(batch, times)  # a stand-in's pixels are its own frame's
+
+
+def test_frames_between_a_wanted_frame_and_the_next_keyframe_are_never_decoded(tmp_path, monkeypatch):
+    # 1 fps of a 5 fps stream with a keyframe every 2 s: after the frame at t+1 s the decoder reads on to the
+    # keyframe at t+2 s without decoding the 4 frames between (they would be thrown away)
+    from vidrecall.tools import video
+
+    path = videogen.short_clip(tmp_path, seconds=12, fps=5, keyframe_every=10)
+    decoded: list[int] = []
+    original = video.PyAVDecoder._decoded
+
+    def recording(self, first=None):
+        for frame in original(self, first):
+            decoded.append(frame.pts)
+            yield frame
+
+    monkeypatch.setattr(video.PyAVDecoder, "_decoded", recording)
+    with VideoReader(path, backend="pyav") as reader:
+        keys = [int(k) for k in reader.timeline.keyframe_pts]
+        frames = list(reader.iter_frames(Span(0.0, 12.0), fps=1, stand_ins=True))
+    assert len(keys) >= 6 and len(frames) == 12
+    stamps = [t for t, _ in frames]
+    assert_frames_match_timestamps(FrameBatch(frames=[f for _, f in frames], timestamps=stamps,
+                                              span=Span(0.0, 12.0)), [i / 5 for i in range(60)])
+    wanted = [round(t * 1000) for t in stamps]  # the clip's time base is 1 ms
+    for here, after in zip(wanted, wanted[1:]):
+        key = max(k for k in keys if k <= after)
+        if key > here:
+            assert not [pts for pts in decoded if here < pts < key], (here, key)
+    assert len(decoded) < 0.7 * 60
+
+
+def test_reading_on_to_a_keyframe_the_decoder_already_read_gives_every_frame(monkeypatch):
+    # With B-frames the decoder reads packets ahead of the frames it gives out: at 147.7 s of the shared
+    # haystack (a clip boundary) the next keyframe is read before the frame at 147.5 s comes out. Reading on
+    # to it "again" once passed the keyframe by, and the frames of the next 2 s came out missing.
+    from vidrecall.tools import video
+
+    def frames_of(reader):
+        return list(reader.iter_frames(Span(140.0, 160.0), fps=1, stand_ins=True))
+
+    with VideoReader(HAYSTACK / "haystack_15min.mp4", backend="pyav") as reader:
+        read_on = frames_of(reader)
+    monkeypatch.setattr(video.PyAVDecoder, "_skip_to_keyframe", lambda self, key: False)  # seek instead
+    with VideoReader(HAYSTACK / "haystack_15min.mp4", backend="pyav") as reader:
+        sought = frames_of(reader)
+    assert len(read_on) == len(sought) == 20
+    assert [t for t, _ in read_on] == [t for t, _ in sought]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(read_on, sought))
 
 
 def test_small_video_decodes_with_slice_threads_and_large_with_frame_threads(tmp_path):

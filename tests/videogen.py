@@ -28,12 +28,15 @@ def _frame(level: int, width: int, height: int) -> av.VideoFrame:
 
 
 def write_clip(path: Path, pts_seconds: list[float], *, width: int = 64, height: int = 48,
-               codec: str = "libx264", rate: int = 10, rotation: int = 0, options: dict | None = None) -> Path:
+               codec: str = "libx264", rate: int = 10, rotation: int = 0, options: dict | None = None,
+               keyframe_every: int | None = None) -> Path:
     """A clip whose frame i is shown from pts_seconds[i] (ms precision), gray level level_of(i, n)."""
     n = len(pts_seconds)
     with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height = width, height
+        if keyframe_every:
+            stream.codec_context.gop_size = keyframe_every
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         stream.time_base = Fraction(1, 1000)
         stream.codec_context.time_base = Fraction(1, 1000)

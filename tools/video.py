@@ -22,6 +22,7 @@ How it works:
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import os
 import math
@@ -43,12 +44,15 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "decord", "pyav")
 # Frames decoded by decord per get_batch call: bounds memory to a few full-size frames per call.
 DECORD_CHUNK = 8
-# PyAV seeks forward only to skip at least this many frames (a seek costs a decoder flush and refill).
-SEEK_MIN_SKIP_FRAMES = 16
+# Going forward past a keyframe, PyAV reads on to it without decoding the frames before it (they would be
+# thrown away: at 1 fps of a 15 fps stream with a keyframe every 2 s, 13 of every 30); past this many
+# frames it seeks instead of reading through the file.
+SEEK_MIN_SKIP_FRAMES = 300
 # Below this many pixels a frame decodes faster than FFmpeg's frame threads hand it over: on 426x240 H.264
-# frame threading doubles the CPU spent and is slower too, while on 1280x720 it cuts the wall time by a
-# third at the same CPU (measured on the shared clips). Small videos decode on one thread (slices).
-FRAME_THREADS_MIN_PIXELS = 640 * 360
+# frame threading doubles the CPU spent and is slower too, on 640x360 it costs 1.45x the CPU for the same
+# wall time, while on 854x480 and 1280x720 it cuts the wall time by a quarter to a third at the same CPU
+# (measured on the shared clips and a built 640x360 haystack). Smaller videos decode on one thread (slices).
+FRAME_THREADS_MIN_PIXELS = 854 * 480
 # A gap this far off the median gap counts as irregular; this share of irregular gaps makes a file VFR.
 VFR_GAP_TOLERANCE = 0.25
 VFR_IRREGULAR_SHARE = 0.05
@@ -283,9 +287,10 @@ class DecodeFailure(RuntimeError):
 
 
 class PyAVDecoder:
-    """A forward cursor over the decoded stream: it seeks (to the keyframe before a wanted frame) only
-    when that skips ahead or goes back, and otherwise decodes on, also from one sample() call to the next.
-    Only wanted frames are converted to RGB; undecodable packets are skipped."""
+    """A forward cursor over the decoded stream, also from one sample() call to the next: it decodes on to
+    a wanted frame when no keyframe lies before it, reads on without decoding to the keyframe before it when
+    one does, and seeks only to go back or far ahead. Only wanted frames are converted to RGB; undecodable
+    packets are skipped."""
 
     name = "pyav"
 
@@ -294,6 +299,8 @@ class PyAVDecoder:
         self.path = timeline.info.path
         self.container, self.stream = self._open()
         self._frames: Iterator[av.VideoFrame] | None = None  # None: position unknown, seek first
+        self._packets: Iterator[av.Packet] | None = None  # the demuxer _frames decodes from
+        self._last_key_read = -1  # pts of the last keyframe packet read from it (decoded or not)
         self._held: av.VideoFrame | None = None  # decoded but not yet consumed
         self._position = -1  # pts of the last frame taken from the decoder
         # One converter for every frame: frame.to_ndarray() sets up a new one each call, 5x the cost of
@@ -315,15 +322,34 @@ class PyAVDecoder:
     def _frame_number(self, pts: int) -> int:
         return int(np.searchsorted(self.timeline.pts, pts))
 
-    def _can_decode_on_to(self, pts: int) -> bool:
-        """True when decoding forward reaches `pts` about as cheaply as a seek would."""
+    def _go_forward_to(self, pts: int) -> bool:
+        """Make the next decoded frames lead to `pts` without a seek: decode on when no keyframe lies between
+        here and pts, else read on to the keyframe before pts without decoding. False when neither applies
+        (pts is behind, or a long way ahead: seek)."""
         if self._frames is None:
             return False
         here = self._held.pts if self._held is not None else self._position
         if here > pts or (here == pts and self._held is None):
             return False
-        skippable = self._frame_number(self._keyframe_before(pts)) - self._frame_number(here)
-        return skippable <= SEEK_MIN_SKIP_FRAMES
+        key = self._keyframe_before(pts)
+        skippable = self._frame_number(key) - self._frame_number(here)
+        if skippable <= 0 or self._last_key_read >= key:  # the decoder already has that keyframe (B-frames
+            return True  # make it read ahead of the frames it gives out)
+        return skippable <= SEEK_MIN_SKIP_FRAMES and self._skip_to_keyframe(key)
+
+    def _skip_to_keyframe(self, key: int) -> bool:
+        """Read packets without decoding up to the keyframe at `key`, and decode from it; the frames between
+        are never needed, and decoding from a keyframe gives the frames a seek to it would."""
+        self._held = None
+        for packet in self._packets:
+            if packet.is_keyframe and self._last_key_read >= key:
+                if self._last_key_read > key:  # not the keyframe the scan found: start over from a seek
+                    break
+                self.stream.codec_context.flush_buffers()
+                self._frames = self._decoded(first=packet)
+                return True
+        self._frames = None
+        return False
 
     def _seek(self, pts: int) -> None:
         self._held = None
@@ -333,18 +359,28 @@ class PyAVDecoder:
         except av.error.FFmpegError:  # unseekable (no index): start over from the top
             self.container.close()
             self.container, self.stream = self._open()
+        self._packets = self._demuxed()
         self._frames = self._decoded()
 
-    def _decoded(self) -> Iterator[av.VideoFrame]:
+    def _demuxed(self) -> Iterator[av.Packet]:
+        self._last_key_read = -1
         try:
             for packet in self.container.demux(self.stream):
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    continue  # an undecodable packet: its frame is reported missing by decode()
-                yield from (f for f in frames if f.pts is not None)
+                if packet.is_keyframe:
+                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    self._last_key_read = -1 if stamp is None else stamp
+                yield packet
         except av.error.FFmpegError as exc:  # the container itself is damaged from here on
             log.warning("%s: cannot read on (%s)", self.path, _reason(exc))
+
+    def _decoded(self, first: av.Packet | None = None) -> Iterator[av.VideoFrame]:
+        packets = self._packets if first is None else itertools.chain([first], self._packets)
+        for packet in packets:
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue  # an undecodable packet: its frame is reported missing by decode()
+            yield from (f for f in frames if f.pts is not None)
 
     def _next_frame(self) -> av.VideoFrame | None:
         if self._held is not None:
@@ -363,7 +399,7 @@ class PyAVDecoder:
         self.stream.codec_context.skip_frame = "NONREF" if stand_ins_until is not None else "DEFAULT"
         for n, index in enumerate(indices):
             wanted = int(self.timeline.pts[index])
-            if not self._can_decode_on_to(wanted):
+            if not self._go_forward_to(wanted):
                 self._seek(self._keyframe_before(wanted))
             frame = self._next_frame()
             while frame is not None and frame.pts < wanted:
