@@ -45,7 +45,7 @@ BACKENDS = ("auto", "decord", "pyav")
 # Frames decoded by decord per get_batch call: bounds memory to a few full-size frames per call.
 DECORD_CHUNK = 8
 # Going forward past a keyframe, PyAV reads on to it without decoding the frames before it (they would be
-# thrown away: at 1 fps of a 15 fps stream with a keyframe every 2 s, 13 of every 30); past this many
+# thrown away: at 1 fps of a 15 fps stream with a keyframe every 2 s, 14 of every 30); past this many
 # frames it seeks instead of reading through the file.
 SEEK_MIN_SKIP_FRAMES = 300
 # Below this many pixels a frame decodes faster than FFmpeg's frame threads hand it over: on 426x240 H.264
