@@ -196,6 +196,11 @@ def _is_vfr(times: np.ndarray) -> bool:
     return float(irregular.mean()) > VFR_IRREGULAR_SHARE
 
 
+def packet_stamp(packet: av.Packet) -> int | None:
+    """A packet's place on the timeline: its pts, or its dts where the container gives no pts."""
+    return packet.pts if packet.pts is not None else packet.dts
+
+
 def scan(path: str | Path, backend: str = "pyav") -> Timeline:
     """Read the headers and demux every video packet (no decoding). VideoError for unusable files."""
     path = str(path)
@@ -217,7 +222,7 @@ def scan(path: str | Path, backend: str = "pyav") -> Timeline:
             for packet in container.demux(stream):
                 if rotation is None:  # decoding the first frame proves the stream decodes at all
                     rotation = _rotation_of(packet)
-                stamp = packet.pts if packet.pts is not None else packet.dts
+                stamp = packet_stamp(packet)
                 if packet.size and stamp is not None:
                     pts.append(stamp)
                     if packet.is_keyframe:
@@ -367,7 +372,7 @@ class PyAVDecoder:
         try:
             for packet in self.container.demux(self.stream):
                 if packet.is_keyframe:
-                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    stamp = packet_stamp(packet)  # as scan() recorded it in keyframe_pts
                     self._last_key_read = -1 if stamp is None else stamp
                 yield packet
         except av.error.FFmpegError as exc:  # the container itself is damaged from here on
