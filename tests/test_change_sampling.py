@@ -16,7 +16,7 @@ from vidrecall.core.types import Span
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.captioners.visual_facts import scene_cuts
 from vidrecall.tools.change_sampling import TextPicture, keep_changed, new_text_settled
-from vidrecall.tools.video import VideoReader
+from vidrecall.tools.video import VideoReader, resize_to_max_pixels
 
 from test_memory import ScriptedCaptioner
 
@@ -41,6 +41,20 @@ def test_a_frame_is_kept_at_every_scene_cut(sintel_frames):
     assert kept.decoded == len(sintel_frames) and len(kept.batch) < len(sintel_frames)
     assert kept.batch.timestamps == sorted(kept.batch.timestamps)
 
+
+
+def test_frames_are_compared_as_decoded_and_only_kept_ones_are_shrunk():
+    with VideoReader(clip(SINTEL)) as reader:  # 854x480: above the coarse level's max_pixels
+        full = list(reader.iter_frames(Span(0, reader.info.duration), fps=1.0))
+    kept = keep_changed(iter(full), Span(0, 53), threshold=0.1, min_keep_seconds=20, max_pixels=200704)
+    by_time = dict(full)
+    times, frames = zip(*full)
+    assert full[0][1].shape[0] * full[0][1].shape[1] > 200704
+    assert all(f.shape[0] * f.shape[1] <= 200704 for f in kept.batch.frames)
+    assert all(np.array_equal(f, resize_to_max_pixels(by_time[t], 200704))
+               for t, f in zip(kept.batch.timestamps, kept.batch.frames))
+    assert all(after in kept.batch.timestamps for _, after in scene_cuts(list(frames), list(times)))
+    assert len(kept.batch) < len(full)
 
 def _noisy_still(still: np.ndarray, seconds: int, seed: int = 0) -> list[tuple[float, np.ndarray]]:
     rng = np.random.default_rng(seed)

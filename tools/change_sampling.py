@@ -29,6 +29,7 @@ from PIL import Image
 from vidrecall.core.config import Level
 from vidrecall.core.types import FrameBatch, Span
 from vidrecall.tools.captioners.visual_facts import CUT_THRESHOLD, colour_histogram
+from vidrecall.tools.video import resize_to_max_pixels
 
 SIGNATURE_SIDE = 16
 # A change large relative to the pictures' contrast also counts (Level.change_relative): a new text card on
@@ -160,10 +161,12 @@ class ChangeSampled:
 
 def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, threshold: float,
                  min_keep_seconds: float, relative: float = Level.change_relative, text: bool = Level.change_text,
-                 source: str = "") -> ChangeSampled:
+                 max_pixels: int | None = None, source: str = "") -> ChangeSampled:
     """Walk (timestamp, frame) pairs in time order; keep the first, every frame whose signature differs
     from the last kept one's by more than `threshold`, a frame whose text changed and settled (`text`),
-    and a frame when `min_keep_seconds` passed since the last kept one. Only kept frames stay in memory."""
+    and a frame when `min_keep_seconds` passed since the last kept one. Only kept frames stay in memory,
+    shrunk to `max_pixels`: frames are compared as decoded, since shrinking every one cost more than comparing
+    them at full size (1 fps of 640x360 video: 2.6 ms a frame against 1.3 for the signature)."""
     kept: list[np.ndarray] = []
     stamps: list[float] = []
     last_signature: Signature | None = None
@@ -175,7 +178,7 @@ def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, thre
         if (last_signature is None or changed(current, last_signature, threshold, relative)
                 or t - stamps[-1] >= min_keep_seconds - 1e-6
                 or (text and new_text_settled(current.text, previous.text, last_signature.text))):
-            kept.append(frame)
+            kept.append(resize_to_max_pixels(frame, max_pixels))
             stamps.append(float(t))
             last_signature = current
         previous = current
