@@ -456,8 +456,7 @@ def sample_clip(reader: VideoReader, plan: CaptionPlan) -> ChangeSampled:
     """As sample_plan, with how many frames were decoded to choose them (more on change-aware levels)."""
     lv = plan.level
     if lv.change_aware:
-        # Frames are compared at the video's own size and only the kept ones shrunk to max_pixels: shrinking
-        # every 1 fps frame of 640x360 video cost more CPU than decoding it.
+        # keep_changed shrinks only the frames it keeps (why: its docstring)
         frames = reader.iter_frames(plan.span, fps=lv.fps, stand_ins=True)
         return keep_changed(frames, plan.span, threshold=lv.change_threshold, relative=lv.change_relative,
                             text=lv.change_text, min_keep_seconds=lv.min_keep_seconds, max_pixels=lv.max_pixels,

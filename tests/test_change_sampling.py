@@ -42,7 +42,6 @@ def test_a_frame_is_kept_at_every_scene_cut(sintel_frames):
     assert kept.batch.timestamps == sorted(kept.batch.timestamps)
 
 
-
 def test_frames_are_compared_as_decoded_and_only_kept_ones_are_shrunk():
     with VideoReader(clip(SINTEL)) as reader:  # 854x480: above the coarse level's max_pixels
         full = list(reader.iter_frames(Span(0, reader.info.duration), fps=1.0))
@@ -55,6 +54,7 @@ def test_frames_are_compared_as_decoded_and_only_kept_ones_are_shrunk():
                for t, f in zip(kept.batch.timestamps, kept.batch.frames))
     assert all(after in kept.batch.timestamps for _, after in scene_cuts(list(frames), list(times)))
     assert len(kept.batch) < len(full)
+
 
 def _noisy_still(still: np.ndarray, seconds: int, seed: int = 0) -> list[tuple[float, np.ndarray]]:
     rng = np.random.default_rng(seed)
