@@ -91,6 +91,9 @@ class FrameBatch:
     span: Span
     source: str = ""
     skipped: int = 0  # frames that could not be decoded and were skipped with a warning
+    # Indices of frames kept because the words in them changed (change-aware sampling's text rule): a
+    # captioner that looks before it reads reads these even where its look sees nothing new.
+    new_words: frozenset[int] = frozenset()
 
     def __len__(self) -> int:
         return len(self.frames)

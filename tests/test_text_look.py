@@ -15,9 +15,10 @@ from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings, ReadCounts
 from vidrecall.tools.captioners import ocr_runtime
 from vidrecall.tools.captioners.ocr_runtime import OpenVinoSession, _model_paths, resolve_backend
 from vidrecall.tools.captioners.text_look import REUSE_SECONDS, Box, Reading, plan_reads, same_strokes
+from vidrecall.tools.change_sampling import keep_changed
 from vidrecall.tools.video import VideoReader
 
-from conftest import clip
+from conftest import HAYSTACK, clip
 
 
 def frames_of(path, span: Span, n: int) -> FrameBatch:
@@ -146,6 +147,30 @@ def test_text_that_left_is_dropped_from_the_reused_reading(ocr, shots):
     assert {text_key(x.text) for x in lines[1]} == {"breakingnewstonight"}
 
 
+def test_a_frame_kept_for_new_words_is_read_though_its_look_sees_no_text(ocr, shots):
+    blank = np.zeros_like(shots[0])
+    looks = [ocr.look(f) for f in (blank, blank)]
+    assert looks == [[], []]
+    assert plan_reads([blank, blank], [0.0, 1.0], looks, ocr.recognise, must_read=frozenset({1})) == [
+        Reading(None), Reading(1)]
+
+
+def test_a_screen_readout_the_look_misses_is_read_because_the_sampler_kept_it_for_its_words():
+    """The shared haystack's screen recording: "1024 x 758 (4:3)" in small grey type appears at 407 s over
+    an unchanged settings window. The thumbnail rule does not keep it, the text rule does, and the look at
+    256 finds no text in that frame."""
+    with VideoReader(str(HAYSTACK / "haystack_15min.mp4")) as reader:
+        span = Span(360, 420)
+        frames = list(reader.iter_frames(span, fps=1.0, stand_ins=True))
+    batch = keep_changed(iter(frames), span, threshold=0.1, min_keep_seconds=20, max_pixels=200704).batch
+    assert any(407 <= batch.timestamps[i] < 409 for i in batch.new_words)
+    request = CaptionRequest(batch, prompt="", level="coarse")
+    reading = OcrCaptioner().caption(request).text
+    looking_only = OcrCaptioner(OcrSettings(read_new_words=False)).caption(request).text
+    assert any("1024" in t and "758" in t for t in texts(reading)), reading
+    assert not any("1024" in t for t in texts(looking_only)), looking_only
+
+
 def test_same_strokes_holds_over_a_moved_shot_and_fails_when_the_words_change(ocr, shots):
     a = with_text(shots[0], {(30, 20): "SUMMIT LEDGER"})
     moved = with_text(shots[1], {(30, 20): "SUMMIT LEDGER"})  # the horses galloped on behind the plate
@@ -237,5 +262,6 @@ def test_what_the_caption_id_says_about_looks_and_runtime():
            for side in (0, 256) for backend in ("openvino", "onnxruntime") for engines in (1, 2)}
     assert len(ids) == 4  # look on/off x runtime; how many engines read is not in it
     assert OcrCaptioner(OcrSettings(look_side=0, backend="onnxruntime")).id.endswith(":det480:max1280")
+    assert OcrCaptioner(OcrSettings(read_new_words=False)).id != OcrCaptioner().id
     with pytest.raises(CaptionerError, match="'tesseract'"):
         resolve_backend("tesseract")

@@ -15,6 +15,8 @@ pixels under them changed (other words in the same place). It is kept once the w
 same as in the frame just before), so text shown for two samples is kept while texture that moves every
 frame (leaves, water, grain) is not. Text over busy texture merges with the texture's edges into blobs
 that are not word-shaped and is not seen this way; the thumbnail rule and the floor still apply there.
+Frames kept for their words alone are named in the batch (FrameBatch.new_words): the OCR captioner reads
+them even where its look sees no text.
 Figures on the 15-minute haystack: benchmarks/bench_change_sampling.py.
 """
 from __future__ import annotations
@@ -172,14 +174,19 @@ def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, thre
     last_signature: Signature | None = None
     previous: Signature | None = None
     decoded = 0
+    new_words: set[int] = set()
     for t, frame in frames:
         decoded += 1
         current = signature(frame, text=text)
-        if (last_signature is None or changed(current, last_signature, threshold, relative)
-                or t - stamps[-1] >= min_keep_seconds - 1e-6
-                or (text and new_text_settled(current.text, previous.text, last_signature.text))):
+        keep = (last_signature is None or changed(current, last_signature, threshold, relative)
+                or t - stamps[-1] >= min_keep_seconds - 1e-6)
+        if not keep and text and new_text_settled(current.text, previous.text, last_signature.text):
+            keep = True
+            new_words.add(len(kept))
+        if keep:
             kept.append(resize_to_max_pixels(frame, max_pixels))
             stamps.append(float(t))
             last_signature = current
         previous = current
-    return ChangeSampled(FrameBatch(frames=kept, timestamps=stamps, span=span, source=source), decoded)
+    return ChangeSampled(FrameBatch(frames=kept, timestamps=stamps, span=span, source=source,
+                                    new_words=frozenset(new_words)), decoded)

@@ -37,6 +37,9 @@ class OcrSettings:
     # Short side of the look, the cheap detection every frame gets; only frames where it finds text are read
     # at det_side (tools/captioners/text_look.py). 0: read every frame, as before looks existed.
     look_side: int = 256
+    # Read a frame that change-aware sampling kept because its words changed even where the look sees no text
+    # (small text a look at 256 misses: on the shared haystack a "1024 x 758" readout; 10 more reads in 15 min).
+    read_new_words: bool = True
     backend: str = "auto"  # "openvino" when installed, else "onnxruntime" (tools/captioners/ocr_runtime.py)
     # The read's text detector on OpenVINO: "auto" is bf16 where the CPU has it (0.75x the read's CPU), "f32"
     # the readings of before; the recogniser that spells the text is f32 either way.
@@ -46,7 +49,7 @@ class OcrSettings:
     @property
     def tag(self) -> str:
         facts = "" if self.visual_facts else ":nofacts"
-        look = f":look{self.look_side}" if self.look_side else ""
+        look = f":look{self.look_side}{':newwords' if self.read_new_words else ''}" if self.look_side else ""
         return (f"minconf{self.min_confidence:g}:det{self.det_side}:max{self.max_side}{facts}{look}"
                 f"{backend_tag(self.backend, looks=bool(self.look_side), read_precision=self.read_precision)}")
 
@@ -203,7 +206,8 @@ class OcrCaptioner(BatchByLoop):
         pool = self._engines()
         frames = [self._bgr(f) for f in batch.frames]
         if self.settings.look_side:
-            plan = plan_reads(frames, list(batch.timestamps), pool.map(self.look, frames), self.recognise)
+            plan = plan_reads(frames, list(batch.timestamps), pool.map(self.look, frames), self.recognise,
+                              batch.new_words if self.settings.read_new_words else frozenset())
         else:
             plan = [Reading(i) for i in range(len(frames))]
         to_read = sorted({r.source for r in plan if r.source is not None})

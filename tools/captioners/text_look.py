@@ -9,7 +9,10 @@ the look finds text and that text is not what an earlier frame of the batch alre
   frame's reading is reused (an overlay held over a moving shot, a title over a slow zoom), less the lines
   in boxes this frame no longer shows;
 - otherwise -> read. A read covers the whole frame, so small text the look cannot see is still read when
-  other text in the frame made the read happen.
+  other text in the frame made the read happen;
+- a frame change-aware sampling kept because its words changed (`must_read`) is read even when the look
+  sees nothing there: the sampler's word finder works at the frame's own pixels and sees small text the
+  look misses.
 
 "Same strokes" compares edge maps (Canny) of the boxes' pixels in windows two text heights wide: text held
 still keeps its edges (lowest window F-measure 0.73-0.99 on the 15-min haystack's news banner over moving
@@ -146,15 +149,20 @@ def worth_reading(boxes: list[Box]) -> bool:
 
 
 def plan_reads(frames: list[np.ndarray], times: list[float], looks: list[list[Box]],
-               recognise: Recognise | None = None) -> list[Reading]:
+               recognise: Recognise | None = None, must_read: frozenset[int] = frozenset()) -> list[Reading]:
     """For each frame, in time order, whether to read it or reuse the last read frame's reading: reused
     when every box the look finds matches one of that frame's boxes, with the same strokes inside (and
-    the same text recognised there, given `recognise`), and the reading is at most REUSE_SECONDS old."""
+    the same text recognised there, given `recognise`), and the reading is at most REUSE_SECONDS old. Frames in
+    `must_read` whose look finds no box are read all the same."""
     if recognise is not None:
         recognise = _remembered(recognise)
     plan: list[Reading] = []
     last_read: int | None = None
     for i, boxes in enumerate(looks):
+        if not boxes and i in must_read:
+            plan.append(Reading(i))
+            last_read = i
+            continue
         if not worth_reading(boxes):
             plan.append(Reading(None))
             continue
