@@ -62,7 +62,7 @@ def seconds_per_detection(detector, frames) -> tuple[float, list]:
 
 
 def scaling_row(batch) -> str:
-    engine = _build_engine(480, 256, 0.5, 1, "openvino")
+    engine = _build_engine(OcrSettings(backend="openvino").engine_spec, 1)
     frames = [OcrCaptioner()._bgr(f) for f in batch.frames]
     parts = []
     for name, detector in (("read", engine.reader.text_det), ("look", engine.look)):  # both at fast_precision()

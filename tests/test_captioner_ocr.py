@@ -150,9 +150,9 @@ def test_a_line_recognised_before_is_answered_from_memory_with_the_same_reading(
     marked = bgr.copy()  # the same frame with a second line at the top: the caption is cut out the same
     cv2.putText(marked, "CHORD CHART 7", (30, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
     backend = resolve_backend("auto")
-    plain = _build_engine(480, 256, 0.5, 1, backend)
+    plain = _build_engine(OcrSettings(backend=backend).engine_spec, 1)
     lines = LineMemory()
-    remembering = _build_engine(480, 256, 0.5, 1, backend, lines)
+    remembering = _build_engine(OcrSettings(backend=backend).engine_spec, 1, lines)
 
     first = readings(remembering, bgr)
     assert (lines.hits, lines.misses) == (0, 1)

@@ -251,7 +251,7 @@ def test_an_ocr_engine_pool_leaves_the_cores_to_its_engines_not_to_opencvs_own_p
     before = cv2.getNumThreads()
     try:
         cv2.setNumThreads(2)
-        ocr_runtime.EnginePool(480, 256, 0.5, 1, 1, backend="onnxruntime")
+        ocr_runtime.EnginePool(OcrSettings(backend="onnxruntime").engine_spec, 1, 1)
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)

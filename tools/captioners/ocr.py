@@ -18,7 +18,7 @@ import numpy as np
 
 from vidrecall.tools.captioners.base import BatchByLoop
 from vidrecall.tools.captioners.images import no_frames_result, shrink
-from vidrecall.tools.captioners.ocr_runtime import EnginePool, backend_tag, engine_layout, engine_pool, package_version
+from vidrecall.tools.captioners.ocr_runtime import EnginePool, EngineSpec, backend_tag, engine_layout, engine_pool, package_version
 from vidrecall.tools.captioners.text_look import Box, Reading, boxes_of, overlaps, plan_reads
 from vidrecall.tools.captioners.visual_facts import visual_facts
 from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
@@ -45,6 +45,10 @@ class OcrSettings:
     # the readings of before; the recogniser that spells the text is f32 either way.
     read_precision: str = "auto"
     engines: int = 0  # frames read at once (0: as many as the cores allow, up to 4); not in the cache key
+
+    @property
+    def engine_spec(self) -> EngineSpec:
+        return EngineSpec(self.det_side, self.look_side, self.min_confidence, self.backend, self.read_precision)
 
     @property
     def tag(self) -> str:
@@ -156,8 +160,7 @@ class OcrCaptioner(BatchByLoop):
         return engine_layout(self.settings.engines)[0]
 
     def _engines(self) -> EnginePool:
-        st = self.settings
-        return engine_pool(st.det_side, st.look_side, st.min_confidence, st.backend, st.engines, st.read_precision)
+        return engine_pool(self.settings.engine_spec, self.settings.engines)
 
     def preflight(self) -> None:
         self._engines()

@@ -202,6 +202,17 @@ def _model_paths() -> tuple[Path, Path]:
     return root / config["Det"]["model_path"], root / config["Rec"]["model_path"]
 
 
+@dataclass(frozen=True)
+class EngineSpec:
+    """What an OCR engine's networks are built from; hashable, so that a process keeps one pool per spec."""
+
+    det_side: int  # short side of the read's detection (RapidOCR's det_limit_side_len)
+    look_side: int  # short side of the look; 0: no look
+    min_confidence: float
+    backend: str  # one of BACKENDS
+    read_precision: str  # one of PRECISIONS: the read's detector on OpenVINO
+
+
 @dataclass
 class Engine:
     """One RapidOCR reader (detect at det_side, recognise), its look (detect only, at look_side) and its
@@ -213,22 +224,21 @@ class Engine:
     gate: Any
 
 
-def _build_engine(det_side: int, look_side: int, min_confidence: float, threads: int, backend: str,
-                  lines: LineMemory | None = None, read_precision: str = "auto") -> Engine:
+def _build_engine(spec: EngineSpec, threads: int, lines: LineMemory | None = None) -> Engine:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as e:
         raise CaptionerError(f"OCR needs rapidocr-onnxruntime ({e}): pip install rapidocr-onnxruntime") from e
-    reader = RapidOCR(det_limit_side_len=det_side, text_score=min_confidence, use_cls=False,
+    reader = RapidOCR(det_limit_side_len=spec.det_side, text_score=spec.min_confidence, use_cls=False,
                       intra_op_num_threads=threads)
     look = None
-    if look_side:
+    if spec.look_side:
         look = copy.copy(reader.text_det)  # the same network, its own input size
-        look.limit_side_len = look_side
+        look.limit_side_len = spec.look_side
     gate = reader.text_rec
-    if backend == "openvino":
+    if resolve_backend(spec.backend) == "openvino":
         det_path, rec_path = _model_paths()
-        _run_on_openvino(reader.text_det, det_path, threads, resolve_read_precision(read_precision))
+        _run_on_openvino(reader.text_det, det_path, threads, resolve_read_precision(spec.read_precision))
         reader.text_rec.session = OpenVinoSession(rec_path, threads)  # its character list was read at init
         if look is not None:
             _run_on_openvino(look, det_path, threads, fast_precision())
@@ -248,18 +258,16 @@ class EnginePool:
     share of the cores. The engines share one LineMemory: a line cut out of the same pixels as one recognised
     before gets that answer without the network (tools/captioners/ocr_line_memory.py)."""
 
-    def __init__(self, det_side: int, look_side: int, min_confidence: float, size: int, threads_each: int,
-                 backend: str, read_precision: str = "auto") -> None:
+    def __init__(self, spec: EngineSpec, size: int, threads_each: int) -> None:
         # The engines and the pipeline's decoder fill the cores; OpenCV's own pool on top of them (RapidOCR's
         # resizes and crops, the change test's word finder) cost more CPU than it saved: 4 % of a coarse pass.
         cv2.setNumThreads(1)
         self.size = size
-        self.backend = backend
+        self.backend = resolve_backend(spec.backend)
         self._free: queue.SimpleQueue[Engine] = queue.SimpleQueue()
         self.lines = LineMemory()
         for _ in range(size):
-            self._free.put(_build_engine(det_side, look_side, min_confidence, threads_each, backend, self.lines,
-                                         read_precision))
+            self._free.put(_build_engine(spec, threads_each, self.lines))
         self._workers = ThreadPoolExecutor(size, thread_name_prefix="ocr") if size > 1 else None
 
     @contextmanager
@@ -286,11 +294,9 @@ def engine_layout(engines: int = 0, cpus: int | None = None) -> tuple[int, int]:
 
 
 @cache
-def engine_pool(det_side: int, look_side: int, min_confidence: float, backend: str, engines: int = 0,
-                read_precision: str = "auto") -> EnginePool:
-    """One pool per process and setting: loading the networks costs about a second an engine."""
-    resolved = resolve_backend(backend)
+def engine_pool(spec: EngineSpec, engines: int = 0) -> EnginePool:
+    """One pool per process and spec: loading the networks costs about a second an engine."""
+    resolved = resolve_backend(spec.backend)
     if resolved == "openvino" and util.find_spec("openvino") is None:
         raise CaptionerError("OCR backend 'openvino' needs the openvino package: pip install openvino")
-    return EnginePool(det_side, look_side, min_confidence, *engine_layout(engines), backend=resolved,
-                      read_precision=read_precision)
+    return EnginePool(spec, *engine_layout(engines))
