@@ -18,7 +18,8 @@ import numpy as np
 
 from vidrecall.tools.captioners.base import BatchByLoop
 from vidrecall.tools.captioners.images import no_frames_result, shrink
-from vidrecall.tools.captioners.ocr_runtime import EnginePool, EngineSpec, backend_tag, engine_layout, engine_pool, package_version
+from vidrecall.tools.captioners.ocr_runtime import (EnginePool, EngineSpec, backend_tag, engine_layout, engine_pool,
+                                                   package_version)
 from vidrecall.tools.captioners.text_look import Box, Reading, boxes_of, overlaps, plan_reads
 from vidrecall.tools.captioners.visual_facts import visual_facts
 from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
