@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from vidrecall.tools.captioners.factory import make_captioner
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe
+from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe, list_by_sureness
 from vidrecall.tools.captioners.ocr_line_memory import LineMemory
 from vidrecall.tools.captioners.ocr_runtime import _build_engine, engine_layout, resolve_backend
 from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
+from vidrecall.tools.change_sampling import keep_changed
 from vidrecall.tools.video import VideoReader
 from vidrecall.core.types import CaptionRequest, FrameBatch, Span
 
@@ -103,6 +104,40 @@ def test_dedupe_merges_spellings_and_keeps_separate_runs():
     assert by_key["sintel"].times() == "0:00, 0:04"
     assert "sinter" in by_key
     assert [s.key for s in sightings][0] in {"stringsdaddarioproarttenorj71", "sintel"}
+
+
+def test_past_its_word_budget_a_caption_lists_the_surest_texts_in_time_order():
+    lines = {
+        0.0: [OcrLine("Mrrer dsplay", 0.62), OcrLine("Detect Displays", 0.95)],
+        1.0: [OcrLine("Detect Displays", 0.93), OcrLine("Does the display look OK?", 0.97)],
+        2.0: [OcrLine("Laptrp", 0.73), OcrLine("Wed 18:30", 0.91)],
+    }
+    sightings = dedupe(list(lines.items()))
+    assert list_by_sureness(sightings, 20) == sightings  # 12 words fit: all, as they came
+    listed = [s.text for s in list_by_sureness(sightings, 9)]
+    # sure (>= 0.8) first, the one seen in two frames before the others; then in time order
+    assert listed == ["Detect Displays", "Does the display look OK?", "Wed 18:30"]
+    assert [s.text for s in list_by_sureness(sightings, 2)] == ["Detect Displays"]
+    # words a sure text left over go to a shorter, less sure one
+    assert [s.text for s in list_by_sureness(sightings, 3)] == ["Detect Displays", "Laptrp"]
+
+
+@pytest.mark.slow  # 30 s of 1 fps frames sampled and read
+def test_a_lyric_minute_lists_all_its_short_lines_and_a_small_budget_keeps_the_surest(ocr):
+    """The shared haystack's last clip is a lyric video: 20 texts, most one to three words. Under the old
+    12-line cap "WORK" and "of our hands" (read at 0.93-0.99) were cut for coming late."""
+    with VideoReader(str(HAYSTACK / "haystack_15min.mp4")) as reader:
+        span = Span(900, 930)
+        frames = list(reader.iter_frames(span, fps=1.0, stand_ins=True))
+    batch = keep_changed(iter(frames), span, threshold=0.1, min_keep_seconds=20, max_pixels=200704).batch
+    text = caption(ocr, batch)
+    listed = {norm(t) for t in re.findall(r'"([^"]*)"', text)}
+    assert {"work", "ofourhands", "withourpassion", "echo"} <= listed, text
+    assert "more lines" not in text
+    small = caption(OcrCaptioner(OcrSettings(max_words=6)), batch)
+    assert "more lines" in small
+    assert sum(len(t.split()) for t in re.findall(r'"([^"]*)"', small)) <= 6
+    assert "work" in {norm(t) for t in re.findall(r'"([^"]*)"', small)}, small  # seen in two frames at 0.99
 
 
 def test_colour_names_on_flat_frames():
