@@ -261,7 +261,8 @@ def test_what_the_caption_id_says_about_looks_and_runtime():
     ids = {OcrCaptioner(OcrSettings(look_side=side, backend=backend, engines=engines)).id
            for side in (0, 256) for backend in ("openvino", "onnxruntime") for engines in (1, 2)}
     assert len(ids) == 4  # look on/off x runtime; how many engines read is not in it
-    assert OcrCaptioner(OcrSettings(look_side=0, backend="onnxruntime")).id.endswith(":det480:max1280")
+    assert OcrCaptioner(OcrSettings(look_side=0, backend="onnxruntime")).id.endswith(":det480:max1280:words48")
     assert OcrCaptioner(OcrSettings(read_new_words=False)).id != OcrCaptioner().id
+    assert OcrCaptioner(OcrSettings(max_words=24)).id != OcrCaptioner().id  # the same reads listed otherwise
     with pytest.raises(CaptionerError, match="'tesseract'"):
         resolve_backend("tesseract")
