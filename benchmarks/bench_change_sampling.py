@@ -24,7 +24,7 @@ blurred screen differently frame to frame). Each must be in the change-aware coa
   is within 0.85 of it (`same_text`), listed in a caption or not (the count of earlier RESULTS sections);
 - "within a listed text": a text a caption lists holds it with at most 0.15 of its letters different, whole
   or as part of a longer line ("ved1830" in "Wed 18:30 Settings"; "terstock" in "nutterstsck"). Texts read
-  but not listed (a caption lists 12 at most) do not count here.
+  but not listed (a caption lists up to `OcrSettings.max_words` words) do not count here.
 """
 from __future__ import annotations
 

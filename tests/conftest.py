@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,13 @@ SHARED = Path(os.environ.get("VIDRECALL_SHARED", REPO.parent / "shared"))
 CLIPS = SHARED / "media" / "clips"
 HAYSTACK = SHARED / "media" / "haystack"
 ANNOTATIONS = SHARED / "annotations"
+
+
+def quoted_texts(caption: str) -> set[str]:
+    """The on-screen texts an OCR caption quotes, as letters and digits."""
+    from vidrecall.tools.captioners.ocr import text_key
+
+    return {text_key(t) for t in re.findall(r'"([^"]*)"', caption)}
 
 
 def clip(name: str) -> Path:

@@ -2,7 +2,6 @@
 while the same text stays put, and reads again when the text changes -- on real clips, with real RapidOCR."""
 from __future__ import annotations
 
-import re
 
 import cv2
 import numpy as np
@@ -18,17 +17,12 @@ from vidrecall.tools.captioners.text_look import REUSE_SECONDS, Box, Reading, pl
 from vidrecall.tools.change_sampling import keep_changed
 from vidrecall.tools.video import VideoReader
 
-from conftest import HAYSTACK, clip
+from conftest import HAYSTACK, clip, quoted_texts as texts
 
 
 def frames_of(path, span: Span, n: int) -> FrameBatch:
     with VideoReader(path) as reader:
         return reader.sample(span, num_frames=n, max_pixels=200704)
-
-
-def texts(caption: str) -> set[str]:
-    """The quoted on-screen texts of an OCR caption, as letters and digits."""
-    return {text_key(t) for t in re.findall(r'"([^"]*)"', caption)}
 
 
 @pytest.fixture(scope="module")

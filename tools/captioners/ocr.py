@@ -154,16 +154,16 @@ def list_by_sureness(sightings: list[TextSighting], max_words: int) -> list[Text
     fit: read at SURE_CONFIDENCE or more first, then those seen in more frames, then the more confident.
     On a screen recording's minute (34 texts, half of them blurred spellings under 0.8) the first 12 in time
     left out a dialog's "Does the display loek OK?", read at 0.97."""
-    if sum(len(s.text.split()) for s in sightings) <= max_words:
+    words = [len(s.text.split()) for s in sightings]
+    if sum(words) <= max_words:
         return sightings
     ranked = sorted(range(len(sightings)), key=lambda k: (sightings[k].confidence < SURE_CONFIDENCE,
                                                           -sightings[k].frames, -sightings[k].confidence, k))
-    chosen, words = set(), 0
+    chosen, used = set(), 0
     for k in ranked:
-        n = len(sightings[k].text.split())
-        if words + n <= max_words:
+        if used + words[k] <= max_words:
             chosen.add(k)
-            words += n
+            used += words[k]
     return [s for k, s in enumerate(sightings) if k in chosen]
 
 
