@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
 _WORD_CONFIDENCE = {"very high": 0.95, "high": 0.85, "certain": 0.95, "medium": 0.5, "moderate": 0.5,
@@ -84,9 +84,14 @@ class _Lenient(BaseModel):
 
 
 # --- the default strategy ---------------------------------------------------------------------------
-class AnswerDecision(_Lenient):
-    """An answer attempt from the memory gathered so far."""
+QUOTE_DESCRIPTION = "the words in the memory that answer the question, copied exactly ('' if none do)"
 
+
+class AnswerDecision(_Lenient):
+    """An answer attempt from the memory gathered so far. The quote comes first: a small model that has
+    copied the evidence maps it to the right option far more often, and the program can check the quote."""
+
+    evidence: Text = Field("", description=QUOTE_DESCRIPTION)
     answer: Text = Field("", description="the option letter, or a short answer for an open question")
     confidence: Confidence = Field(0.0, description="0 to 1: how directly the memory shows the answer")
     clips: ClipNumbers = Field(default_factory=list, description="numbers of the clips that show it")
@@ -106,10 +111,34 @@ class LocalizeDecision(_Lenient):
 class FinalDecision(_Lenient):
     """The best answer when no more looking is allowed."""
 
+    evidence: Text = Field("", description=QUOTE_DESCRIPTION)
     answer: Text = ""
     clips: ClipNumbers = Field(default_factory=list)
     spans: Spans = Field(default_factory=list)
     reason: Text = ""
+
+
+class EventPlaces(_Lenient):
+    """Where the event a "when" or "how many times" question asks about is shown or said."""
+
+    clips: ClipNumbers = Field(default_factory=list, description="numbers of every clip that shows or says it")
+    spans: Spans = Field(default_factory=list, description="[[start_s, end_s], …] that show or say it")
+
+
+class TwoEventPlaces(_Lenient):
+    """Where the two events of a "how long after" question are."""
+
+    earlier_clips: ClipNumbers = Field(default_factory=list, description="clip numbers of the event that comes first")
+    later_clips: ClipNumbers = Field(default_factory=list, description="clip numbers of the event that comes after")
+
+
+def option_places_schema(letters: list[str]) -> type[BaseModel]:
+    """{"A": [clip numbers], "B": […], …}: where each option of an order question is shown or said."""
+    fields: dict[str, Any] = {
+        letter: (ClipNumbers, Field(default_factory=list, description=f"clip numbers where option {letter} is shown "
+                                                                      "or said ([] if nowhere)"))
+        for letter in letters}
+    return create_model("OptionPlaces", __base__=_Lenient, **fields)
 
 
 # --- the faithful VideoLucy strategy (its JSON keys, as in the original prompts) ----------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vidrecall.agent.evidence_vote import Vote, vote
-from vidrecall.agent.grounding import answer_grounded, option_grounded
+from vidrecall.agent.grounding import answer_grounded, option_grounded, quote_nodes
 from vidrecall.agent.memory_view import MemoryView
 from vidrecall.agent.options import Option, match_option, parse_options
 from vidrecall.agent.verdict import LlmSaid, Verdict
@@ -30,6 +30,7 @@ class LlmClaim:
     cited: list[Span]
     reason: str
     ok: bool  # the model's output parsed
+    quote: str = ""  # the memory text the model copied as its evidence
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,17 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
     opts = parse_options(options)
     role, weight = settings.evidence_role, settings.llm_confidence_weight
     ev: Vote = vote(question, opts, [n.text for n in view.nodes], embedder) if (opts and role != "off") else Vote()
+    quoting = quote_nodes(view.nodes, claim.quote)
+    claim.cited = claim.cited + [n.span for n in quoting]  # where the quote really is, whatever clip was named
     cited_texts = view.texts_overlapping(claim.cited)
     chosen = match_option(claim.answer, opts) if opts else None
-    verdict = Verdict(llm=LlmSaid(answer=claim.answer, confidence=round(claim.confidence, 3), ok=claim.ok),
+    quoted = _option_quoted(question, opts, claim.quote) if quoting else None
+    if quoted is not None and quoted != chosen:  # the model copied the evidence, then wrote another letter
+        claim.reason = f"its quote {claim.quote[:80]!r} names option {quoted.letter}" + (
+            f", not the {chosen.letter} it wrote" if chosen else "")
+        chosen = quoted
+    verdict = Verdict(llm=LlmSaid(answer=claim.answer, confidence=round(claim.confidence, 3), ok=claim.ok,
+                                  quote=claim.quote),
                       evidence=ev.to_dict() if opts else {}, forced=forced, reason=claim.reason)
     agree = chosen is not None and chosen.letter == ev.best
     option: Option | None
@@ -89,9 +98,18 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
     return verdict
 
 
+def _option_quoted(question: str, options: list[Option], quote: str) -> Option | None:
+    """The one option a quote clearly names (the evidence vote over the quote alone), else None."""
+    if not options or not quote.strip():
+        return None
+    said = vote(question, options, [quote])
+    return next((o for o in options if o.letter == said.best), None) if said.decisive else None
+
+
 def _evidence_spans(view: MemoryView, cited: list[Span], question: str, option: Option | None,
                     options: list[Option]) -> list[Evidence]:
-    """The tightest caption under each cited span, plus the most specific caption naming the chosen option."""
+    """The tightest caption under each cited span, plus the most specific caption naming the chosen option;
+    when some of them name it, only those (a model also cites clips that show nothing of its answer)."""
     found = []
     for span in cited:
         near = view.nodes_overlapping(span)
@@ -101,6 +119,7 @@ def _evidence_spans(view: MemoryView, cited: list[Span], question: str, option: 
         naming = [n for n in view.nodes if option_grounded(option, options, [n.text], question)]
         if naming:
             found.append(min(naming, key=lambda n: (n.span.duration, n.start)))
+            found = [n for n in found if n in naming]
     unique = {n.id: n for n in found}
     return [Evidence(start=n.start, end=n.end, level=n.level, text=n.text[:500], node_id=n.id)
             for n in sorted(unique.values(), key=lambda n: (n.start, n.depth))]

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 from vidrecall.core.result import Evidence
 
-DecidedBy = Literal["llm", "evidence", "llm+evidence", "fallback", ""]
+# "times": the program compared the times of the spans the LLM cited (agent/timeline.py)
+DecidedBy = Literal["llm", "evidence", "llm+evidence", "times", "fallback", ""]
 
 
 class LlmSaid(BaseModel):
@@ -17,6 +18,7 @@ class LlmSaid(BaseModel):
     answer: str = ""
     confidence: float = 0.0
     ok: bool = False  # the model's output parsed
+    quote: str = ""  # the memory text it copied as its evidence
 
 
 class Verdict(BaseModel):

@@ -72,6 +72,11 @@ class CostMeter:
         return sum(u.tokens_in for u in self.calls if not u.cached)
 
     @property
+    def tokens_in_cached(self) -> int:
+        """Of `tokens_in`, those a server read from its KV cache instead of reading the prompt again."""
+        return sum(u.tokens_in_cached for u in self.calls if not u.cached)
+
+    @property
     def tokens_out(self) -> int:
         return sum(u.tokens_out for u in self.calls if not u.cached)
 
@@ -109,6 +114,7 @@ class CostMeter:
             "llm_calls": self.llm_calls,
             "vlm_calls": self.vlm_calls,
             "tokens_in": self.tokens_in,
+            "tokens_in_cached": self.tokens_in_cached,
             "tokens_out": self.tokens_out,
             "cache_hits": self.cache_hits,
             "malformed_outputs": self.malformed_outputs,

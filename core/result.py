@@ -44,6 +44,7 @@ class Cost(BaseModel):
     llm_calls: int = 0
     vlm_calls: int = 0
     tokens_in: int = 0
+    tokens_in_cached: int = 0  # of tokens_in, served from the LLM server's KV cache (a reused prompt prefix)
     tokens_out: int = 0
     cache_hits: int = 0
     malformed_outputs: int = 0

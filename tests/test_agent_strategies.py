@@ -52,8 +52,8 @@ def test_an_unknown_strategy_fails_before_any_model_loads(tmp_path):
 
 def test_profiles_set_the_evidence_role():
     roles = {p: (load_config(p).evidence_role, load_config(p).llm_confidence_weight)
-             for p in ("offline", "local", "openai", "vllm", "videolucy")}
-    assert roles == {"offline": ("decide", 0.0), "local": ("tie_break", 0.75), "openai": ("tie_break", 0.75),
+             for p in ("offline-tiny", "offline", "local", "openai", "vllm", "videolucy")}
+    assert roles == {"offline-tiny": ("decide", 0.0), "offline": ("tie_break", 0.5), "local": ("tie_break", 0.75), "openai": ("tie_break", 0.75),
                      "vllm": ("tie_break", 0.75), "videolucy": ("off", 1.0)}
     with pytest.raises(ConfigError, match="evidence_role 'vote'"):
         load_config("offline", evidence_role="vote")
@@ -73,7 +73,7 @@ def test_negation_question_with_each_evidence_role(store_dir, embedder, role, we
     captioner = ScriptedCaptioner(lambda span, level, instr: "A small green toy frog sits on the table.")
     llm = ScriptedChatModel(defaults={"answer": {"answer": "B", "confidence": 0.95, "clips": [1]},
                                       "localize": {"clips": [1]}, "final_answer": {"answer": "B"}})
-    with VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+    with VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
                  evidence_role=role, llm_confidence_weight=weight, budgets={"max_iterations": 1}) as qa:
         answer = qa.ask(clip(PEOPLE), NEGATION, ["A. Green", "B. Red"])
     assert answer.option == option and answer.decided_by == decided_by and not answer.forced

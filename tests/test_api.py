@@ -19,7 +19,7 @@ PEOPLE = "intel_one-by-one-person-detection.mp4"
 def scripted_qa(store_dir, embedder, llm=None, **overrides) -> VideoQA:
     llm = llm or ScriptedChatModel(defaults={"answer": {"answer": "a woman", "confidence": 0.9, "clips": [1]}})
     captioner = ScriptedCaptioner(lambda span, level, instr: "A woman in a grey cardigan walks to a white wall.")
-    return VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+    return VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
                    **overrides)
 
 
@@ -76,7 +76,7 @@ FIRST_TURN = textwrap.dedent("""
     from vidrecall.api import VideoQA
     llm = ScriptedChatModel(defaults={"answer": {"answer": "a woman in grey", "confidence": 0.9, "clips": [1]}})
     cap = ScriptedCaptioner(lambda span, level, instr: "A woman in a grey cardigan walks to a white wall.")
-    with VideoQA("offline", llm=llm, vlm=cap, store_dir=sys.argv[1], levels=fast_levels()) as qa:
+    with VideoQA("offline-tiny", llm=llm, vlm=cap, store_dir=sys.argv[1], levels=fast_levels()) as qa:
         chat = qa.chat(sys.argv[2], session_id="talk-1")
         print(chat.ask("Who walks to the wall first?").answer)
 """)
@@ -109,14 +109,15 @@ def test_chat_sessions_resume_after_the_process_exits(store_dir, embedder):
 BAD_FILE_FIRST = textwrap.dedent("""
     import sys
     from vidrecall.api import VideoQA
-    from vidrecall.tools.llm.local_transformers import _load_causal_lm, load_llama_cpp
+    from vidrecall.tools.llm.llamacpp_server import _SERVERS
+    from vidrecall.tools.llm.local_transformers import _load_causal_lm
     from vidrecall.tools.video import VideoError
-    with VideoQA("offline", store_dir=sys.argv[1]) as qa:  # SmolLM2 (a local GGUF) and OCR
+    with VideoQA("offline", store_dir=sys.argv[1]) as qa:  # Qwen on a loopback llama.cpp server, and OCR
         try:
             qa.ask(sys.argv[2], "What is shown?")
         except VideoError as exc:
             print("error:", exc)
-        loaded = _load_causal_lm.cache_info().currsize + load_llama_cpp.cache_info().currsize
+        loaded = _load_causal_lm.cache_info().currsize + sum(s.running for s in _SERVERS.values())
         print("llm loaded:", loaded, "preflighted:", qa._preflighted)
 """)
 

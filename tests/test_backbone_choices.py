@@ -28,7 +28,7 @@ def test_flags_go_to_the_backbone_they_name_and_never_to_a_local_one() -> None:
     assert (llm_only.llm, llm_only.llm_options) == ("openai-compatible:m", {"base_url": URL})
     assert llm_only.captioner == "ocr" and llm_only.captioner_options == offline.captioner_options
     vlm_only = with_backbone_choices(offline, BackboneChoices(vlm="vllm:qwen+ocr", base_url=URL))
-    assert vlm_only.llm == "smollm2" and "base_url" not in vlm_only.llm_options
+    assert vlm_only.llm == "llamacpp:qwen2.5-coder-1.5b" and "base_url" not in vlm_only.llm_options
     assert vlm_only.captioner_options == {"base_url": URL}
     assert with_backbone_choices(offline, BackboneChoices(base_url=URL)) == offline  # nothing remote to move
 

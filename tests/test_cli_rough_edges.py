@@ -77,7 +77,7 @@ def test_chat_with_an_unknown_session_is_one_line_and_resuming_shows_the_earlier
 
     llm = ScriptedChatModel(defaults={"answer": {"answer": "A", "confidence": 0.95}, "final_answer": {"answer": "A"}})
     captioner = ScriptedCaptioner(lambda span, level, instr: f"People walk to a wall ({level} {span.label()}).")
-    with VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+    with VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
                  budgets={"max_iterations": 1}) as qa:
         session = qa.chat(video)
         session.ask("Who walks to the wall first?", ["A. A woman", "B. A man"])

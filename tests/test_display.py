@@ -207,7 +207,7 @@ def test_timeline_png_of_a_really_indexed_clip_draws_every_stored_caption(store_
     from vidrecall.display.timeline import LEVEL_COLORS
 
     video = clip("mdn_frog.mp4")  # 8 s
-    with VideoQA("offline", llm=ScriptedChatModel(), embedder=embedder, store_dir=store_dir) as qa:
+    with VideoQA("offline-tiny", llm=ScriptedChatModel(), embedder=embedder, store_dir=store_dir) as qa:
         qa.index(video, levels=("coarse", "fine"), progress=False)
         record = qa.memory.register(video)
         nodes = qa.memory.nodes(record.id)
@@ -350,7 +350,7 @@ def test_interrupting_a_live_ask_mid_zoom_keeps_memory_consistent_and_reusable(s
                                       "final_answer": {"answer": "A"}})
     question, options = "What colour is the toy on the table?", ["A. Red", "B. Green"]
     video = clip("intel_one-by-one-person-detection.mp4")
-    with VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+    with VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
                  spans_per_round=1, budgets={"max_iterations": 1}) as qa:
         handle = RecordingHandle()
         with pytest.raises(KeyboardInterrupt):

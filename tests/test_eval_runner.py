@@ -192,7 +192,7 @@ def real_qa(store_dir, embedder):
                                       "videolucy_answer": {"Confidence": True, "Answer": "B", "Time Period": [[60, 120]]},
                                       "videolucy_final": {"Answer": "B"}})
     captioner = ScriptedCaptioner(text_for)
-    qa = VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels())
+    qa = VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels())
     yield qa, captioner, llm
     qa.close()
 

@@ -110,7 +110,7 @@ def test_library_question_cites_the_one_file_that_shows_the_answer(tmp_path, sto
                             {"answer": "A", "confidence": 0.95, "spans": [[36.5, 46.5]], "reason": "the title card"}]},
         defaults={"localize": {"clips": [5], "instruction": "Read the title card"}, "final_answer": {"answer": "A"}})
     # the LLM's word decides here (evidence vote off, full weight), so its low first confidence makes the agent zoom
-    with VideoQA("offline", llm=llm, vlm="ocr", embedder=embedder, store_dir=store_dir, levels=LEVELS,
+    with VideoQA("offline-tiny", llm=llm, vlm="ocr", embedder=embedder, store_dir=store_dir, levels=LEVELS,
                  spans_per_round=1, budgets={"max_iterations": 2}, speech={"source": "off"},
                  evidence_role="off", llm_confidence_weight=1.0) as qa:
         answer = qa.ask(str(folder), "Which project presents the movie, as the title card says?", options)

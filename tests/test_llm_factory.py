@@ -11,6 +11,7 @@ from vidrecall.backbones import Backbones, build_backbones
 from vidrecall.core.config import Config
 from vidrecall.tools.llm.cache import SQLiteResponseCache
 from vidrecall.tools.llm.factory import make_chat_model, smollm2_path
+from vidrecall.tools.llm.llamacpp_server import LlamaCppServerChat
 from vidrecall.tools.llm.local_transformers import LocalTransformersChat
 from vidrecall.tools.llm.preflight import BackboneError, preflight_llm
 from vidrecall.tools.llm.structured import supports_native_structured_output
@@ -53,7 +54,7 @@ def test_hub_id_missing_offline_names_the_fix(monkeypatch: pytest.MonkeyPatch, t
     ("openai:gpt-4o-mini", None, "set OPENAI_API_KEY"),
     ("anthropic:claude-sonnet-4", None, "pip install langchain-anthropic"),
     ("mistralai:mistral-large", None, "pip install langchain"),
-    ("llamacpp:/models/x.gguf", None, "pip install 'vidrecall\\[llamacpp\\]'"),
+    ("llamacpp:/models/x.gguf", None, "no GGUF file '/models/x.gguf': fix the path"),
     ("smollm2", {"structured_output": "grammar"}, "structured_output='grammar'"),
 ])
 def test_bad_specs_fail_with_one_line_naming_the_fix(spec, options, message, monkeypatch) -> None:
@@ -97,7 +98,8 @@ def test_build_backbones_from_the_offline_config(store_dir: Path, embedder, ocr_
     config = Config(store_dir=str(store_dir))
     backbones = build_backbones(config, vlm=ocr_captioner, embedder=embedder)
     assert isinstance(backbones, Backbones)
-    assert isinstance(backbones.llm, LocalTransformersChat) and backbones.llm.gguf_file == smollm2_path().name
+    assert isinstance(backbones.llm, LlamaCppServerChat) and backbones.llm.gguf_path.endswith("q4_k_m.gguf")
+    assert not backbones.llm.server.running  # the server starts with the first question, not here
     assert backbones.captioner is ocr_captioner and backbones.embedder is embedder
     assert isinstance(backbones.llm.cache, SQLiteResponseCache)
     assert (store_dir / "llm_cache.db").exists()

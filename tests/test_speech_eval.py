@@ -21,7 +21,7 @@ def test_with_and_without_speech_runs_and_the_report_shows_it(speech_clip, embed
     assert {i.question_type for i in spoken} == {"said", "said_order", "said_when", "never_said"}
     picked = [next(i for i in spoken if i.id == "said_vault_password"), next(i for i in spoken if i.id == "never_said")]
     llm = ScriptedChatModel(defaults={"answer": {"answer": "A", "confidence": 0.9, "clips": [1]}})
-    hearing = VideoQA("offline", llm=llm, vlm=ScriptedCaptioner(), embedder=embedder, store_dir=tmp_path / "store",
+    hearing = VideoQA("offline-tiny", llm=llm, vlm=ScriptedCaptioner(), embedder=embedder, store_dir=tmp_path / "store",
                       levels=fast_levels())
     deaf = VideoQA(config=hearing.config.replace(speech=replace(hearing.config.speech, source="off")), llm=llm,
                    vlm=ScriptedCaptioner(), embedder=embedder)

@@ -34,7 +34,7 @@ def scripted_llm() -> ScriptedChatModel:
 
 def make_qa(store_dir, embedder, llm, **kw) -> VideoQA:
     captioner = ScriptedCaptioner(lambda span, level, instr: f"People walk to a wall ({level} {span.label()}).")
-    return VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
+    return VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store_dir, levels=fast_levels(),
                    spans_per_round=1, budgets={"max_iterations": 1}, **kw)
 
 

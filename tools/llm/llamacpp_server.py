@@ -1,0 +1,159 @@
+"""llama.cpp's own OpenAI-compatible HTTP server on 127.0.0.1, talked to by the same client as vLLM or Ollama.
+
+`LlamaCppServerChat` is LangChain's `ChatOpenAI` pointed at a loopback llama.cpp server (xllamacpp, a
+prebuilt wheel: nothing compiles). Offline runs therefore take the openai-compatible code path: the
+same requests, `response_format` JSON schemas (grammar-constrained by llama.cpp), usage with
+`prompt_tokens_details.cached_tokens`, timeouts and retries.
+
+Why the server lives inside this process: xllamacpp runs llama.cpp's C++ server in native threads of the
+process that creates it. It is still a real HTTP server on a loopback port, but it cannot outlive its
+parent: kill -9 of vidrecall takes it along, with no child process to reap and no port left bound. It
+starts on the first call (`start()`; `load_local_weights` calls it before a question's clock), once per
+process for each (file, context, threads), and stops at exit.
+
+One slot (`n_parallel=1`): calls queue, and each reuses the KV cache of the longest prompt prefix it
+shares with the call before (the memory listing comes first in every agent prompt for that reason).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from langchain_openai import ChatOpenAI
+from pydantic import PrivateAttr
+
+from vidrecall.core.quiet import verbose
+from vidrecall.tools.llm.errors import BackboneError
+from vidrecall.tools.providers import PLACEHOLDER_KEY
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_CONTEXT = 8192
+LOCAL_TIMEOUT_S = 900.0  # a long prompt on 2 CPU cores takes minutes; the question's max_seconds still bounds it
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    gguf: str
+    n_ctx: int = DEFAULT_CONTEXT
+    n_threads: int = 0  # 0: every core
+
+
+class LlamaCppServer:
+    """One llama.cpp server of this process, on a loopback port picked when it is made."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.port = _free_port()
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        """Load the model and serve (seconds); a no-op once running."""
+        with self._lock:
+            if self._server is not None:
+                return
+            try:
+                import xllamacpp
+            except ImportError:
+                raise BackboneError("the llamacpp backbone needs xllamacpp: pip install xllamacpp") from None
+            threads = self.settings.n_threads or os.cpu_count() or 1
+            params = xllamacpp.CommonParams()
+            params.model.path = self.settings.gguf
+            params.n_ctx = self.settings.n_ctx
+            params.n_parallel = 1
+            params.cpuparams.n_threads = threads
+            params.cpuparams_batch.n_threads = threads
+            params.hostnames = [LOOPBACK]
+            params.port = self.port
+            params.verbosity = 3 if verbose() else -1
+            params.ui = False
+            params.warmup = False
+            try:
+                self._server = xllamacpp.Server(params)
+            except Exception as exc:  # a file that is not a GGUF llama.cpp can load, a port taken meanwhile
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise BackboneError(f"llama.cpp could not serve {self.settings.gguf} ({first})") from None
+            _check_health(self.base_url)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._server = None  # its destructor ends the HTTP loop and frees the model
+
+
+_SERVERS: dict[ServerSettings, LlamaCppServer] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def server_for(settings: ServerSettings) -> LlamaCppServer:
+    """This process's server for `settings` (made, not started, on first request)."""
+    with _SERVERS_LOCK:
+        if settings not in _SERVERS:
+            _SERVERS[settings] = LlamaCppServer(settings)
+        return _SERVERS[settings]
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_SERVERS.values()):
+        server.stop()
+
+
+class LlamaCppServerChat(ChatOpenAI):
+    """ChatOpenAI over this process's loopback llama.cpp server for one GGUF file; the server starts on the
+    first call."""
+
+    gguf_path: str = ""
+    _server: LlamaCppServer = PrivateAttr()
+
+    @classmethod
+    def for_file(cls, gguf: Path, *, model_id: str, n_ctx: int = DEFAULT_CONTEXT, n_threads: int = 0,
+                 **options: Any) -> "LlamaCppServerChat":
+        server = server_for(ServerSettings(str(gguf), n_ctx, n_threads))
+        chat = cls(model=model_id, base_url=server.base_url, api_key=PLACEHOLDER_KEY, gguf_path=str(gguf),
+                   **{"temperature": 0.0, "max_tokens": 512, "max_retries": 0, "timeout": LOCAL_TIMEOUT_S, **options})
+        chat._server = server
+        return chat
+
+    @property
+    def server(self) -> LlamaCppServer:
+        return self._server
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        self._server.start()
+        return super()._generate(*args, **kwargs)
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Any:
+        self._server.start()
+        yield from super()._stream(*args, **kwargs)
+
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+        self._server.start()
+        return await super()._agenerate(*args, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def _check_health(base_url: str) -> None:
+    url = base_url.removesuffix("/v1") + "/health"
+    try:
+        httpx.get(url, timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise BackboneError(f"the llama.cpp server did not come up on {url} ({type(exc).__name__})") from None
