@@ -32,7 +32,7 @@ FRAMING_WORDS = frozenset(
     "when time times many how long after before video narrator speaker person someone say said says saying "
     "mention mentions mentioned mentioning shown show shows showed appear appears appeared appearing screen "
     "text first last point part often seconds minutes second minute does did do is was were are happen "
-    "happens happened clip written displayed heard word words".split()
+    "happens happened clip written displayed heard word words sign signs notice caption label".split()
 )
 _OCR_LINE = re.compile(r'"([^"]*)"\s*\(([^)]*)\)')
 _CLOCK = re.compile(r"(?:\d+:)?\d{1,2}:\d{2}")
@@ -86,7 +86,8 @@ class Placement:
 
 def event_words(question: str) -> list[str]:
     """The words naming the asked-about event: the question without filler and time-question framing."""
-    return [w for w in dict.fromkeys(tokens(question)) if w not in STOPWORDS and w not in FRAMING_WORDS and len(w) > 1]
+    return [w for w in dict.fromkeys(tokens(question))
+            if w not in STOPWORDS and w not in FRAMING_WORDS and (len(w) > 1 or w.isdigit())]
 
 
 def names_event(text: str, words: list[str]) -> bool:
@@ -173,14 +174,29 @@ def _how_many(options: list[Option], event: Placement, forced: bool) -> Verdict:
     return _verdict(chosen, event.grounded and exact, reason, event.mentions, forced)
 
 
+_HOW_LONG_AFTER_PARTS = re.compile(r"\bafter (?P<earlier>.+?)\s+(?:is|was|are|were|did|does|do|has|had|will)\s+"
+                                   r"(?P<later>.+?)\W*$", re.I)
+
+
+def two_events(question: str) -> tuple[list[str], list[str]]:
+    """The words naming each event of "How long after X is Y shown?": (X's, Y's); empty when unsplittable."""
+    m = _HOW_LONG_AFTER_PARTS.search(question)
+    if not m:
+        return [], []
+    return event_words(m.group("earlier")), event_words(m.group("later"))
+
+
 def _how_long(question: str, options: list[Option], view: MemoryView, cited: dict[str, list[Span]],
               words: list[str], forced: bool) -> Verdict | None:
-    def shares_words(text: str) -> bool:
-        present = EvidenceText([text])
-        return any(present.presence(w)[0] > 0 for w in words)
+    earlier_words, later_words = two_events(question)
 
-    earlier = place(cited.get("earlier", []), view, shares_words) if cited.get("earlier") else None
-    later = place(cited.get("later", []), view, shares_words) if cited.get("later") else None
+    def naming(own: list[str]) -> Callable[[str], bool]:
+        if own:
+            return lambda text: names_event(text, own)
+        return lambda text: any(EvidenceText([text]).presence(w)[0] > 0 for w in words)
+
+    earlier = place(cited.get("earlier", []), view, naming(earlier_words))
+    later = place(cited.get("later", []), view, naming(later_words))
     if earlier is None or later is None:
         return None
     gap = abs(later.times[0] - earlier.times[0])

@@ -1,5 +1,5 @@
 """End to end, offline, no doubles: a >= 10-minute built haystack whose only trace of the answer is a
-sentence said once (espeak-ng) at an unnamed time. OCR captioner, the packaged Whisper, SmolLM2,
+sentence said once (espeak-ng) at an unnamed time. OCR captioner, the packaged Whisper, the 1.5B LLM,
 MiniLM, SQLite, FAISS. Kept cheap: a one-frame coarse level and one round of budget."""
 from __future__ import annotations
 

@@ -10,8 +10,11 @@ import textwrap
 import time
 from pathlib import Path
 
+from typing import Literal
+
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from vidrecall.tools.packaged_models import PackagedFile, PackagedModelError, Part, packaged_path
 
@@ -123,17 +126,22 @@ def test_a_real_llamacpp_server_on_loopback_answers_the_openai_compatible_client
     assert remote.invoke("Say hello.").content
 
 
+class Pick(BaseModel):
+    answer: Literal["A", "B", "C", "D"]
+    confidence: float
+    clips: list[int]
+
+
 def test_decisions_are_schema_constrained_and_repeated_prefixes_come_from_the_kv_cache(smol):
-    from vidrecall.agent.decisions import AnswerDecision
     from vidrecall.core.accounting import CostMeter
     from vidrecall.tools.llm.structured import structured_call
 
     memory = "There is a video of 120 seconds.\n" + "\n".join(
         f"{i}. Time Period: from {60 * (i - 1)}s to {60 * i}s. A person walks past a red door number {i}." for i in (1, 2))
     meter = CostMeter()
-    for question in ("Which door is red?", "What colour is the door?"):
-        got = structured_call(smol, f"{memory}\nQuestion: {question}", AnswerDecision, fallback=AnswerDecision(),
-                              meter=meter)
+    for question in ("Which door is red? A. 1 B. 2 C. 3 D. 4", "What colour is the door? A. red B. blue C. tan D. grey"):
+        got = structured_call(smol, f"{memory}\nQuestion: {question}", Pick, fallback=Pick(answer="A", confidence=0,
+                              clips=[]), meter=meter)
         assert got.ok and got.attempts == 1, got.raw  # even the 135M model's reply parses: grammar-constrained
     assert meter.tokens_in_cached > 0  # the second call reused the memory's prefix
 

@@ -160,3 +160,16 @@ def test_graph_orders_by_times_zooming_when_the_coarse_clip_cannot(store_dir, em
     assert answer.confidence >= 0.7
     assert any(e.start < 30 and e.end > 20 for e in answer.evidence)
     assert any(e.start < 50 and e.end > 40 for e in answer.evidence)
+
+
+def test_how_long_after_places_both_events_from_the_question_when_the_llm_places_none():
+    from vidrecall.agent.timeline import two_events
+
+    question = "How long after the sign 'HARBOUR TOURS' is the sign 'EXIT FOUR' shown?"
+    assert two_events(question) == (["harbour", "tours"], ["exit", "4"])
+    v = view_of(node(0, 60, 'Text: "HARBOUR TOURS" (0:12-0:15).', node_id=1), node(60, 120, "A lake.", node_id=2),
+                node(120, 180, 'Text: "EXIT 4" (2:30-2:33).', node_id=3))
+    verdict = timed_verdict(TimeQuestion.HOW_LONG_AFTER, question,
+                            parse_options(["about 30 seconds", "about 2 minutes", "about 5 minutes"]), v, 180,
+                            {"earlier": [], "later": []}, forced=False)
+    assert verdict.option == "B" and verdict.grounded

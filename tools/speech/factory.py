@@ -28,7 +28,9 @@ def make_transcriber(speech: SpeechSettings) -> Transcriber:
             raise SpeechError(f"speech.backend {speech.backend!r} needs speech.base_url (the server's /v1 URL)")
         key_env = speech.api_key_env or (p.api_key_env if p else None) or "OPENAI_API_KEY"
         required = bool(speech.api_key_env) or bool(p and p.key_required)
-        model = speech.model if speech.model != "packaged" else "whisper-1"
+        from vidrecall.tools.speech.whisper_local import PACKAGED, PACKAGED_BASE
+
+        model = "whisper-1" if speech.model in (PACKAGED, PACKAGED_BASE) else speech.model  # a server's own name
         return OpenAITranscriber(model, settings, OpenAIAsrSettings(base_url=base_url, api_key_env=key_env,
                                                                     api_key_required=required))
     from vidrecall.tools.speech.whisper_local import FasterWhisperTranscriber
