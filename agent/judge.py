@@ -75,6 +75,7 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
         option = next(o for o in opts if o.letter == ev.best)
         confidence = max(ev.confidence, claim.confidence) if agree else ev.confidence
         verdict.decided_by = "llm+evidence" if agree else "evidence"
+        verdict.grounded = option_grounded(option, opts, cited_texts, question) if agree else None
         if not (agree and claim.reason):
             verdict.reason = f"option {ev.best} is clearly best supported by the captions (margin {ev.margin:.2f})"
     elif opts and chosen is not None:

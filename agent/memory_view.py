@@ -1,7 +1,10 @@
 """What the LLM reads: the memory relevant to a question, rendered within the context budget.
 
-The whole memory when its rendering fits `config.context_tokens`; otherwise FAISS top-k over all levels
-plus each hit's temporal neighbours at the coarse level, so a six-hour video never overflows the prompt.
+The whole memory when its rendering fits `config.context_tokens`; else the coarse level and speech when they
+fit (the same listing for every question about the video, whatever earlier questions zoomed into, so a
+local server serves it from its KV cache after the first question; this question's own zooms are added to
+it); otherwise FAISS top-k over all levels plus each hit's temporal neighbours at the coarse level, so a
+six-hour video never overflows the prompt.
 """
 from __future__ import annotations
 
@@ -55,6 +58,9 @@ def recall_nodes(ctx: AgentContext, query: str, window: list[Span] | None = None
         nodes = [n for n in nodes if any(n.span.overlap(w) > 0 for w in window)]
     if estimate_tokens(render_memory(nodes, ctx.duration)) <= ctx.config.context_tokens:
         return nodes, "whole memory"
+    base = [n for n in nodes if n.depth == 0 or n.is_speech]
+    if estimate_tokens(render_memory(base, ctx.duration)) <= ctx.config.context_tokens:
+        return base, "coarse memory and speech"
     clips = ctx.memory.level_spans(video, coarse)
     keep: set[int] = set()
     for hit, _score in ctx.memory.search(query, video.id, k=ctx.config.retrieval_k):

@@ -169,7 +169,7 @@ class Config:
     # Agent
     strategy: str = "default"  # a name in vidrecall.agent.strategies.STRATEGIES
     budgets: Budgets = Budgets()
-    context_tokens: int = 1500  # memory text the LLM may read per call; beyond it, retrieval picks
+    context_tokens: int = 3500  # memory text the LLM may read per call; beyond it, retrieval picks
     retrieval_k: int = 6
     spans_per_round: int = 2
     confidence_threshold: float = 0.7

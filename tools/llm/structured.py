@@ -262,6 +262,12 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
                             role=role, error=OUT_OF_TIME, out_of_time=True))
         return _Reply("", OUT_OF_TIME, permanent=True, out_of_time=True)
     except Exception as exc:  # network, server, auth: reported to the caller, never raised into the agent
+        cut = _cut_off_reply(exc)
+        if cut is not None:  # the model replied but hit max_tokens: a bad reply (re-asked), not a dead model
+            text, usage = cut
+            record(meter, Usage(model=name, kind="llm", tokens_in=usage[0], tokens_out=usage[1], tokens_in_cached=usage[2],
+                                latency_s=round(time.perf_counter() - started, 4), role=role))
+            return _Reply(text)
         error = describe_error(exc, model)
         record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
                             role=role, error=error))
@@ -271,6 +277,24 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
     record(meter, usage_from_message(message, model=name, role=role, latency_s=time.perf_counter() - started,
                                      cached=cached))
     return _Reply(_message_text(message), cache_key=key)
+
+
+def _cut_off_reply(exc: Exception) -> tuple[str, tuple[int, int, int]] | None:
+    """(the text, (tokens in, out, in from the KV cache)) of a reply the OpenAI client refused to parse because
+    it reached max_tokens (a model that rambled inside a JSON schema); None for any other error."""
+    try:
+        from openai import LengthFinishReasonError
+    except ImportError:
+        return None
+    if not isinstance(exc, LengthFinishReasonError):
+        return None
+    completion = exc.completion
+    text = (completion.choices[0].message.content or "") if completion.choices else ""
+    usage = completion.usage
+    if usage is None:
+        return text, (0, 0, 0)
+    cached = (usage.prompt_tokens_details.cached_tokens or 0) if usage.prompt_tokens_details else 0
+    return text, (usage.prompt_tokens, usage.completion_tokens, cached)
 
 
 def _stops_at_deadline(model: Any) -> bool:
