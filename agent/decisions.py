@@ -101,17 +101,22 @@ class AnswerDecision(_Lenient):
     evidence: Text = Field("", json_schema_extra=_SHORT, description=QUOTE_DESCRIPTION)
     answer: Text = Field("", description="the option letter, or a short answer for an open question")
     confidence: Confidence = Field(0.0, description="0 to 1: how directly the memory shows the answer")
-    clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED, description="numbers of the clips that show it")
-    spans: Spans = Field(default_factory=list, json_schema_extra=_BOUNDED, description="[[start_s, end_s], …] that show it")
+    clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                               description="numbers of the clips that show it")
+    spans: Spans = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                         description="[[start_s, end_s], …] that show it")
     reason: Text = Field("", json_schema_extra=_SHORT)
 
 
 class LocalizeDecision(_Lenient):
     """Where to look closer next, and what the captioner should look for there."""
 
-    clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED, description="numbers of the clips to look at closer")
-    spans: Spans = Field(default_factory=list, json_schema_extra=_BOUNDED, description="[[start_s, end_s], …] to look at closer")
-    instruction: Text = Field("", json_schema_extra=_SHORT, description="what the captioner should look for in those spans")
+    clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                               description="numbers of the clips to look at closer")
+    spans: Spans = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                         description="[[start_s, end_s], …] to look at closer")
+    instruction: Text = Field("", json_schema_extra=_SHORT,
+                              description="what the captioner should look for in those spans")
     reason: Text = Field("", json_schema_extra=_SHORT)
 
 
@@ -128,22 +133,26 @@ class FinalDecision(_Lenient):
 class EventPlaces(_Lenient):
     """Where the event a "when" or "how many times" question asks about is shown or said."""
 
-    clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED, description="numbers of every clip that shows or says it")
-    spans: Spans = Field(default_factory=list, json_schema_extra=_BOUNDED, description="[[start_s, end_s], …] that show or say it")
+    clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                               description="numbers of every clip that shows or says it")
+    spans: Spans = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                         description="[[start_s, end_s], …] that show or say it")
 
 
 class TwoEventPlaces(_Lenient):
     """Where the two events of a "how long after" question are."""
 
-    earlier_clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED, description="clip numbers of the event that comes first")
-    later_clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED, description="clip numbers of the event that comes after")
+    earlier_clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                                       description="clip numbers of the event that comes first")
+    later_clips: ClipNumbers = Field(default_factory=list, json_schema_extra=_BOUNDED,
+                                     description="clip numbers of the event that comes after")
 
 
 def option_places_schema(letters: list[str]) -> type[BaseModel]:
     """{"A": [clip numbers], "B": […], …}: where each option of an order question is shown or said."""
     fields: dict[str, Any] = {
-        letter: (ClipNumbers, Field(default_factory=list, json_schema_extra=_BOUNDED, description=f"clip numbers where option {letter} is shown "
-                                                                      "or said ([] if nowhere)"))
+        letter: (ClipNumbers, Field(default_factory=list, json_schema_extra=_BOUNDED,
+                                    description=f"clip numbers where option {letter} is shown or said ([] if nowhere)"))
         for letter in letters}
     return create_model("OptionPlaces", __base__=_Lenient, **fields)
 

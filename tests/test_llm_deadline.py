@@ -30,7 +30,7 @@ MARGIN_S = 10.0  # one more token (after a prompt prefill) on a busy CPU, plus t
 
 def offline_profile(path: Path, *, max_seconds: float, **changes) -> Path:
     """The bundled offline profile with a time budget, no speech, and `changes` on top."""
-    data = yaml.safe_load((PROFILES_DIR / "offline.yaml").read_text())
+    data = yaml.safe_load((PROFILES_DIR / "offline-tiny.yaml").read_text())  # SmolLM2 in-process (transformers)
     data["budgets"] = {**data["budgets"], "max_llm_tokens": 10_000_000,
                        "max_seconds": max_seconds}
     data["speech"] = {"source": "off"}
@@ -111,3 +111,20 @@ def test_an_abandoned_remote_call_lets_the_process_exit_0_at_once(indexed) -> No
     after_first_request = exited - requests[0].received_at
     assert after_first_request < budget + MARGIN_S, \
         f"the process exited {after_first_request:.1f} s after its first model request ({budget:g} s budget)"
+
+
+@pytest.mark.slow  # a subprocess with a real loopback llama.cpp server (SmolLM2 GGUF) and a 15 s budget
+def test_a_loopback_llamacpp_server_stops_generating_at_the_deadline_and_the_process_exits_0(indexed) -> None:
+    video, store, work = indexed
+    # A high temperature: the reply rambles. The client abandons the call at the deadline; the server is told
+    # the deadline too (t_max_predict_ms) and max_tokens bounds what it may still generate, so the process
+    # exits soon after, with nothing left running.
+    profile = offline_profile(work / "llamacpp.yaml", max_seconds=BUDGET_S, llm="llamacpp:smollm2",
+                              llm_options={"max_tokens": 512, "temperature": 5.0})
+    started = time.monotonic()
+    _, answer = ask(video, store, profile)
+    took = time.monotonic() - started
+    assert answer["error"] is None, answer["error"]
+    assert answer["cost"]["llm_calls"] >= 1
+    assert answer["cost"]["seconds"] < BUDGET_S + MARGIN_S and took < BUDGET_S + 2 * MARGIN_S, \
+        f"the question took {answer['cost']['seconds']:.1f} s with a {BUDGET_S:g} s budget (process {took:.0f} s)"

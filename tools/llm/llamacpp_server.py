@@ -20,6 +20,7 @@ import atexit
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from vidrecall.core.quiet import verbose
+from vidrecall.tools.llm.deadline import current_deadline
 from vidrecall.tools.llm.errors import BackboneError
 from vidrecall.tools.providers import PLACEHOLDER_KEY
 
@@ -134,15 +136,26 @@ class LlamaCppServerChat(ChatOpenAI):
 
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
         self._server.start()
-        return super()._generate(*args, **kwargs)
+        return super()._generate(*args, **_until_deadline(kwargs))
 
     def _stream(self, *args: Any, **kwargs: Any) -> Any:
         self._server.start()
-        yield from super()._stream(*args, **kwargs)
+        yield from super()._stream(*args, **_until_deadline(kwargs))
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
         self._server.start()
-        return await super()._agenerate(*args, **kwargs)
+        return await super()._agenerate(*args, **_until_deadline(kwargs))
+
+
+def _until_deadline(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The request told to stop generating at the question's deadline (llama.cpp's `t_max_predict_ms`): the
+    client abandons a call at the deadline, and the server must not go on generating for nobody (nor keep
+    the process from exiting)."""
+    deadline = current_deadline()
+    if deadline is None:
+        return kwargs
+    left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+    return {**kwargs, "extra_body": {**(kwargs.get("extra_body") or {}), "t_max_predict_ms": left_ms}}
 
 
 def _free_port() -> int:

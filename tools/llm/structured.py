@@ -252,11 +252,9 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
     try:
         if left is None:
             message, cached, key = call()
-        elif _stops_at_deadline(model):
-            with generation_deadline(deadline):
-                message, cached, key = call()
         else:
-            message, cached, key = _within(call, left)
+            with generation_deadline(deadline):  # local models stop at it; a local server is told it
+                message, cached, key = call() if _stops_at_deadline(model) else _within(call, left)
     except (_OutOfTime, GenerationOutOfTime):
         record(meter, Usage(model=name, kind="llm", latency_s=round(time.perf_counter() - started, 4), ok=False,
                             role=role, error=OUT_OF_TIME, out_of_time=True))
