@@ -58,17 +58,18 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
     role, weight = settings.evidence_role, settings.llm_confidence_weight
     ev: Vote = vote(question, opts, [n.text for n in view.nodes], embedder) if (opts and role != "off") else Vote()
     quoting = quote_nodes(view.nodes, claim.quote)
-    claim.cited = claim.cited + [n.span for n in quoting]  # where the quote really is, whatever clip was named
-    cited_texts = view.texts_overlapping(claim.cited)
+    cited = claim.cited + [n.span for n in quoting]  # where the quote really is, whatever clip was named
+    cited_texts = view.texts_overlapping(cited)
+    reason = claim.reason
     chosen = match_option(claim.answer, opts) if opts else None
     quoted = _option_quoted(question, opts, claim.quote) if quoting else None
     if quoted is not None and quoted != chosen:  # the model copied the evidence, then wrote another letter
-        claim.reason = f"its quote {claim.quote[:80]!r} names option {quoted.letter}" + (
+        reason = f"its quote {claim.quote[:80]!r} names option {quoted.letter}" + (
             f", not the {chosen.letter} it wrote" if chosen else "")
         chosen = quoted
     verdict = Verdict(llm=LlmSaid(answer=claim.answer, confidence=round(claim.confidence, 3), ok=claim.ok,
                                   quote=claim.quote),
-                      evidence=ev.to_dict() if opts else {}, forced=forced, reason=claim.reason)
+                      evidence=ev.to_dict() if opts else {}, forced=forced, reason=reason)
     agree = chosen is not None and chosen.letter == ev.best
     option: Option | None
     if opts and ev.decisive and (role == "decide" or chosen is None or agree):
@@ -76,7 +77,7 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
         confidence = max(ev.confidence, claim.confidence) if agree else ev.confidence
         verdict.decided_by = "llm+evidence" if agree else "evidence"
         verdict.grounded = option_grounded(option, opts, cited_texts, question) if agree else None
-        if not (agree and claim.reason):
+        if not (agree and reason):
             verdict.reason = f"option {ev.best} is clearly best supported by the captions (margin {ev.margin:.2f})"
     elif opts and chosen is not None:
         option, verdict.decided_by = chosen, "llm"
@@ -86,7 +87,7 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
         option, verdict.decided_by, confidence = None, "fallback", 0.0
         if forced:
             option = next(o for o in opts if o.letter == ev.best) if ev.best else opts[0]
-            verdict.reason = claim.reason or "no usable model answer; the option the captions support most"
+            verdict.reason = reason or "no usable model answer; the option the captions support most"
     else:
         option, verdict.decided_by = None, "llm" if claim.answer else "fallback"
         verdict.grounded = answer_grounded(claim.answer, cited_texts, question, embedder)
@@ -95,7 +96,7 @@ def judge(question: str, options: list[str], claim: LlmClaim, view: MemoryView, 
     verdict.option = option.letter if option else None
     verdict.answer = (option.label if option else claim.answer) or ("No answer" if forced else "")
     verdict.confidence = round(float(confidence), 3)
-    verdict.evidence_spans = _evidence_spans(view, claim.cited, question, option, opts)
+    verdict.evidence_spans = _evidence_spans(view, cited, question, option, opts)
     return verdict
 
 

@@ -24,7 +24,6 @@ class Located:
     cited: dict[str, list[Span]]  # what the LLM named for each option letter or event
     parsed: bool
     attempts: int
-    out_of_time: bool
 
 
 def locate_and_compare(ctx: AgentContext, state: AgentState, view: MemoryView, kind: TimeQuestion, *,
@@ -44,4 +43,4 @@ def locate_and_compare(ctx: AgentContext, state: AgentState, view: MemoryView, k
         got = decide(ctx, "locate", EventPlaces, meter=meter, target="event", **values)
         cited = {"event": cited_spans(view, got.value.clips, got.value.spans, ctx.duration)}
     verdict = timed_verdict(kind, state["question"], options, view, ctx.duration, cited, forced=forced)
-    return Located(verdict, cited, got.ok, got.attempts, got.out_of_time)
+    return Located(verdict, cited, got.ok, got.attempts)

@@ -193,7 +193,7 @@ def _how_long(question: str, options: list[Option], view: MemoryView, cited: dic
     def naming(own: list[str]) -> Callable[[str], bool]:
         if own:
             return lambda text: names_event(text, own)
-        return lambda text: any(EvidenceText([text]).presence(w)[0] > 0 for w in words)
+        return lambda text: _any_present(words, text)
 
     earlier = place(cited.get("earlier", []), view, naming(earlier_words))
     later = place(cited.get("later", []), view, naming(later_words))
@@ -204,6 +204,11 @@ def _how_long(question: str, options: list[Option], view: MemoryView, cited: dic
     reason = f"{fmt_time(earlier.times[0])} to {fmt_time(later.times[0])}: {gap:.0f} s apart"
     return _verdict(chosen, earlier.grounded and later.grounded, reason, earlier.mentions[:1] + later.mentions[:1],
                     forced)
+
+
+def _any_present(words: list[str], text: str) -> bool:
+    evidence = EvidenceText([text])
+    return any(evidence.presence(w)[0] > 0 for w in words)
 
 
 def _verdict(chosen: Option, grounded: bool, reason: str, compared: list[Mention], forced: bool) -> Verdict:

@@ -93,12 +93,12 @@ def _llamacpp(ref: str, spec: str, options: dict[str, Any]) -> BaseChatModel:
     return LlamaCppServerChat.for_file(resolve_gguf(ref), model_id=spec, **server, **options)
 
 
-def _local_options(options: dict[str, Any], cls: type[BaseChatModel] = LocalTransformersChat) -> dict[str, Any]:
+def _local_options(options: dict[str, Any]) -> dict[str, Any]:
     renamed = dict(options)
     renamed.pop("timeout", None)  # in-process: nothing to time out; the question's time budget still applies
     if "max_tokens" in renamed:
         renamed["max_new_tokens"] = renamed.pop("max_tokens")
-    settable = set(cls.model_fields) - set(BaseChatModel.model_fields) - {"model_path", "gguf_file", "model_id"}
+    settable = set(LocalTransformersChat.model_fields) - set(BaseChatModel.model_fields) - {"model_path", "gguf_file", "model_id"}
     unknown = set(renamed) - settable
     if unknown:
         raise BackboneError(f"llm options {sorted(unknown)} do not apply to a local model; use {sorted(settable)}")
