@@ -6,6 +6,7 @@ keyword arguments or CLI flags. Nodes read it; nobody mutates it (use `dataclass
 from __future__ import annotations
 
 import dataclasses
+from vidrecall.core.errors import first_line
 import os
 import re
 from dataclasses import dataclass, field
@@ -231,7 +232,7 @@ def load_config(profile: str | os.PathLike = "offline", **overrides: Any) -> Con
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({first_line(exc)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a profile must be a mapping of settings")
     data = _expand_env(data)

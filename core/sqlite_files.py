@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+from vidrecall.core.errors import first_line
+
 import os
 import random
 import sqlite3
@@ -107,7 +109,7 @@ def connect(path: str | os.PathLike, *, consequence: str, autocommit: bool = Tru
     except sqlite3.DatabaseError as exc:
         conn.close()
         if is_damage(exc):
-            raise DamagedDatabase(path, _first_line(exc), consequence) from None
+            raise DamagedDatabase(path, first_line(exc, 160), consequence) from None
         raise
     except BaseException:
         conn.close()
@@ -161,7 +163,3 @@ def write_transaction(conn: sqlite3.Connection, path: str | os.PathLike) -> Iter
             conn.execute("ROLLBACK")
         raise
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -28,7 +28,7 @@ from vidrecall.core.types import Span, fmt_time, stable_hash
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg")
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
 _ENCODE_VERSION = 1  # bump when the encoding settings change, so cached clips are rebuilt
 
 

@@ -24,6 +24,7 @@ from vidrecall.core.result import Answer
 from vidrecall.evaluation.items import QAItem
 from vidrecall.evaluation.scoring import evidence_hit, is_correct, read_results
 from vidrecall.core.types import Span
+from vidrecall.core.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def error_row(item: QAItem, method: str, exc: BaseException, seconds: float) -> 
         "evidence": [], "gold_spans": [s.as_list() for s in item.gold_spans],
         "evidence_hit": False if item.gold_spans else None, "trajectory": {"steps": 0, "nodes": [], "spans": []},
         "cost": {"seconds": round(seconds, 3)}, "strategy": "",
-        "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip(),
+        "error": f"{type(exc).__name__}: {first_line(exc)}".strip(),
         "traceback": traceback.format_exception(exc)[-3:], "finished_at": time.time(),
     }
 

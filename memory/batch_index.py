@@ -5,6 +5,8 @@ the rest are still indexed. The Ray engine (memory/distributed.py) returns the s
 """
 from __future__ import annotations
 
+from vidrecall.core.errors import first_line
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,15 +40,11 @@ class FileIndexResult:
 
 def file_errors() -> tuple[type[BaseException], ...]:
     """The errors that mean "this file is bad" (skip it), as opposed to a broken captioner (stop)."""
-    from vidrecall.memory.store import MemoryError_
+    from vidrecall.memory.store import MemoryStoreError
     from vidrecall.tools.video import VideoError
 
-    return (VideoError, MemoryError_, OSError)
+    return (VideoError, MemoryStoreError, OSError)
 
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def index_files(memory, files: list[Path], levels: tuple[str, ...], *, progress: bool = True,
@@ -73,6 +71,6 @@ def index_file(memory, path: Path, levels: tuple[str, ...], *, progress: bool = 
             result.reports.append(memory.build_level(record, level, progress=progress))
         memory.build_speech(record, progress=progress)  # no-op unless config.speech is on
     except file_errors() as exc:
-        result.error = one_line(exc)
+        result.error = first_line(exc)
     result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidrecall.core.types import CaptionRequest, CaptionResult, Usage
-from vidrecall.memory.batch_index import FileIndexResult, file_errors, one_line
+from vidrecall.core.errors import first_line
+from vidrecall.memory.batch_index import FileIndexResult, file_errors
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class RayIndexer:
                 records[i] = self.memory.register(path)
                 results[i].video_id = records[i].id
             except file_errors() as exc:
-                results[i].error = one_line(exc)
+                results[i].error = first_line(exc)
         started = {i: time.monotonic() for i in records}
         workers = self._workers(ray)
         from vidrecall.memory.memory import IndexReport
@@ -203,7 +204,7 @@ class RayIndexer:
                       desc=f"{name} captions (ray)") as bar:
                 for i, chunk, outcome in self._run(ray, workers, queue, records):
                     if isinstance(outcome, BaseException):
-                        results[i].error = one_line(outcome)
+                        results[i].error = first_line(outcome)
                         continue
                     plan_of = {p.key: p for p in chunk}
                     for clip in outcome:
@@ -217,7 +218,7 @@ class RayIndexer:
                 try:
                     self.memory.build_speech(rec, progress=progress)
                 except file_errors() as exc:
-                    results[i].error = one_line(exc)
+                    results[i].error = first_line(exc)
         for i, res in enumerate(results):
             if i in started:
                 res.seconds = round(time.monotonic() - started[i], 3)

@@ -5,6 +5,8 @@ A local directory or any other sentence-transformers model name also works.
 """
 from __future__ import annotations
 
+from vidrecall.core.errors import first_line
+
 import json
 import threading
 from collections.abc import Callable
@@ -133,7 +135,7 @@ def _sentence_transformer(spec: str, source: str, device: str) -> Any:
 
             return SentenceTransformer(source, device=device or default_device())
     except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise EmbedderError(f"cannot load embedding model {spec!r} ({first}); use the packaged "
                             "'all-MiniLM-L6-v2', a local sentence-transformers directory, or a model name "
                             "reachable from this machine") from None

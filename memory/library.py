@@ -23,7 +23,8 @@ from vidrecall.core.types import TIME_EPS, Span, fmt_time, stable_hash
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".ts")
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
+from vidrecall.core.errors import first_line
 MANIFEST_NAMES = ("library.json", "library.yaml", "library.yml")
 # DAY1_11094208, and EgoLife's DAY1_A1_JAKE_11094208: the day, any name tokens, then HHMMSS + hundredths
 _EGOLIFE = re.compile(r"DAY(\d+)_(?:[A-Za-z0-9]+_)*?(\d{2})(\d{2})(\d{2})(\d{2})?(?!\d)", re.I)
@@ -200,7 +201,7 @@ def read_manifest(folder: Path) -> tuple[Path, list[tuple[str, str | None]]] | N
             text = path.read_text(encoding="utf-8")
             data = json.loads(text) if path.suffix == ".json" else _yaml(text)
         except (OSError, ValueError) as exc:
-            raise LibraryError(f"{path}: unreadable library manifest ({str(exc).splitlines()[0][:120]})") from None
+            raise LibraryError(f"{path}: unreadable library manifest ({first_line(exc, 120)})") from None
         rows = data.get("videos") if isinstance(data, dict) else data
         if isinstance(rows, dict):  # {"file.mp4": "start", ...}
             rows = [{"file": k, "start": v} for k, v in rows.items()]
@@ -330,14 +331,14 @@ def open_library(memory, target, *, on_skip=None) -> Library:
         paths, skipped = expand_targets(targets)
         rows = None
     from vidrecall.tools.video import VideoError
-    from vidrecall.memory.store import MemoryError_
+    from vidrecall.memory.store import MemoryStoreError
 
     records = {}
     for path in paths:  # bad files first, so they cannot spoil the ordering of the good ones
         try:
             records[path] = memory.register(path)
-        except (VideoError, MemoryError_, OSError) as exc:
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        except (VideoError, MemoryStoreError, OSError) as exc:
+            text = first_line(exc)
             skipped.append(text if str(path) in text else f"{path}: {text}")
     if rows is not None:
         rows = [r for r, p in zip(rows, paths) if p in records]

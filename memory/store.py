@@ -32,7 +32,7 @@ SCHEMA_VERSION = 1
 DAMAGE_CONSEQUENCE = "its captions will be rebuilt from the videos (the videos are not touched)"
 
 
-class MemoryError_(RuntimeError):
+class MemoryStoreError(RuntimeError):
     """The memory store cannot do what was asked (unreadable database, unknown node); one line with the fix."""
 
 
@@ -49,7 +49,7 @@ def video_id_for(path: str | os.PathLike, progress: bool = False) -> str:
                 digest.update(chunk)
                 bar.update(len(chunk))
     except OSError as exc:
-        raise MemoryError_(f"{path}: cannot read the video to hash it ({exc.strerror or exc})") from None
+        raise MemoryStoreError(f"{path}: cannot read the video to hash it ({exc.strerror or exc})") from None
     return digest.hexdigest()
 
 
@@ -104,11 +104,11 @@ class MemoryStore:
             self._lock = threading.RLock()
             self._create_schema()
         except (DamagedDatabase, DatabaseBusy) as exc:
-            raise MemoryError_(str(exc)) from None
+            raise MemoryStoreError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             if sqlite_files.is_damage(exc):
-                raise MemoryError_(str(DamagedDatabase(self.path, str(exc), DAMAGE_CONSEQUENCE))) from None
-            raise MemoryError_(f"{self.path}: not a usable memory database ({exc}); "
+                raise MemoryStoreError(str(DamagedDatabase(self.path, str(exc), DAMAGE_CONSEQUENCE))) from None
+            raise MemoryStoreError(f"{self.path}: not a usable memory database ({exc}); "
                                "move it away or choose another --store") from None
 
     # --- schema -------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ class MemoryStore:
         try:
             identity = _file_identity(path)
         except OSError as exc:
-            raise MemoryError_(f"{path}: cannot read the video ({exc.strerror or exc})") from None
+            raise MemoryStoreError(f"{path}: cannot read the video ({exc.strerror or exc})") from None
         with self._lock:
             row = self._one("SELECT video_id FROM file_hashes WHERE identity = ?", [identity])
         if row:
@@ -229,7 +229,7 @@ class MemoryStore:
         with self._lock:
             row = self._one("SELECT * FROM nodes WHERE id = ?", [int(node_id)])
         if row is None:
-            raise MemoryError_(f"no memory node with id {node_id} in {self.path}")
+            raise MemoryStoreError(f"no memory node with id {node_id} in {self.path}")
         return _node(row)
 
     def get_many(self, node_ids: Iterable[int]) -> dict[int, MemoryNode]:

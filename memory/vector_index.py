@@ -26,6 +26,7 @@ from vidrecall.memory.ann_index import ANN_ABOVE, IvfCopy
 
 from vidrecall.core.sqlite_files import PRIVATE_FILE_MODE
 from vidrecall.memory.owners import HOST, holder_is_dead
+from vidrecall.core.errors import first_line
 
 
 # A filter allowing at least this share of the index is cheaper to apply after an unfiltered search than
@@ -253,7 +254,7 @@ class VectorIndex:
         try:
             raw = faiss.read_index(str(path))
         except RuntimeError as exc:
-            raise IndexFileError(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0][:120]})") from None
+            raise IndexFileError(f"{path}: unreadable FAISS index ({first_line(exc, 120)})") from None
         if not isinstance(raw, faiss.IndexIDMap2) or raw.d != meta.dim or raw.ntotal != meta.count:
             raise IndexFileError(f"{path}: index does not match its sidecar {sidecar_path(path).name}")
         inner = faiss.downcast_index(raw.index)

@@ -19,7 +19,7 @@ from videogen import short_clip
 from vidrecall.cli import main
 from vidrecall.core.sqlite_files import DamagedDatabase
 from vidrecall.core.types import MemoryNode
-from vidrecall.memory.store import MemoryError_, MemoryStore
+from vidrecall.memory.store import MemoryStoreError, MemoryStore
 from vidrecall.session import open_checkpointer
 
 REPLY = json.dumps({"answer": "A", "confidence": 0.95, "clips": [1], "spans": [[0, 3]], "reason": "shown"})
@@ -88,7 +88,7 @@ def test_damaged_pages_of_memory_db_are_one_line_naming_the_file(tmp_path, store
         assert not (store_dir / f"memory.db{side}").exists()
     damaged = scribble(db, 2, 4)
 
-    with pytest.raises(MemoryError_, match=r"memory\.db is damaged \(.*\); move it away and run again"):
+    with pytest.raises(MemoryStoreError, match=r"memory\.db is damaged \(.*\); move it away and run again"):
         MemoryStore(db)
     code, out, err = run(capsys, "memory", str(video), *flags(tmp_path, server, store_dir))
     assert code == 2

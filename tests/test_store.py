@@ -7,7 +7,7 @@ import pytest
 
 from conftest import clip
 from vidrecall.memory import store as store_module
-from vidrecall.memory.store import MemoryError_, MemoryStore, VideoRecord, video_id_for
+from vidrecall.memory.store import MemoryStoreError, MemoryStore, VideoRecord, video_id_for
 from vidrecall.core.types import MemoryNode, Span
 
 
@@ -50,7 +50,7 @@ def test_key_covers_what_shapes_a_caption(store):
 
 
 def test_unknown_node_id_is_a_clear_error(store, store_dir):
-    with pytest.raises(MemoryError_, match=r"no memory node with id 42 .*memory\.db"):
+    with pytest.raises(MemoryStoreError, match=r"no memory node with id 42 .*memory\.db"):
         store.get(42)
 
 
@@ -115,9 +115,9 @@ def test_store_remembers_hashes_and_rehashes_changed_files(store, tmp_path, monk
 
 
 def test_unreadable_video_and_database_are_clear_errors(store_dir, tmp_path):
-    with pytest.raises(MemoryError_, match="no-such.mp4"):
+    with pytest.raises(MemoryStoreError, match="no-such.mp4"):
         video_id_for(tmp_path / "no-such.mp4")
     bad = store_dir / "memory.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(MemoryError_, match=r"memory\.db is damaged \(file is not a database\); move it away"):
+    with pytest.raises(MemoryStoreError, match=r"memory\.db is damaged \(file is not a database\); move it away"):
         MemoryStore(bad)

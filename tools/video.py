@@ -38,6 +38,7 @@ from PIL import Image
 
 from vidrecall.core.types import TIME_EPS, FrameBatch, Span
 from vidrecall.tools.video_colour import ColourTrack, swscale_matrix
+from vidrecall.core.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,7 @@ def _open_container(path: str) -> av.container.InputContainer:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text.split("] ")[-1][:160]
+    return first_line(exc).split("] ")[-1][:160]
 
 
 def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:

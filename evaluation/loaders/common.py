@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from vidrecall.evaluation.items import LETTERS, QAItem, option_letter
 from vidrecall.core.types import Span
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
 
 
 class LoaderError(ValueError):

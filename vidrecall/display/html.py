@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from vidrecall.display.timeline import (EVIDENCE_COLOR, PATH_COLOR, ZoomStop, infer_duration, lanes_for, level_color,
                                 merge_repeats, time_ticks, zoom_path)
 from vidrecall.core.types import MemoryNode, fmt_time
+from vidrecall.core.errors import first_line
 
 if TYPE_CHECKING:
     from vidrecall.core.result import Answer, Cost, Evidence, Step
@@ -150,7 +151,7 @@ def _thumbnail_cells(video: Path | None, spans: Sequence[tuple[float, float]], p
     try:
         per_row = thumbnails_for_spans(video, spans, per_span, max_side=max_side, skip_bad_spans=True)
     except (ValueError, RuntimeError, OSError, ImportError) as exc:
-        return {}, f"no frame thumbnails for {video.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return {}, f"no frame thumbnails for {video.name}: {first_line(exc)}"
     return {i: thumbnails_html(t, f"{fmt_time(a)}-{fmt_time(b)}") for i, (t, (a, b)) in enumerate(zip(per_row, spans))}, ""
 
 

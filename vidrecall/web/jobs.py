@@ -14,6 +14,7 @@ from enum import Enum
 from pydantic import BaseModel
 
 from vidrecall.web.engine import Engine
+from vidrecall.core.errors import first_line
 
 
 class JobState(str, Enum):
@@ -122,12 +123,8 @@ class JobManager:
                     self._update(job, state=JobState.done, message=f"{job.created} new captions, {job.reused} reused")
         except Exception as exc:  # the job records why; the server keeps serving
             with self._lock:
-                self._update(job, state=JobState.failed, error=_one_line(exc), message="failed")
+                self._update(job, state=JobState.failed, error=first_line(exc), message="failed")
         finally:
             with self._lock:
                 job.finished_at = time.time()
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
-                            ".ogv", ".3gp"})
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
+
 MAX_LISTED = 500
 
 
@@ -41,9 +41,9 @@ class PathPolicy:
             raise PathRefused(404, f"{raw}: no such file")
         if not resolved.is_file():
             raise PathRefused(400, f"{raw}: not a file")
-        if resolved.suffix.lower() not in VIDEO_SUFFIXES:
+        if resolved.suffix.lower() not in VIDEO_EXTENSIONS:
             raise PathRefused(415, f"{raw}: not a video file (suffix {resolved.suffix or 'none'!r}; "
-                                   f"expected one of {', '.join(sorted(VIDEO_SUFFIXES))})")
+                                   f"expected one of {', '.join(sorted(VIDEO_EXTENSIONS))})")
         return resolved
 
     def listing(self) -> list[Path]:
@@ -52,7 +52,7 @@ class PathPolicy:
         for root in self.roots:
             for pattern in ("*", "*/*"):
                 for p in sorted(root.glob(pattern)):
-                    if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and p.resolve().is_relative_to(root):
+                    if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file() and p.resolve().is_relative_to(root):
                         found.append(p)
                         if len(found) >= MAX_LISTED:
                             return found

@@ -18,6 +18,7 @@ from vidrecall.core.result import Answer, Progress, Step
 from vidrecall.session import new_session_id
 from vidrecall.web.schemas import AskRequest
 from vidrecall.web.services import Services, services, video_or_404
+from vidrecall.core.errors import first_line
 
 router = APIRouter(prefix="/api/videos/{video_id}", tags=["ask"])
 HEARTBEAT_S = 15.0
@@ -65,8 +66,7 @@ async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)
                     elif isinstance(item, Step):
                         emit(("step", item.model_dump_json()))
         except Exception as exc:  # reported to the page as one line; the server keeps serving
-            text = str(exc).strip()
-            emit(("error", json.dumps({"detail": text.splitlines()[0] if text else type(exc).__name__})))
+            emit(("error", json.dumps({"detail": first_line(exc)})))
         finally:
             emit(None)
 

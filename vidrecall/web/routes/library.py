@@ -13,12 +13,15 @@ from fastapi.concurrency import run_in_threadpool
 from vidrecall.memory.store import VideoRecord
 from vidrecall.tools.video import VideoError
 from vidrecall.web.jobs import Job
-from vidrecall.web.paths import VIDEO_SUFFIXES, PathRefused
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
+from vidrecall.web.paths import PathRefused
 from vidrecall.web.schemas import AddByPath, AllowedFile, IndexRequest, LevelCount, VideoEntry
 from vidrecall.web.services import Services, services, video_or_404
+from vidrecall.core.errors import first_line
+from vidrecall.core.types import SPEECH_LEVEL
 
 router = APIRouter(prefix="/api", tags=["library"])
-SPEECH_LEVEL = "speech"
+
 CHUNK = 1 << 20
 
 
@@ -53,7 +56,7 @@ def _register(svc: Services, path: Path) -> VideoRecord:
     try:
         return svc.engine.qa().memory.register(path)
     except VideoError as exc:
-        raise HTTPException(415, str(exc).splitlines()[0]) from None
+        raise HTTPException(415, first_line(exc)) from None
 
 
 @router.post("/videos", response_model=VideoEntry, status_code=201, summary="Add a video by its path (under --allow)")
@@ -109,8 +112,8 @@ def _safe_name(filename: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(filename.replace("\\", "/")).name).strip(" .")
     if not name:
         raise HTTPException(400, f"{filename!r}: give the file's name, e.g. talk.mp4")
-    if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
-        raise HTTPException(415, f"{name}: not a video file (expected one of {', '.join(sorted(VIDEO_SUFFIXES))})")
+    if Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
+        raise HTTPException(415, f"{name}: not a video file (expected one of {', '.join(sorted(VIDEO_EXTENSIONS))})")
     return name[:120]
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 
-from vidrecall.web.paths import VIDEO_SUFFIXES
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
 from vidrecall.web.services import Services, services, video_or_404
+from vidrecall.core.errors import first_line
 
 router = APIRouter(tags=["media"])
 MEDIA_TYPES = {".mkv": "video/x-matroska", ".webm": "video/webm", ".mov": "video/quicktime", ".avi": "video/x-msvideo"}
@@ -22,7 +23,7 @@ def _file_of(svc: Services, video_id: str) -> Path:
     path = Path(record.path)
     if not path.is_file():
         raise HTTPException(410, f"{path}: the video file is gone (moved or deleted); add it again")
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
         raise HTTPException(415, f"{path.name}: not a video file")
     return path
 
@@ -48,7 +49,7 @@ def frame(video_id: str, t: float = Query(..., ge=0), size: int = Query(160, ge=
     try:
         thumbs = span_thumbnails(path, (start, min(record.duration, start + 0.5)), n=1, max_side=size)
     except (VideoError, ValueError) as exc:
-        raise HTTPException(400, f"no frame at {t:.1f} s: {str(exc).splitlines()[0]}") from None
+        raise HTTPException(400, f"no frame at {t:.1f} s: {first_line(exc)}") from None
     if not thumbs:
         raise HTTPException(404, f"no frame at {t:.1f} s")
     data = base64.b64decode(thumbs[0].data_uri.split(",", 1)[1])

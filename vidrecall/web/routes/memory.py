@@ -4,12 +4,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
-from vidrecall.core.types import MemoryNode
+from vidrecall.core.types import SPEECH_LEVEL, MemoryNode
 from vidrecall.web.schemas import MemoryView, NodeView, SearchHit
 from vidrecall.web.services import Services, services, video_or_404
 
 router = APIRouter(prefix="/api/videos/{video_id}", tags=["memory"])
-SPEECH_LEVEL = "speech"
+
 
 
 def node_view(n: MemoryNode) -> NodeView:
