@@ -9,6 +9,7 @@ from vidrecall.agent.options import mentioned_times
 from vidrecall.agent.spans import Unit, is_explored
 from vidrecall.agent.state import AgentContext
 from vidrecall.core.types import Span
+from vidrecall.indexing.plans import timeline_grid
 
 # A question naming a time ("at 8:04") puts the clips around that time ahead of any similarity score.
 MENTIONED_TIME_BONUS = 1.0
@@ -26,12 +27,12 @@ def unexplored_units(ctx: AgentContext, explored: list[Span], window: list[Span]
     units: list[Unit] = []
     for depth, level in enumerate(levels[:-1]):
         if depth == 0:
-            spans = ctx.memory.level_spans(ctx.video, level.name)
+            spans = timeline_grid(ctx.memory, ctx.video.id, level.name)
             if window:
                 spans = [s for s in spans if any(s.overlap(w) > 0 for w in window)]
         else:
             parents = [e for e in explored if e.duration > level.clip_seconds + 1e-3]
-            spans = [s for p in parents for s in ctx.memory.level_spans(ctx.video, level.name, within=p)]
+            spans = [s for p in parents for s in timeline_grid(ctx.memory, ctx.video.id, level.name, within=p)]
         units += [Unit(s, level.name) for s in spans if not is_explored(s, explored)]
     return units
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from vidrecall.agent.state import AgentContext
 from vidrecall.core.types import Span
+from vidrecall.indexing.plans import timeline_grid
 
 
 @dataclass
@@ -38,9 +39,9 @@ def render_view(ctx: AgentContext, nodes: list, *, max_depth: int | None = None,
     # the memory numbers the clips as it renders them; the agent maps "clip N" back through those spans
     rendered = ctx.memory.render(nodes, ctx.duration, max_tokens=ctx.config.context_tokens, relevance=relevance)
     text = rendered.text
-    describe = getattr(ctx.memory, "describe", None)  # a library: which file covers which timeline period
-    if describe is not None:
-        text = f"{describe(nodes)}\n{text}"
+    about = ctx.memory.describe(nodes)  # a library: which file covers which timeline period
+    if about:
+        text = f"{about}\n{text}"
     return MemoryView(nodes, text, list(rendered.clips))
 
 
@@ -61,7 +62,7 @@ def recall_nodes(ctx: AgentContext, query: str, window: list[Span] | None = None
     base = [n for n in nodes if n.depth == 0 or n.is_speech]
     if estimate_tokens(render_memory(base, ctx.duration)) <= ctx.config.context_tokens:
         return base, "coarse memory and speech"
-    clips = ctx.memory.level_spans(video, coarse)
+    clips = timeline_grid(ctx.memory, video.id, coarse)
     keep: set[int] = set()
     for hit, _score in ctx.memory.search(query, video.id, k=ctx.config.retrieval_k):
         for i, clip in enumerate(clips):

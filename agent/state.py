@@ -1,17 +1,29 @@
-"""The graph's state (plain JSON-able values, so a SQLite checkpointer can persist chat sessions) and
-the run context (live objects: memory, models, the cost meter), which is never persisted."""
+"""The graph's state and the run context (live objects: memory, models, the cost meter; never persisted).
+
+The state's channels hold typed values: pydantic models (`ZoomTarget`, `Verdict`, `Step`) and plain data.
+LangGraph's SQLite checkpointer (chat sessions) stores a pydantic model as (module, class, model_dump())
+and rebuilds the class on load; `checkpoint_types` lists the classes for its msgpack allowlist, so a
+resumed session gets the same types back without LangGraph's "unregistered type" warning."""
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_args, get_type_hints
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel
 
+from vidrecall.agent.verdict import Verdict
 from vidrecall.core.config import Config
 from vidrecall.core.accounting import CostMeter
+from vidrecall.core.result import Step
+from vidrecall.core.run_context import RunContext
 from vidrecall.core.types import Span
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.memory.embedder import Embedder
+from vidrecall.memory.library import LibraryRecord
+from vidrecall.memory.protocol import Memory
+from vidrecall.memory.store import VideoRecord
 
 
 class ZoomTarget(BaseModel):
@@ -29,6 +41,17 @@ class ZoomTarget(BaseModel):
         return Span(self.start, self.end)
 
 
+class Turn(TypedDict):
+    """One finished turn of a chat session: what later turns (and `VideoQA.session_history`) read."""
+
+    question: str
+    options: list[str]
+    answer: str
+    confidence: float
+    focus_ids: list[int]  # the memory nodes the turn read: a follow-up on the same video starts from them
+    explored: list[list[float]]
+
+
 class AgentState(TypedDict, total=False):
     """Every per-question channel is set by `fresh_question_state`, so nodes read them by key."""
 
@@ -40,14 +63,30 @@ class AgentState(TypedDict, total=False):
     window: list[list[float]]  # videolucy's two-period filter: coarse spans kept in view; [] = all
     filtered: bool  # videolucy's filter has run for this question
     explored: list[list[float]]  # spans already zoomed into
-    plan: list[dict]  # ZoomTarget dumps: the spans localize chose for the next zoom
+    plan: list[ZoomTarget]  # the spans localize chose for the next zoom
     iteration: int
-    decision: dict  # a Verdict dump: the latest answer attempt after the evidence check ({} before one)
+    decision: Verdict | None  # the latest answer attempt after the evidence check (None before one)
     stop: str  # why the loop stopped: "confident" | a spent budget | "nothing left to explore"
-    result: dict  # a Verdict dump: the final answer
-    trajectory: list[dict]  # Step dicts, in order
+    result: Verdict | None  # the final answer (None until finish has run)
+    trajectory: list[Step]  # in order
     # a chat session's earlier turns; the only channel that accumulates across turns
-    history: Annotated[list[dict], operator.add]
+    history: Annotated[list[Turn], operator.add]
+
+
+def checkpoint_types() -> list[type[BaseModel]]:
+    """The pydantic classes AgentState's channels hold: the checkpointer's msgpack allowlist. Models nested
+    in them travel inside their parent's model_dump() and need no entry."""
+    found: dict[type[BaseModel], None] = {}
+
+    def walk(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found[annotation] = None
+        for arg in get_args(annotation):
+            walk(arg)
+
+    for annotation in get_type_hints(AgentState).values():
+        walk(annotation)
+    return list(found)
 
 
 @dataclass
@@ -55,22 +94,27 @@ class AgentContext:
     """Everything a node needs that is not data: one per question."""
 
     config: Config
-    memory: Any  # vidrecall.memory.VideoMemory
+    memory: Memory  # one video's, or a library's seen as one timeline
+    indexer: Indexer  # captions what the zoom asks for
     llm: BaseChatModel
-    video: Any  # vidrecall.memory.store.VideoRecord
-    meter: CostMeter
+    video: VideoRecord | LibraryRecord
+    run: RunContext  # the question's cost meter and progress sink
     deadline: float | None = None  # time.monotonic() at which the question's time budget ends (model calls stop)
+
+    @property
+    def meter(self) -> CostMeter:
+        return self.run.meter
 
     @property
     def duration(self) -> float:
         return float(self.video.duration)
 
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         return self.memory.embedder
 
 
 def fresh_question_state(question: str, options: list[str] | None) -> AgentState:
     """The input of one turn: resets every per-question channel, leaves `history` to accumulate."""
     return AgentState(question=question, options=list(options or []), focus_ids=[], window=[], filtered=False,
-                      explored=[], plan=[], iteration=0, decision={}, stop="", result={}, trajectory=[])
+                      explored=[], plan=[], iteration=0, decision=None, stop="", result=None, trajectory=[])

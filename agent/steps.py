@@ -6,12 +6,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
+from vidrecall.core.progress import ProgressEvent
 from vidrecall.core.result import Progress, Step
 from vidrecall.agent.state import AgentContext, AgentState
 
 
 class StepRecorder:
-    """Open at the start of a node; `done(...)` returns the state update that appends the Step."""
+    """Open at the start of a node; `done(...)` returns the state update that appends the Step. The Step's
+    detail is recorded as JSON (a Verdict or ZoomTarget passed in becomes its dump), so it reads the same
+    live, in the Answer, and in a resumed session."""
 
     def __init__(self, ctx: AgentContext, state: AgentState, node: str):
         self.meter = ctx.meter.child()
@@ -32,9 +37,9 @@ class StepRecorder:
             captions_added=sum(self.meter.captions_by_level.values()),
             captions_reused=self.meter.captions_reused,
             model_calls=[u.to_dict() for u in self.meter.calls],
-            detail=detail, elapsed_s=round(time.monotonic() - self.started, 3),
+            detail=to_jsonable_python(detail), elapsed_s=round(time.monotonic() - self.started, 3),
         )
-        return {"trajectory": self.previous + [step.model_dump(mode="json")]}
+        return {"trajectory": self.previous + [step]}
 
 
 def short_text(text: str, limit: int = 100) -> str:
@@ -72,3 +77,10 @@ def progress_from_event(chunk: object) -> Progress | None:
     if isinstance(chunk, dict) and isinstance(chunk.get(PROGRESS_KEY), dict):
         return Progress(**chunk[PROGRESS_KEY])
     return None
+
+
+def graph_progress(event: ProgressEvent) -> None:
+    """The progress sink inside a graph run: each event becomes a Progress custom stream event."""
+    what = event.task if event.span is None else f"{event.task} ({event.span.label()})"
+    total = round(event.total) if event.total is not None else None
+    report_progress(what, round(event.done), total)

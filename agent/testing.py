@@ -18,6 +18,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from vidrecall.core.types import CaptionRequest, CaptionResult, Span, Usage
+from vidrecall.tools.captioners.base import ONE_AT_A_TIME
 
 _ROLE = re.compile(r"^#\s*Task:\s*(\w+)", re.M)
 
@@ -60,6 +61,8 @@ class ScriptedCaptioner:
         self.id = f"scripted:{name}"
         self.text_for = text_for or (lambda span, level, instruction: f"{level} view of {span.label()}")
         self.captioned: list[tuple[str, Span, str | None, int]] = []  # (level, span, instruction, frames)
+
+    capacity = ONE_AT_A_TIME
 
     def preflight(self) -> None:
         return None

@@ -1,5 +1,5 @@
-"""The judge's verdict on one answer attempt: what answered, how sure, why. Typed here, dumped to JSON
-in the graph state (`decision`, then `result`), read back with `Verdict.from_state`."""
+"""The judge's verdict on one answer attempt: what answered, how sure, why. The graph state holds it as
+is (`decision`, then `result`); a Step's detail records its JSON dump."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -33,10 +33,3 @@ class Verdict(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)  # the option vote (evidence_vote.Vote.to_dict)
     evidence_spans: list[Evidence] = Field(default_factory=list)
     stop: str = ""  # set by finish: why the loop stopped
-
-    @classmethod
-    def from_state(cls, value: dict | None) -> "Verdict":
-        return cls.model_validate(value or {})
-
-    def to_state(self) -> dict:
-        return self.model_dump(mode="json")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from vidrecall.agent.budget import captions_left
-from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
+from vidrecall.agent.state import AgentContext, AgentState
 from vidrecall.agent.steps import StepRecorder
 from vidrecall.core.types import SPEECH_LEVEL, Span
+from vidrecall.indexing.plans import timeline_grid
 
 
 def make_zoom(*, instruct_children: bool):
@@ -21,7 +22,7 @@ def make_zoom(*, instruct_children: bool):
         rec = StepRecorder(ctx, state, "zoom")
         focus, explored = list(state["focus_ids"]), list(state["explored"])
         zoomed, notes = [], []
-        targets = [ZoomTarget.model_validate(p) for p in state["plan"]]
+        targets = state["plan"]
         for target_plan in targets:
             span, finer = target_plan.span, ctx.config.finer(target_plan.level)
             if finer is None:
@@ -29,7 +30,7 @@ def make_zoom(*, instruct_children: bool):
                 continue
             parent = _node_at(ctx, target_plan.level, span)
             requests = [(span, target_plan.instruction or None)]
-            children = ctx.memory.level_spans(ctx.video, finer.name, within=span)
+            children = timeline_grid(ctx.memory, ctx.video.id, finer.name, within=span)
             if not (len(children) == 1 and children[0].same_as(span, 0.5)):
                 requests += [(child, target_plan.instruction if instruct_children else None) for child in children]
             for number, (target, instruction) in enumerate(requests, 1):
@@ -38,8 +39,9 @@ def make_zoom(*, instruct_children: bool):
                     break
                 rec.progress(f"captioning {number}/{len(requests)} of {span.label()} ({finer.name} {target.label()})",
                              number - 1, len(requests))
-                node, _created = ctx.memory.caption(ctx.video, finer.name, target, instruction=instruction,
-                                                    parent_id=parent.id if parent else None, meter=rec.meter)
+                node, _created = ctx.indexer.caption(ctx.memory, ctx.video.id, finer.name, target, instruction=instruction,
+                                                     parent_id=parent.id if parent else None,
+                                                     run=ctx.run.with_meter(rec.meter))
                 focus.append(node.id)
             if ctx.config.speech.source != "off":  # the span's exact words come with its captions
                 focus += [n.id for n in ctx.memory.nodes(ctx.video.id, SPEECH_LEVEL, span)]

@@ -53,7 +53,7 @@ from vidrecall.core.config import Level, load_config  # noqa: E402
 from vidrecall.core.types import FrameBatch  # noqa: E402
 from vidrecall.memory.embedder import load_embedder  # noqa: E402
 from vidrecall.memory.memory import VideoMemory  # noqa: E402
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe, same_text, text_key  # noqa: E402
+from vidrecall.tools.captioners.ocr.captioner import OcrCaptioner, OcrLine, OcrSettings, dedupe, same_text, text_key  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "media" / "haystack" / "haystack_15min.mp4"
 MUST_READ = {"ukulele strings caption": "daddario", "Sintel title": "sintel"}

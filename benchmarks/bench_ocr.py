@@ -1,7 +1,7 @@
 """OCR captioner speed, same frames, same run:
 - seconds to read a frame (detect at det_side 480, recognise) on onnxruntime vs OpenVINO at f32, one engine
   each, and whether the captions are the same; then OpenVINO with the detector at its default precision
-  (bf16 where the CPU has it; `read_precision`) and whether its caption is the f32 one;
+  (`read_precision: bf16`, computed in bf16 where the CPU has it) and whether its caption is the f32 one;
 - seconds for a look (the same detector at the video's own size, bf16 where the CPU has it) against a read;
 - frames per second of one engine on every core vs the default pool (one engine per core, up to 4,
   reading frames at once);
@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from vidrecall.core.types import CaptionRequest, Span
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings
-from vidrecall.tools.captioners.ocr_runtime import OpenVinoSession, _build_engine, _model_paths, engine_layout, fast_precision
+from vidrecall.tools.captioners.ocr.captioner import OcrCaptioner, OcrSettings
+from vidrecall.tools.captioners.ocr.rapidocr_adapter import OpenVinoSession, model_paths
+from vidrecall.tools.captioners.ocr.runtime import LOOK_PRECISION, _build_engine, engine_layout, run_precision
 from vidrecall.tools.video import VideoReader
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -50,7 +51,7 @@ def scaling_in_numpy(detector, precision: str):
     """The same detector scaling its frames in numpy, as RapidOCR does, before an f32 network input."""
     other = copy.copy(detector)
     del other.get_preprocess  # back to RapidOCR's own
-    other.infer = OpenVinoSession(_model_paths()[0], 1, static_shapes=True, precision=precision)
+    other.infer = OpenVinoSession(model_paths()[0], 1, static_shapes=True, precision=precision)
     return other
 
 
@@ -65,8 +66,9 @@ def scaling_row(batch) -> str:
     engine = _build_engine(OcrSettings(backend="openvino").engine_spec, 1)
     frames = [OcrCaptioner()._bgr(f) for f in batch.frames]
     parts = []
-    for name, detector in (("read", engine.reader.text_det), ("look", engine.look)):  # both at fast_precision()
-        numpy_s, numpy_boxes = seconds_per_detection(scaling_in_numpy(detector, fast_precision()), frames)
+    fast = run_precision(LOOK_PRECISION)  # the default read's and the look's detectors run at it here
+    for name, detector in (("read", engine.reader.text_det), ("look", engine.look)):
+        numpy_s, numpy_boxes = seconds_per_detection(scaling_in_numpy(detector, fast), frames)
         network_s, network_boxes = seconds_per_detection(detector, frames)
         same = sum(a == b for a, b in zip(numpy_boxes, network_boxes))
         parts.append(f"{name} detection {numpy_s:.4f} -> {network_s:.4f} s/frame (x{numpy_s / network_s:.2f}), "
@@ -80,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     engines, threads = engine_layout()
     print(f"{os.cpu_count()} cores: the default pool is {engines} engine(s) x {threads} thread(s)")
-    print(f"detector and gate precision: {fast_precision()}")
+    print(f"detector and gate precision: {LOOK_PRECISION}, computed in {run_precision(LOOK_PRECISION)} here")
     for path, span in SOURCES:
         with VideoReader(path) as r:
             batch = r.sample(span, num_frames=args.frames, max_pixels=200704)
@@ -92,7 +94,7 @@ def main() -> None:
         look = seconds_per_look(batch)
         size = f"{batch.frames[0].shape[1]}x{batch.frames[0].shape[0]}"
         print(f"{path.rsplit('/', 1)[1]:38s} {size}  read: onnxruntime {ort:.3f} s/frame, openvino {ov:.3f} "
-              f"(x{ort / ov:.2f}, same caption: {ort_text == ov_text}), detector at {fast_precision()} {fast:.3f} "
+              f"(x{ort / ov:.2f}, same caption: {ort_text == ov_text}), detector at {run_precision('bf16')} {fast:.3f} "
               f"(x{ov / fast:.2f}, same caption: {fast_text == ov_text})  look {look:.3f} s/frame ({fast / look:.1f}x "
               f"cheaper than a read)  | pool {pool:.3f} s/frame: {fast / pool:.2f}x the frames/s of one engine, "
               f"same caption: {pool_text == fast_text}")

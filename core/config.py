@@ -85,6 +85,7 @@ class Level:
         """How many frames a span of `seconds` gets at this level's density (at least 1)."""
         if self.fps is not None:
             return max(1, int(round(seconds * self.fps)))
+        assert self.frames_per_clip is not None  # validated: exactly one of fps, frames_per_clip is set
         return max(1, int(round(self.frames_per_clip * min(1.0, seconds / self.clip_seconds))))
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 NOISY_LOGGERS = ("transformers", "huggingface_hub", "sentence_transformers", "accelerate", "torch", "httpx",
@@ -69,9 +69,9 @@ def quiet_loading() -> Iterator[None]:
             undo()
 
 
-def _silence_loaded_libraries() -> list:
+def _silence_loaded_libraries() -> list[Callable[[], object]]:
     """Turn off the bars of transformers / huggingface_hub (when importable); the undo functions."""
-    undo = []
+    undo: list[Callable[[], object]] = []
     try:
         import transformers.utils.logging as tf_logging
     except ImportError:
@@ -96,6 +96,6 @@ def _silence_loaded_libraries() -> list:
             return loud(*args, **kwargs)
 
         silent._vidrecall_quiet = True  # type: ignore[attr-defined]
-        gguf.tqdm = silent
+        setattr(gguf, "tqdm", silent)  # as the undo below (to mypy a bare module)
         undo.append(lambda: setattr(gguf, "tqdm", loud))
     return undo

@@ -25,8 +25,11 @@ from vidrecall.core.result import Answer, Cost, Step
 from vidrecall.agent.state import AgentContext
 from vidrecall.evaluation.items import QAItem
 from vidrecall.memory.render import estimate_tokens, render_memory
-from vidrecall.core.accounting import CostMeter
+from vidrecall.core.progress import ProgressSink, silent
+from vidrecall.core.run_context import RunContext
 from vidrecall.core.types import SPEECH_LEVEL, Span, fmt_time
+from vidrecall.indexing.plans import level_grid
+from vidrecall.memory.store import VideoRecord
 
 def default_level(config: Any) -> str:
     return config.levels[1].name if len(config.levels) > 1 else config.levels[0].name
@@ -41,7 +44,8 @@ def uniform_spans(grid: list[Span], n: int) -> list[Span]:
 
 def fit_by_relevance(ranked: list[Any], max_tokens: int) -> list[Any]:
     """The best-ranked nodes whose captions together fit `max_tokens` (a rough per-entry overhead included)."""
-    chosen, used = [], 0
+    chosen: list[Any] = []
+    used = 0
     for node in ranked:
         cost = estimate_tokens(node.text) + 16
         if chosen and used + cost > max_tokens:
@@ -53,24 +57,25 @@ def fit_by_relevance(ranked: list[Any], max_tokens: int) -> list[Any]:
 
 @dataclass
 class _Baseline:
-    qa: Any  # vidrecall.api.VideoQA: its memory, backbones and config are used
+    qa: Any  # vidrecall.api.VideoQA: its memory, indexer, backbones and config are used
     level: str | None = None
-    progress: bool = False
+    progress: ProgressSink = silent
     name: str = ""
 
-    def gather(self, video: Any, level: str, item: QAItem, meter: CostMeter) -> tuple[list, Step]:
+    def gather(self, video: VideoRecord, level: str, item: QAItem, run: RunContext) -> tuple[list, Step]:
         raise NotImplementedError
 
     def answer(self, item: QAItem) -> Answer:
-        meter = CostMeter()
-        memory, config, llm = self.qa.memory, self.qa.config, self.qa.backbones.llm
+        run = RunContext(self.progress)
+        meter = run.meter
+        memory, indexer, config, llm = self.qa.memory, self.qa.indexer, self.qa.config, self.qa.backbones.llm
         video = memory.register(item.video_path)
         level = self.level or default_level(config)
-        nodes, gather_step = self.gather(video, level, item, meter)
+        nodes, gather_step = self.gather(video, level, item, run)
         if config.speech.source != "off":  # what was said, beside the captions the baseline gathered
-            memory.build_speech(video, progress=self.progress, meter=meter)
+            indexer.build_speech(video, run)
             nodes = nodes + memory.nodes(video.id, SPEECH_LEVEL)
-        ctx = AgentContext(config, memory, llm, video, meter, deadline=meter.started + config.budgets.max_seconds)
+        ctx = AgentContext(config, memory, indexer, llm, video, run, deadline=meter.started + config.budgets.max_seconds)
         view = render_view(ctx, nodes)
         started = time.monotonic()
         decision = decide(ctx, "answer", AnswerDecision, meter=meter, question=item.question,
@@ -98,14 +103,14 @@ class UniformBaseline(_Baseline):
     clips: int = 16
     name: str = "uniform"
 
-    def gather(self, video: Any, level: str, item: QAItem, meter: CostMeter) -> tuple[list, Step]:
-        memory = self.qa.memory
+    def gather(self, video: VideoRecord, level: str, item: QAItem, run: RunContext) -> tuple[list, Step]:
+        memory, indexer = self.qa.memory, self.qa.indexer
         started = time.monotonic()
-        spans = uniform_spans(memory.level_spans(video, level), self.clips)
-        made = [memory.caption(video, level, span, meter=meter) for span in spans]
+        spans = uniform_spans(level_grid(memory.config, video.duration, level), self.clips)
+        made = [indexer.caption(memory, video.id, level, span, run=run) for span in spans]
         step = Step(index=0, node="caption", level=level, spans=[(s.start, s.end) for s in spans],
                     message=f"uniform: {len(spans)} evenly spaced {level} clips",
-                    frames_sampled=meter.frames_decoded, captions_added=sum(c for _, c in made),
+                    frames_sampled=run.meter.frames_decoded, captions_added=sum(c for _, c in made),
                     captions_reused=sum(not c for _, c in made), elapsed_s=round(time.monotonic() - started, 3))
         return [node for node, _ in made], step
 
@@ -114,10 +119,10 @@ class UniformBaseline(_Baseline):
 class DenseBaseline(_Baseline):
     name: str = "dense"
 
-    def gather(self, video: Any, level: str, item: QAItem, meter: CostMeter) -> tuple[list, Step]:
+    def gather(self, video: VideoRecord, level: str, item: QAItem, run: RunContext) -> tuple[list, Step]:
         memory, config = self.qa.memory, self.qa.config
         started = time.monotonic()
-        report = memory.build_level(video, level, progress=self.progress, meter=meter)
+        (report,) = self.qa.indexer.build(video, [level], speech=False, run=run).reports
         nodes = memory.nodes(video.id, level)
         how = "every caption"
         if estimate_tokens(render_memory(nodes, video.duration)) > config.context_tokens:

@@ -359,12 +359,13 @@ def build_haystack(clips_dir: str | os.PathLike, out_path: str | os.PathLike, *,
 
     placed_needles = [(n, normalised[n.clip]) for n in needle_list if n.clip in normalised]
     if target_seconds:  # needles that would make the video longer than asked stay out (the first always goes in)
-        fitting, room = [], float(target_seconds)
-        for needle, norm in placed_needles:
+        fitting: list[tuple[Needle, _Normalised]] = []
+        room = float(target_seconds)
+        for candidate, norm in placed_needles:
             if fitting and norm.seconds > room:
-                skipped.append(f"{needle.clip} (no room in a {target_seconds:g}-s video)")
+                skipped.append(f"{candidate.clip} (no room in a {target_seconds:g}-s video)")
                 continue
-            fitting.append((needle, norm))
+            fitting.append((candidate, norm))
             room -= norm.seconds
         placed_needles = fitting
     filler_clips = [(name, normalised[name]) for name in filler_names if name in normalised]
@@ -399,7 +400,7 @@ def build_haystack(clips_dir: str | os.PathLike, out_path: str | os.PathLike, *,
                                          "segments": [dataclasses.asdict(s) for s in segments]}, indent=1))
     qa_path.write_text(json.dumps({"video": out_path.name, "duration_s": round(duration, 3), "questions": questions},
                                   indent=1, ensure_ascii=False))
-    return HaystackSpec(out_path, duration, tuple(size), fps, segments, questions, segments_path, qa_path, skipped)
+    return HaystackSpec(out_path, duration, (size[0], size[1]), fps, segments, questions, segments_path, qa_path, skipped)
 
 
 # --- questions -----------------------------------------------------------------------------------------------
@@ -408,7 +409,8 @@ class _OptionPlacer:
     """Puts the correct option at the letter used least so far (ties broken by the seeded RNG)."""
 
     def __init__(self, rng: random.Random):
-        self.rng, self.used = rng, Counter()
+        self.rng = rng
+        self.used: Counter[int] = Counter()  # how often each option index held the correct answer
 
     def place(self, correct: str, distractors: Sequence[str]) -> tuple[list[str], str]:
         distractors = [d for d in dict.fromkeys(distractors) if d != correct]

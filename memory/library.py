@@ -17,14 +17,21 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from vidrecall.core.errors import first_line
 from vidrecall.core.types import TIME_EPS, Span, fmt_time, stable_hash
+from vidrecall.core.video_files import VIDEO_EXTENSIONS
+from vidrecall.memory.memory import BAD_FILE_ERRORS
+from vidrecall.memory.store import VideoRecord
+
+if TYPE_CHECKING:
+    from vidrecall.memory.memory import VideoMemory
 
 log = logging.getLogger(__name__)
 
-from vidrecall.core.video_files import VIDEO_EXTENSIONS
-from vidrecall.core.errors import first_line
 MANIFEST_NAMES = ("library.json", "library.yaml", "library.yml")
 # DAY1_11094208, and EgoLife's DAY1_A1_JAKE_11094208: the day, any name tokens, then HHMMSS + hundredths
 _EGOLIFE = re.compile(r"DAY(\d+)_(?:[A-Za-z0-9]+_)*?(\d{2})(\d{2})(\d{2})(\d{2})?(?!\d)", re.I)
@@ -49,7 +56,7 @@ class StartTime:
 class LibraryEntry:
     """One file of the library: its memory record and where it sits on the library timeline."""
 
-    record: object  # vidrecall.memory.store.VideoRecord
+    record: VideoRecord
     offset: float  # timeline second at which this file begins
     start: StartTime | None = None
     file: str = ""  # the path as the library names it (a link in the folder stays a link), else the record's
@@ -307,7 +314,7 @@ def build_library(root: str, files: list[tuple[object, StartTime | None, str]], 
     return Library(root, entries, skipped, order_source)
 
 
-def open_library(memory, target, *, on_skip=None) -> Library:
+def open_library(memory: "VideoMemory", target: object, *, on_skip: Callable[[str], None] | None = None) -> Library:
     """Register every video of a folder / glob / list of paths with `memory` and place them on a timeline.
 
     A file that cannot be read is left out with one line in `Library.skipped` (and passed to `on_skip`)."""
@@ -330,14 +337,11 @@ def open_library(memory, target, *, on_skip=None) -> Library:
     else:
         paths, skipped = expand_targets(targets)
         rows = None
-    from vidrecall.tools.video import VideoError
-    from vidrecall.memory.store import MemoryStoreError
-
     records = {}
     for path in paths:  # bad files first, so they cannot spoil the ordering of the good ones
         try:
             records[path] = memory.register(path)
-        except (VideoError, MemoryStoreError, OSError) as exc:
+        except BAD_FILE_ERRORS as exc:
             text = first_line(exc)
             skipped.append(text if str(path) in text else f"{path}: {text}")
     if rows is not None:

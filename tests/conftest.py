@@ -20,7 +20,7 @@ ANNOTATIONS = SHARED / "annotations"
 
 def quoted_texts(caption: str) -> set[str]:
     """The on-screen texts an OCR caption quotes, as letters and digits."""
-    from vidrecall.tools.captioners.ocr import text_key
+    from vidrecall.tools.captioners.ocr.captioner import text_key
 
     return {text_key(t) for t in re.findall(r'"([^"]*)"', caption)}
 

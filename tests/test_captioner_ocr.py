@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from vidrecall.tools.captioners.factory import make_captioner
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrLine, OcrSettings, dedupe, list_by_sureness
-from vidrecall.tools.captioners.ocr_line_memory import LineMemory
-from vidrecall.tools.captioners.ocr_runtime import _build_engine, engine_layout, resolve_backend
-from vidrecall.tools.captioners.visual_facts import dominant_colours, scene_cuts, visual_facts
+from vidrecall.tools.captioners.ocr.captioner import OcrCaptioner, OcrLine, OcrSettings, dedupe, list_by_sureness
+from vidrecall.tools.captioners.ocr.line_memory import LineMemory
+from vidrecall.tools.captioners.ocr.runtime import _build_engine, engine_layout, resolve_backend
+from vidrecall.tools.captioners.ocr.visual_facts import dominant_colours, visual_facts
+from vidrecall.tools.frame_stats import scene_cuts
 from vidrecall.tools.change_sampling import keep_changed
 from vidrecall.tools.video import VideoReader
 from vidrecall.core.types import CaptionRequest, FrameBatch, Span

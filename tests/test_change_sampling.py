@@ -14,7 +14,7 @@ from conftest import HAYSTACK, clip
 from vidrecall.core.config import PROFILES_DIR, Config, ConfigError, Level, load_config
 from vidrecall.core.types import Span
 from vidrecall.memory.memory import VideoMemory
-from vidrecall.tools.captioners.visual_facts import scene_cuts
+from vidrecall.tools.frame_stats import scene_cuts
 from vidrecall.tools.change_sampling import TextPicture, keep_changed, new_text_settled
 from vidrecall.tools.video import VideoReader, resize_to_max_pixels
 

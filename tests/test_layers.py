@@ -5,7 +5,7 @@ every module's imports are read with `ast` (function-level imports too, `if TYPE
 not), so a lazy import that hides a cycle or an upward dependency is caught as well. The rule is the
 one docs/architecture.md states:
 
-    core < tools < memory, prompts < agent < evaluation < roof (everything else in vidrecall/)
+    core < tools < memory, prompts < indexing < agent < evaluation < roof (everything else in vidrecall/)
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ LAYERS = [  # (layer name, import-name prefixes), lowest first; the roof takes e
     ("core", ("vidrecall.core",)),
     ("tools", ("vidrecall.tools",)),
     ("memory/prompts", ("vidrecall.memory", "vidrecall.prompts")),
+    ("indexing", ("vidrecall.indexing",)),
     ("agent", ("vidrecall.agent",)),
     ("evaluation", ("vidrecall.evaluation",)),
 ]

@@ -10,10 +10,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vidrecall.core.types import CaptionRequest, FrameBatch, Span
 from vidrecall.tools.captioners.base import CaptionerError
-from vidrecall.tools.captioners.ocr import OcrCaptioner, OcrSettings, ReadCounts, text_key
-from vidrecall.tools.captioners import ocr_runtime
-from vidrecall.tools.captioners.ocr_runtime import OpenVinoSession, _model_paths, resolve_backend
-from vidrecall.tools.captioners.text_look import REUSE_SECONDS, Box, Reading, plan_reads, same_strokes
+from vidrecall.tools.captioners.ocr import rapidocr_adapter, runtime as ocr_runtime
+from vidrecall.tools.captioners.ocr.captioner import OcrCaptioner, OcrSettings, ReadCounts, text_key
+from vidrecall.tools.captioners.ocr.rapidocr_adapter import OpenVinoSession, model_paths
+from vidrecall.tools.captioners.ocr.runtime import resolve_backend
+from vidrecall.tools.captioners.ocr.text_look import REUSE_SECONDS, Box, Reading, plan_reads, same_strokes
 from vidrecall.tools.change_sampling import keep_changed
 from vidrecall.tools.video import VideoReader
 
@@ -193,16 +194,19 @@ def test_openvino_and_onnxruntime_read_the_same_text():
     assert ov.caption(request).text == ort.caption(request).text
 
 
-def test_the_reads_detector_runs_at_the_fast_precision_and_the_id_says_so():
+def test_the_reads_detector_runs_at_its_precision_setting_and_the_id_names_the_setting_not_the_cpu():
     batch = frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 2)
     fast = OcrCaptioner(OcrSettings(look_side=0, backend="openvino"))
     exact = OcrCaptioner(OcrSettings(look_side=0, backend="openvino", read_precision="f32"))
-    precision = ocr_runtime.fast_precision()
-    assert f":det-{precision}-u8:rec-f32" in fast.id and ":det-f32-u8:rec-f32" in exact.id
-    assert (fast.id != exact.id) == (precision == "bf16")
-    engine = fast._engines()._free.get()
-    fast._engines()._free.put(engine)
-    assert engine.reader.text_det.infer._config["INFERENCE_PRECISION_HINT"] == precision
+    assert OcrSettings().read_precision == "bf16"
+    assert ":det-bf16-u8:rec-f32" in fast.id and ":det-f32-u8:rec-f32" in exact.id  # on any CPU
+    # bf16 is computed in bf16 where this CPU has it, in f32 elsewhere; f32 is f32 everywhere
+    here = "bf16" if rapidocr_adapter.cpu_has_bf16() else "f32"
+    assert ocr_runtime.run_precision("bf16") == here and ocr_runtime.run_precision("f32") == "f32"
+    for captioner, runs_in in ((fast, here), (exact, "f32")):
+        engine = captioner._engines()._free.get()
+        captioner._engines()._free.put(engine)
+        assert engine.reader.text_det.infer._config["INFERENCE_PRECISION_HINT"] == runs_in
     # A caption shown clearly reads the same either way (a pixel's move of a box matters for blurred text)
     request = CaptionRequest(batch, prompt="", level="coarse")
     text = exact.caption(request).text
@@ -212,12 +216,15 @@ def test_the_reads_detector_runs_at_the_fast_precision_and_the_id_says_so():
 def test_a_bad_read_precision_is_refused_by_name_before_any_network_loads(monkeypatch):
     monkeypatch.setattr(ocr_runtime, "_build_engine", lambda *a, **k: pytest.fail("a network loaded"))
     for backend in ("openvino", "onnxruntime"):
-        with pytest.raises(CaptionerError, match="read_precision 'fp16'"):
+        with pytest.raises(CaptionerError, match="read_precision 'fp16' is not one of bf16, f32"):
             OcrCaptioner(OcrSettings(backend=backend, read_precision="fp16"))
+        # "auto" was bf16-where-the-CPU-has-it, in the id too; the id now names the setting
+        with pytest.raises(CaptionerError, match="'auto' is now 'bf16'"):
+            OcrCaptioner(OcrSettings(backend=backend, read_precision="auto"))
 
 
 def test_static_shape_sessions_match_the_dynamic_one_and_keep_a_bounded_number_of_shapes(monkeypatch):
-    det, _ = _model_paths()
+    det, _ = model_paths()
     static, dynamic = OpenVinoSession(det, 1, static_shapes=True), OpenVinoSession(det, 1)
     monkeypatch.setattr(OpenVinoSession, "MAX_SHAPES", 2)
     rng = np.random.default_rng(0)
@@ -227,11 +234,11 @@ def test_static_shape_sessions_match_the_dynamic_one_and_keep_a_bounded_number_o
     assert list(static._requests) == [(1, 3, 64, 128), (1, 3, 64, 96)]  # least recently used went first
     # The first inference ran while compiling, under a lock: two engines' first reads racing to set up
     # pyopenvino's numpy bindings deadlocked a coarse pass once.
-    assert ocr_runtime._openvino_ready
+    assert rapidocr_adapter._openvino_ready
 
 
 def test_a_detector_given_uint8_frames_scales_them_in_the_network_as_rapidocr_does_in_numpy():
-    det, _ = _model_paths()
+    det, _ = model_paths()
     bgr = np.ascontiguousarray(frames_of(clip("vl2_00003491.mp4"), Span(0, 8), 1).frames[0][..., ::-1])
     image = cv2.resize(bgr, (256, 160))  # the detector wants multiples of 32
     scaled = ((image.astype(np.float32) / 255 - 0.5) / 0.5).transpose(2, 0, 1)[np.newaxis]
@@ -260,3 +267,17 @@ def test_what_the_caption_id_says_about_looks_and_runtime():
     assert OcrCaptioner(OcrSettings(max_words=24)).id != OcrCaptioner().id  # the same reads listed otherwise
     with pytest.raises(CaptionerError, match="'tesseract'"):
         resolve_backend("tesseract")
+
+
+def test_other_package_versions_than_the_adapter_was_written_for_are_named_and_moved_internals_refused(
+        monkeypatch, caplog):
+    written = rapidocr_adapter.WRITTEN_FOR
+    monkeypatch.setattr(rapidocr_adapter, "package_version",
+                        lambda name: "9.9" if name == "openvino" else written[name])
+    with caplog.at_level("WARNING", logger=rapidocr_adapter.__name__):
+        lines = rapidocr_adapter.check_versions.__wrapped__(True)  # not the process's cached answer
+    assert len(lines) == 1 and "openvino 9.9 is installed" in lines[0] and written["openvino"] in lines[0]
+    assert [r.getMessage() for r in caplog.records] == list(lines)
+    assert rapidocr_adapter.check_versions.__wrapped__(False) == ()  # onnxruntime engines do not use openvino
+    with pytest.raises(CaptionerError, match="has no session, resize_norm_img"):
+        rapidocr_adapter.RememberingRecogniser(object(), None)

@@ -2,11 +2,12 @@
 from the last kept one, and at least one every `min_keep_seconds`.
 
 The signature is a 16x16 grey thumbnail (box-averaged, so noise and compression artefacts wash out) plus
-the colour histogram visual_facts uses to find cuts. Two frames differ when the mean absolute difference
-of their thumbnails exceeds the threshold (0-1) or a share (`relative`) of the pictures'
-contrast (a new text card on black, a title fading in on a still), or when their colours differ as much as
-at a scene cut (a cut between equally bright shots). A cut, a new slide or a caption appearing over
-a still shot changes the thumbnail by 0.1-0.3; a talking head or a parked camera by under 0.02.
+the colour histogram scene cuts are found with (tools/frame_stats.py, as the OCR captioner's visual facts
+find them). Two frames differ when the mean absolute difference of their thumbnails exceeds the threshold
+(0-1) or a share (`relative`) of the pictures' contrast (a new text card on black, a title fading in on a
+still), or when their colours differ as much as at a scene cut (a cut between equally bright shots). A
+cut, a new slide or a caption appearing over a still shot changes the thumbnail by 0.1-0.3; a talking head
+or a parked camera by under 0.02.
 
 A line of text replacing another over a still shot (lyrics, subtitles, a dialog's readout) or a title
 over a still sky barely moves a 16x16 thumbnail, so with `text` a frame is also kept when its words
@@ -30,7 +31,7 @@ from PIL import Image
 
 from vidrecall.core.config import Level
 from vidrecall.core.types import FrameBatch, Span
-from vidrecall.tools.captioners.visual_facts import CUT_THRESHOLD, colour_histogram
+from vidrecall.tools import frame_stats
 from vidrecall.tools.video import resize_to_max_pixels
 
 SIGNATURE_SIDE = 16
@@ -85,14 +86,14 @@ class TextPicture:
 @dataclass(frozen=True)
 class Signature:
     grey: np.ndarray  # (16, 16) float32 in [0, 1]
-    colours: np.ndarray  # normalised joint RGB histogram (visual_facts' cut detector)
+    colours: np.ndarray  # normalised joint RGB histogram (frame_stats' cut detector)
     text: TextPicture | None = None
 
 
 def signature(frame: np.ndarray, *, text: bool = False) -> Signature:
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)  # once, for the thumbnail and the text picture
     thumb = Image.fromarray(grey).resize((SIGNATURE_SIDE, SIGNATURE_SIDE), Image.Resampling.BOX)
-    return Signature(np.asarray(thumb, dtype=np.float32) / 255.0, colour_histogram(frame),
+    return Signature(np.asarray(thumb, dtype=np.float32) / 255.0, frame_stats.colour_histogram(frame),
                      TextPicture(grey) if text else None)
 
 
@@ -150,7 +151,7 @@ def changed(a: Signature, b: Signature, threshold: float, relative: float) -> bo
 
 
 def is_cut(a: Signature, b: Signature) -> bool:
-    return 0.5 * float(np.abs(a.colours - b.colours).sum()) > CUT_THRESHOLD
+    return frame_stats.is_cut(a.colours, b.colours)
 
 
 @dataclass

@@ -97,6 +97,7 @@ def sample_times(span: Span, fps: float | None = None, num_frames: int | None = 
             if count == 1 and span.duration * fps < 1:
                 return [span.mid]
             return [span.start + (i + 0.5) / fps for i in range(count)]
+    assert num_frames is not None  # fps alone returned above
     step = span.duration / num_frames
     return [span.start + (i + 0.5) * step for i in range(num_frames)]
 
@@ -173,7 +174,14 @@ def _reason(exc: BaseException) -> str:
 def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
     if not container.streams.video:
         raise VideoError(f"{path}: has no video stream (audio or data only?)")
-    return container.streams.best("video") or container.streams.video[0]
+    best = container.streams.best("video")
+    return best if isinstance(best, av.video.stream.VideoStream) else container.streams.video[0]
+
+
+def _pts(frame: av.VideoFrame) -> int:
+    """A decoded frame's pts: PyAVDecoder gives out only frames that have one (see _decoded)."""
+    assert frame.pts is not None
+    return frame.pts
 
 
 def _rotation_of(packet: av.Packet) -> int | None:
@@ -314,7 +322,7 @@ class PyAVDecoder:
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
         container = _open_container(self.path)
-        stream = next(s for s in container.streams if s.index == self.timeline.stream_index)
+        stream = next(s for s in container.streams.video if s.index == self.timeline.stream_index)
         context = stream.codec_context
         stream.thread_type = "AUTO" if (context.width or 0) * (context.height or 0) >= FRAME_THREADS_MIN_PIXELS else "SLICE"
         return container, stream
@@ -333,7 +341,7 @@ class PyAVDecoder:
         (pts is behind, or a long way ahead: seek)."""
         if self._frames is None:
             return False
-        here = self._held.pts if self._held is not None else self._position
+        here = _pts(self._held) if self._held is not None else self._position
         if here > pts or (here == pts and self._held is None):
             return False
         key = self._keyframe_before(pts)
@@ -346,6 +354,7 @@ class PyAVDecoder:
         """Read packets without decoding up to the keyframe at `key`, and decode from it; the frames between
         are never needed, and decoding from a keyframe gives the frames a seek to it would."""
         self._held = None
+        assert self._packets is not None  # _seek() sets it with _frames
         for packet in self._packets:
             if packet.is_keyframe and self._last_key_read >= key:
                 if self._last_key_read > key:  # not the keyframe the scan found: start over from a seek
@@ -379,6 +388,8 @@ class PyAVDecoder:
             log.warning("%s: cannot read on (%s)", self.path, _reason(exc))
 
     def _decoded(self, first: av.Packet | None = None) -> Iterator[av.VideoFrame]:
+        """The frames decoded from _packets (from `first`, then _packets); only frames with a pts."""
+        assert self._packets is not None  # _seek() sets it before decoding starts
         packets = self._packets if first is None else itertools.chain([first], self._packets)
         for packet in packets:
             try:
@@ -389,13 +400,14 @@ class PyAVDecoder:
 
     def _next_frame(self) -> av.VideoFrame | None:
         if self._held is not None:
-            frame, self._held = self._held, None
-            return frame
+            held, self._held = self._held, None
+            return held
+        assert self._frames is not None  # positioned by _go_forward_to() or _seek() first
         frame = next(self._frames, None)
         if frame is None:
             self._frames = None  # end of stream: the next request seeks
         else:
-            self._position = frame.pts
+            self._position = _pts(frame)
         return frame
 
     def decode(self, indices: list[int], *, stand_ins_until: int | None = None) -> Iterator[tuple[int, np.ndarray | None]]:
@@ -407,18 +419,18 @@ class PyAVDecoder:
             if not self._go_forward_to(wanted):
                 self._seek(self._keyframe_before(wanted))
             frame = self._next_frame()
-            while frame is not None and frame.pts < wanted:
+            while frame is not None and _pts(frame) < wanted:
                 frame = self._next_frame()
-            if frame is not None and frame.pts > wanted:  # the wanted frame never came out
+            if frame is not None and _pts(frame) > wanted:  # the wanted frame never came out
                 limit = int(self.timeline.pts[indices[n + 1]]) if n + 1 < len(indices) else stand_ins_until
-                if limit is not None and frame.pts < limit:
-                    index = self._frame_number(frame.pts)  # the next decoded frame stands in for it
+                if limit is not None and _pts(frame) < limit:
+                    index = self._frame_number(_pts(frame))  # the next decoded frame stands in for it
                 else:
                     self._held, frame = frame, None
             yield index, None if frame is None else self._to_rgb(frame)
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        colour = self.timeline.colour_at(frame.pts)
+        colour = self.timeline.colour_at(_pts(frame))
         if colour is None:
             return self._rgb.reformat(frame, format="rgb24").to_ndarray()
         # The stream's own colour for this frame, not FFmpeg's label, which in a file whose parameter sets

@@ -10,7 +10,7 @@ The CLI, the notebooks and the evaluation harness are thin shells over this obje
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,23 @@ from typing import Any
 from vidrecall.agent.graph import build_graph
 from vidrecall.agent.options import parse_options
 from vidrecall.agent.strategies import get_strategy
-from vidrecall.agent.steps import progress_from_event
+from vidrecall.agent.steps import graph_progress, progress_from_event
 from vidrecall.tools.llm.degenerate import clean_answer
 from vidrecall.core.result import Answer, Cost, Evidence, Progress, Step
 from vidrecall.session import ChatSession, new_session_id, open_checkpointer
-from vidrecall.agent.state import AgentContext, fresh_question_state
+from vidrecall.agent.state import AgentContext, AgentState, fresh_question_state
+from vidrecall.agent.verdict import Verdict
 from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.local_transformers import load_local_weights
 from vidrecall.tools.llm.structured import LLMCallError
+from vidrecall.core.progress import ProgressSink, TqdmBars
+from vidrecall.core.run_context import RunContext
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.indexing.reports import FileIndexResult
+from vidrecall.indexing.targets import open_target
 from vidrecall.memory.library import is_library_target
-from vidrecall.memory.library_memory import open_target
+from vidrecall.memory.memory import VideoMemory
 
 MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): every LLM call carries the question
 
@@ -36,7 +42,7 @@ MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): 
 class VideoQA:
     def __init__(self, profile: str = "offline", *, llm=None, vlm=None, embedder=None, store_dir=None,
                  strategy: str | None = None, config: Config | None = None, callbacks: list | None = None,
-                 cache_given_llm: bool = False, **overrides: Any):
+                 cache_given_llm: bool = False, progress: ProgressSink | None = None, **overrides: Any):
         changes = {"strategy": strategy, "store_dir": str(store_dir) if store_dir else None, **overrides}
         if config is None:
             config = load_config(profile, **changes)
@@ -46,8 +52,12 @@ class VideoQA:
         from vidrecall.backbones import BackboneChoices, with_backbone_choices
 
         # Spec strings become part of the config (merged with its options); model objects are used as given.
-        self.config = with_backbone_choices(config, BackboneChoices(llm=llm if isinstance(llm, str) else None,
-                                                                    vlm=vlm if isinstance(vlm, str) else None))
+        if isinstance(llm, str) or isinstance(vlm, str):
+            config = with_backbone_choices(config, BackboneChoices(llm=llm if isinstance(llm, str) else None,
+                                                                   vlm=vlm if isinstance(vlm, str) else None))
+        self.config = config
+        # where indexing progress goes (a tqdm bar per task by default; vidrecall.core.progress.silent: none)
+        self.progress: ProgressSink = progress or TqdmBars()
         self._given = {"llm": None if isinstance(llm, str) else llm, "vlm": None if isinstance(vlm, str) else vlm,
                        "embedder": embedder}
         self._graphs: dict[bool, Any] = {}
@@ -61,7 +71,7 @@ class VideoQA:
             return self
         b = self.backbones
         return VideoQA(config=self.config.replace(strategy=strategy), llm=b.llm, vlm=b.captioner,
-                       embedder=b.embedder)
+                       embedder=self.memory.embedder, progress=self.progress)
 
     # --- lazily built parts ---------------------------------------------------------------------
     @cached_property
@@ -85,11 +95,14 @@ class VideoQA:
             check_can_chat(b.llm)
 
     @cached_property
-    def memory(self):
-        from vidrecall.memory.memory import VideoMemory
+    def memory(self) -> VideoMemory:
+        """The store; reading it loads no model (the embedder loads on the first search)."""
+        return VideoMemory(self.config, self._given["embedder"], store_dir=self.config.store_path, progress=self.progress)
 
-        return VideoMemory(self.config, self.backbones.captioner, self.backbones.embedder,
-                           store_dir=self.config.store_path)
+    @cached_property
+    def indexer(self) -> Indexer:
+        """Builds the memory (the captioner loads here)."""
+        return Indexer(self.memory, self.backbones.captioner)
 
     @cached_property
     def _checkpointer(self):
@@ -102,19 +115,12 @@ class VideoQA:
         return self._graphs[persistent]
 
     # --- public API ---------------------------------------------------------------------------------
-    def index(self, video: str | Path, levels=("coarse",), progress: bool = True):
-        """Caption `video` at each of `levels` (resumable; cached clips cost nothing). Returns the last
-        level's IndexReport."""
-        return list(self.index_levels(video, levels, progress))[-1]
-
-    def index_levels(self, video: str | Path, levels=("coarse",), progress: bool = True,
-                     on_progress=None) -> Iterator:
-        """As `index`, yielding each level's IndexReport as that level is done. `on_progress` gets a
-        vidrecall.memory.pipeline.LevelProgress (level, done, total, clip span) as clips finish."""
-        record = self.memory.register(video)
-        for level in levels:
-            yield self.memory.build_level(record, level, progress=progress, on_progress=on_progress)
-        self.memory.build_speech(record, progress=progress)  # no-op unless config.speech is on
+    def index(self, video: str | Path, levels: Sequence[str] = ("coarse",), *,
+              progress: ProgressSink | None = None) -> FileIndexResult:
+        """Caption `video` at each of `levels`, then its speech (resumable; cached clips cost nothing): the
+        per-level IndexReports in `.reports`. A bad file raises VideoError (one line). `progress` gets the
+        ProgressEvents (default: this VideoQA's sink)."""
+        return self.indexer.build(video, levels, run=RunContext(progress or self.progress))
 
     def ask(self, video: str | Path, question: str, options: list[str] | None = None, *,
             session_id: str | None = None, config: dict | None = None) -> Answer:
@@ -135,13 +141,14 @@ class VideoQA:
         load_local_weights(self.backbones.llm)  # before the question's clock: a load cannot stop at a deadline
         meter = CostMeter()
         # one file, or a library (folder / glob / list / Library) seen as one timeline
-        memory, record = open_target(self.memory, target, self.config.levels[0].name, meter)
+        memory, record = open_target(self.indexer, target, self.config.levels[0].name,
+                                     RunContext(self.progress, meter))
         # The time budget bounds the question's wall time: no model call outlives it.
-        ctx = AgentContext(self.config, memory, self.backbones.llm, record, meter,
-                           deadline=meter.started + self.config.budgets.max_seconds)
+        ctx = AgentContext(self.config, memory, self.indexer, self.backbones.llm, record,
+                           RunContext(graph_progress, meter), deadline=meter.started + self.config.budgets.max_seconds)
         thread = session_id or new_session_id()
         run = _run_config(config, self.callbacks, thread, 20 + 4 * self.config.budgets.max_iterations)
-        final: dict = {}
+        final: AgentState = fresh_question_state(question, options)  # until the graph's first values
         failure: str | None = None
         try:
             for mode, chunk in self._graph(session_id is not None).stream(
@@ -156,12 +163,12 @@ class VideoQA:
                         yield progress
                     continue
                 for update in chunk.values():
-                    if update and update.get("trajectory"):
-                        yield Step(**update["trajectory"][-1])
+                    if update and update.get("trajectory"):  # a node's update; its Step is the last
+                        yield update["trajectory"][-1]
         except LLMCallError as exc:  # the model never answered: an error outcome, not a fallback answer
             failure = str(exc)
         answer = _answer(final, question, options, record, meter, self.config.strategy, session_id,
-                         cite=getattr(memory, "cite", None))
+                         cite=memory.cite)
         yield answer.model_copy(update={"notes": notes, "error": failure}) if failure or notes else answer
 
     def chat(self, video: str | Path, session_id: str | None = None) -> ChatSession:
@@ -180,6 +187,8 @@ class VideoQA:
         return list((snapshot.values or {}).get("history") or [])
 
     def close(self) -> None:
+        if "indexer" in self.__dict__:
+            self.indexer.close()
         if "memory" in self.__dict__:
             self.memory.close()
         if "_checkpointer" in self.__dict__:
@@ -228,16 +237,14 @@ def _checked(question: str, options: list[str] | None) -> tuple[str, list[str]]:
     return question.strip(), list(options or [])
 
 
-def _answer(state: dict, question: str, options: list[str], record, meter: CostMeter, strategy: str,
+def _answer(state: AgentState, question: str, options: list[str], record, meter: CostMeter, strategy: str,
             session_id: str | None, cite=None) -> Answer:
-    r = state.get("result") or {}
-    spans = [cite(e) for e in r.get("evidence_spans", [])] if cite else r.get("evidence_spans", [])
+    verdict = state["result"] or Verdict()  # None: the graph stopped before finish (the model never replied)
+    evidence = [Evidence(**cite(e.model_dump())) for e in verdict.evidence_spans] if cite else verdict.evidence_spans
     return Answer(
-        question=question, options=options, answer=clean_answer(r.get("answer", "")), option=r.get("option"),
-        confidence=float(r.get("confidence", 0.0)), forced=bool(r.get("forced")),
-        decided_by=r.get("decided_by", ""), reason=r.get("reason", ""), stop=r.get("stop", ""),
-        evidence=[Evidence(**e) for e in spans],
-        trajectory=[Step(**s) for s in state.get("trajectory") or []],
+        question=question, options=options, answer=clean_answer(verdict.answer), option=verdict.option,
+        confidence=verdict.confidence, forced=verdict.forced, decided_by=verdict.decided_by, reason=verdict.reason,
+        stop=verdict.stop, evidence=evidence, trajectory=state["trajectory"],
         cost=Cost(**meter.summary()), video=str(record.path), video_id=record.id, strategy=strategy,
         session_id=session_id,
     )

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from vidrecall.cli.common import console as text_console, print_answer, stream_answer, styled
 
@@ -76,11 +77,15 @@ def run_demo(clips: Path, out: Path, profile: str = "offline", store_dir: str | 
     video, questions = build_sample(clips, out)
     console.print(f"{video}")
     answers = []
-    with VideoQA(profile, **({"store_dir": store_dir} if store_dir else {})) as qa:
+    where: dict[str, Any] = {"store_dir": store_dir} if store_dir else {}
+    with VideoQA(profile, **where) as qa:
         console.rule("2. index (coarse level, and speech)")
-        report = qa.index(str(video))
-        console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
-                      f"{report.seconds:.1f} s")
+        indexed = qa.index(str(video))
+        for report in indexed.reports:
+            console.print(f"{report.level}: {report.clips} clips, {report.created} captioned, {report.reused} reused, "
+                          f"{report.seconds:.1f} s")
+        for speech in indexed.speech:
+            console.print(f"speech ({speech.source}): {speech.status}, {speech.segments} segments")
         for number, (question, options, right) in enumerate(questions, start=3):
             console.rule(f"{number}. ask")
             console.print(styled(("Q:", "bold"), " ", question))

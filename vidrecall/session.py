@@ -11,6 +11,7 @@ from vidrecall.core import sqlite_files
 from vidrecall.core.result import Answer, Step
 
 if TYPE_CHECKING:
+    from vidrecall.agent.state import Turn
     from vidrecall.api import VideoQA
 
 SESSIONS_DB = "sessions.db"
@@ -18,13 +19,20 @@ DAMAGE_CONSEQUENCE = "earlier chat sessions cannot be resumed; new ones start fr
 
 
 def open_checkpointer(store_dir: Path):
-    """A SqliteSaver on <store>/sessions.db (one connection, shared by the sessions of one VideoQA)."""
+    """A SqliteSaver on <store>/sessions.db (one connection, shared by the sessions of one VideoQA).
+
+    Its serializer stores the state's pydantic models (Verdict, Step, ZoomTarget) as (module, class, fields)
+    and rebuilds them on load; they are its msgpack allowlist (agent.state.checkpoint_types), so a resumed
+    session gets the same types back, with no "unregistered type" warning, and nothing else is imported."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
     from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from vidrecall.agent.state import checkpoint_types
 
     path = Path(store_dir) / SESSIONS_DB
     # Private (0600), WAL, busy timeout, quick_check (DamagedDatabase): see vidrecall.core.sqlite_files.
     conn = sqlite_files.connect(path, consequence=DAMAGE_CONSEQUENCE, autocommit=False)
-    saver = SqliteSaver(conn)
+    saver = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types()))
     sqlite_files.retry_locked(saver.setup, path)
     return saver
 
@@ -55,6 +63,6 @@ class ChatSession:
         return self.qa.stream(self.video, question, options, session_id=self.session_id)
 
     @property
-    def history(self) -> list[dict]:
-        """Earlier turns of this session (question, options, answer, confidence), oldest first."""
+    def history(self) -> list[Turn]:
+        """Earlier turns of this session (question, options, answer, confidence: plain dicts), oldest first."""
         return self.qa.session_history(self.session_id)

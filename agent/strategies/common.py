@@ -7,9 +7,8 @@ from langgraph.runtime import Runtime
 from vidrecall.agent.budget import spent_budget
 from vidrecall.agent.memory_view import MemoryView, load_nodes, question_query, recall_nodes, render_view
 from vidrecall.agent.options import parse_options
-from vidrecall.agent.state import AgentContext, AgentState
+from vidrecall.agent.state import AgentContext, AgentState, Turn
 from vidrecall.agent.steps import StepRecorder, short_text
-from vidrecall.agent.verdict import Verdict
 from vidrecall.core.types import Span, fmt_time
 
 # The captioner's instruction is the LLM's text; a small model can ramble, and it rides on every caption call.
@@ -20,7 +19,7 @@ def prompt_values(ctx: AgentContext, state: AgentState, view: MemoryView) -> dic
     """What every agent prompt gets: the question, lettered options, the memory, the conversation so far."""
     return {"question": state["question"], "options": [o.label for o in parse_options(state["options"])],
             "memory": view.text, "duration": round(ctx.duration, 1), "duration_label": fmt_time(ctx.duration),
-            "history": state.get("history") or [], "clip_count": len(view.clips)}
+            "history": state["history"], "clip_count": len(view.clips)}
 
 
 def query_of(state: AgentState) -> str:
@@ -58,7 +57,7 @@ def recall(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "recall")
     nodes, how = recall_nodes(ctx, query_of(state))
-    earlier = [n.id for n in load_nodes(ctx, [i for t in state.get("history") or [] for i in t.get("focus_ids", [])])
+    earlier = [n.id for n in load_nodes(ctx, [i for turn in state["history"] for i in turn["focus_ids"]])
                if n.video_id == ctx.video.id]  # a session may move between videos
     ids = list(dict.fromkeys([n.id for n in nodes] + earlier))
     levels = sorted({n.level for n in nodes})
@@ -74,12 +73,10 @@ def after_localize(state: AgentState) -> str:
 def finish(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "finish")
-    verdict = Verdict.from_state(state["decision"])
-    verdict.stop = state["stop"] or "confident"
-    turn = {"question": state["question"], "options": state["options"], "answer": verdict.answer,
-            "confidence": verdict.confidence, "focus_ids": list(state["focus_ids"]),
-            "explored": list(state["explored"])}
+    verdict = state["decision"].model_copy(update={"stop": state["stop"] or "confident"})
+    turn = Turn(question=state["question"], options=state["options"], answer=verdict.answer,
+                confidence=verdict.confidence, focus_ids=list(state["focus_ids"]), explored=list(state["explored"]))
     message = f"answer: {short_text(verdict.answer) or '—'} (confidence {verdict.confidence:.2f}, by {verdict.decided_by or '?'}"
     message += f"; {verdict.stop})" if verdict.stop != "confident" else ")"
-    return {"result": verdict.to_state(), "stop": verdict.stop, "history": [turn],
+    return {"result": verdict, "stop": verdict.stop, "history": [turn],
             **rec.done(message, decided_by=verdict.decided_by)}

@@ -26,7 +26,6 @@ from vidrecall.agent.strategies.base import Strategy
 from vidrecall.agent.time_questions import TimeQuestion, time_question
 from vidrecall.agent.strategies.common import (after_localize, captioner_instruction, current_view, explored_spans,
                                                finish, prompt_values, query_of, recall, seconds_label, stop_reason)
-from vidrecall.agent.verdict import Verdict
 from vidrecall.agent.zoom import make_zoom
 
 
@@ -51,9 +50,8 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         message += "; the time budget ran out before the model replied"
     elif not got.ok:
         message += f"; malformed model output after {got.attempts} attempts"
-    decision = verdict.to_state()
-    return {"decision": decision, **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans],
-                                            decision=decision, parsed=got.ok, attempts=got.attempts)}
+    return {"decision": verdict, **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans],
+                                           decision=verdict, parsed=got.ok, attempts=got.attempts)}
 
 
 def _timed_step(rec: StepRecorder, located: Located, kind: TimeQuestion, lead: str = "answer", **extra) -> dict:
@@ -61,16 +59,15 @@ def _timed_step(rec: StepRecorder, located: Located, kind: TimeQuestion, lead: s
     verdict = located.verdict
     message = (f"{lead} {short_text(verdict.answer)} at confidence {verdict.confidence:.2f} (by comparing times: "
                f"{verdict.reason}{'' if verdict.grounded else '; not every time is backed by a text naming it'})")
-    decision = verdict.to_state()
     cited = {key: [(s.start, s.end) for s in spans] for key, spans in located.cited.items()}
-    return {"decision": decision, **extra,
-            **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans], decision=decision,
+    return {"decision": verdict, **extra,
+            **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans], decision=verdict,
                        time_question=kind.value, located=cited, parsed=located.parsed, attempts=located.attempts)}
 
 
 def after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
     ctx = runtime.context
-    if Verdict.from_state(state["decision"]).confidence >= ctx.config.confidence_threshold:
+    if state["decision"].confidence >= ctx.config.confidence_threshold:
         return "finish"
     if spent_budget(ctx.config.budgets, ctx.meter, state["iteration"]):
         return "final"
@@ -101,13 +98,12 @@ def localize(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     targets = [ZoomTarget(start=u.span.start, end=u.span.end, level=u.level, instruction=instruction,
                           source="question time" if u in pinned else "llm" if u in snapped.kept else "retrieval")
                for u in picks]
-    plan = [t.model_dump(mode="json") for t in targets]
     message = "look closer at " + ", ".join(f"{t.level} {t.span.label()} ({t.source})" for t in targets)
     dropped = snapped.dropped + [{"clip": c, "why": "no such clip number"} for c in bad_clips]
     # Spans the model got wrong stay in the step's detail ("dropped"); the live line is about where we look.
-    return {"plan": plan, **rec.done(message, spans=[(t.start, t.end) for t in targets],
-                                     level=targets[0].level if targets else None, plan=plan, dropped=dropped,
-                                     retrieval_top=top_scores, parsed=got.ok, llm_instruction=d.instruction)}
+    return {"plan": targets, **rec.done(message, spans=[(t.start, t.end) for t in targets],
+                                        level=targets[0].level if targets else None, plan=targets, dropped=dropped,
+                                        retrieval_top=top_scores, parsed=got.ok, llm_instruction=d.instruction)}
 
 
 def final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
@@ -122,14 +118,13 @@ def final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
             return _timed_step(rec, located, kind, lead=f"{reason}: forced answer", stop=reason)
     got = decide(ctx, "final_answer", FinalDecision, meter=rec.meter, **prompt_values(ctx, state, view))
     d: FinalDecision = got.value
-    earlier = Verdict.from_state(state["decision"]).llm.confidence
+    earlier = state["decision"].llm.confidence
     claim = LlmClaim(d.answer, earlier, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok,
                      quote=d.evidence)
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=True,
                     settings=JudgeSettings.of(ctx.config))
     message = f"{reason}: forced answer {short_text(verdict.answer) or '—'} (by {verdict.decided_by})"
-    decision = verdict.to_state()
-    return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}
+    return {"decision": verdict, "stop": reason, **rec.done(message, decision=verdict, parsed=got.ok)}
 
 
 STRATEGY = Strategy(

@@ -29,9 +29,9 @@ from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.agent.strategies.base import Strategy
 from vidrecall.agent.strategies.common import (after_localize, captioner_instruction, current_view, explored_spans,
                                                finish, prompt_values, query_of, recall, seconds_label, stop_reason)
-from vidrecall.agent.verdict import Verdict
 from vidrecall.agent.zoom import make_zoom
 from vidrecall.core.types import Span
+from vidrecall.indexing.plans import timeline_grid
 
 
 def _settings(ctx: AgentContext) -> JudgeSettings:
@@ -59,13 +59,12 @@ def lucy_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     message = f"{'coarse ' if coarse_only else ''}answer {short_text(d.answer)!r}, confident: {verdict.confidence >= 1.0}"
     if by_evidence:
         message += f" (decided by {verdict.decided_by}: {short_text(verdict.answer)})"
-    decision = verdict.to_state()
-    return {"decision": decision, **rec.done(message, spans=list(d.time_period), decision=decision, parsed=got.ok)}
+    return {"decision": verdict, **rec.done(message, spans=list(d.time_period), decision=verdict, parsed=got.ok)}
 
 
 def lucy_after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
     ctx = runtime.context
-    if Verdict.from_state(state["decision"]).confidence >= 1.0:
+    if state["decision"].confidence >= 1.0:
         return "finish"
     if not state["filtered"]:
         return "filter"
@@ -84,7 +83,7 @@ def lucy_filter(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     got = decide(ctx, "videolucy_filter", LucyFilter, meter=rec.meter, **prompt_values(ctx, state, view))
     d: LucyFilter = got.value
     coarse = ctx.config.levels[0].name
-    clips = ctx.memory.level_spans(ctx.video, coarse)
+    clips = timeline_grid(ctx.memory, ctx.video.id, coarse)
     snapped = snap_all(list(d.time_periods)[:2], [Unit(c, coarse) for c in clips], ctx.duration)
     if not (d.flag and snapped.kept):
         why = "the model says two periods cannot answer it" if not d.flag else "its periods match no clip"
@@ -122,10 +121,9 @@ def lucy_localize(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     instruction = captioner_instruction(d.instruction, f"Describe everything relevant to: {state['question']}")
     target = ZoomTarget(start=unit.span.start, end=unit.span.end, level=unit.level, instruction=instruction,
                         source=source)
-    plan = [target.model_dump(mode="json")]
     message = f"look closer at {unit.level} {unit.span.label()} ({source})"
-    return {"plan": plan, **rec.done(message, spans=[(unit.span.start, unit.span.end)], level=unit.level, plan=plan,
-                                     dropped=snapped.dropped, parsed=got.ok)}
+    return {"plan": [target], **rec.done(message, spans=[(unit.span.start, unit.span.end)], level=unit.level,
+                                         plan=[target], dropped=snapped.dropped, parsed=got.ok)}
 
 
 def lucy_final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
@@ -141,8 +139,7 @@ def lucy_final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=True,
                     settings=_settings(ctx))
     message = f"{reason}: forced answer {short_text(verdict.answer) or '—'} (by {verdict.decided_by})"
-    decision = verdict.to_state()
-    return {"decision": decision, "stop": reason, **rec.done(message, decision=decision, parsed=got.ok)}
+    return {"decision": verdict, "stop": reason, **rec.done(message, decision=verdict, parsed=got.ok)}
 
 
 STRATEGY = Strategy(

@@ -77,7 +77,7 @@ def load_items(format: str, path: str | os.PathLike, video_dir: str | os.PathLik
         seen.add(entry.id)
         if not entry.answer and entry.question_type != "grounding":
             result.unlabelled.append(entry.id)
-        found = resolver.find(str(entry.extra.get("video_file") or ""), entry.video_id)
+        found: Path | str | None = resolver.find(str(entry.extra.get("video_file") or ""), entry.video_id)
         if not found and fmt.find_video is not None and video_dir is not None:
             found = fmt.find_video(entry, Path(video_dir))
         if found:

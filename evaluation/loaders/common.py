@@ -138,10 +138,11 @@ def multiple_choice_problem(item: QAItem) -> str | None:
     if not item.question.strip():
         return "empty question"
     letters = [option_letter(o) for o in item.options]
-    if None in letters or letters != list(LETTERS[:len(letters)]):
+    lettered = LETTERS[:len(letters)]
+    if letters != list(lettered):  # an option without a letter (None) never matches
         return f"options are not lettered A, B, C, ... ({item.options[:2]}...)"
     if item.answer and item.answer not in letters:
-        return f"answer {item.answer!r} is not one of the {len(letters)} options {''.join(letters)}"
+        return f"answer {item.answer!r} is not one of the {len(letters)} options {lettered}"
     return None
 
 

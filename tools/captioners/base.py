@@ -1,6 +1,7 @@
 """The captioner interface: frames + timestamps + instruction -> text, with usage recorded."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from vidrecall.core.types import CaptionRequest, CaptionResult
@@ -10,6 +11,18 @@ class CaptionerError(RuntimeError):
     """A captioner could not run (bad model path, unreachable server); one line, with the fix."""
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """How a captioner takes work: `in_flight` requests at once (an API server: one clip each, run in
+    parallel), each of `per_call` clips (a local model batching clips into one forward pass)."""
+
+    in_flight: int = 1
+    per_call: int = 1
+
+
+ONE_AT_A_TIME = Capacity()
+
+
 @runtime_checkable
 class Captioner(Protocol):
     """Anything that captions frames.
@@ -17,12 +30,13 @@ class Captioner(Protocol):
     `id` names the model and every setting that changes its output; it is part of the memory cache key,
     so two captioners with the same id must caption the same frames the same way.
 
-    Capacity (read by memory/pipeline.py, both optional): `max_concurrency` — requests it takes at once
-    (API captioners; the pipeline runs that many `caption` calls in parallel), else `batch_size` — clips
-    per `caption_batch` call (local models; one call at a time, batches filled from the decode queue).
+    `capacity` says how the indexing engines feed it (vidrecall.indexing).
     """
 
     id: str
+
+    @property
+    def capacity(self) -> Capacity: ...
 
     def caption(self, request: CaptionRequest) -> CaptionResult: ...
 
@@ -35,6 +49,8 @@ class Captioner(Protocol):
 
 class BatchByLoop:
     """Mixin: caption_batch as a loop over caption, for backends with no native batching."""
+
+    capacity = ONE_AT_A_TIME
 
     def caption_batch(self, requests: list[CaptionRequest]) -> list[CaptionResult]:
         return [self.caption(r) for r in requests]  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from vidrecall.tools.captioners.base import Captioner
+from vidrecall.tools.captioners.base import Capacity, Captioner
 from vidrecall.tools.captioners.ocr import OcrCaptioner
 from vidrecall.core.types import CaptionRequest, CaptionResult
 
@@ -25,13 +25,9 @@ class CompositeCaptioner:
         return f"CompositeCaptioner({self.id!r})"
 
     @property
-    def batch_size(self) -> int:
-        return int(getattr(self.vlm, "batch_size", 1))
-
-    @property
-    def max_concurrency(self) -> int | None:
-        """Requests the VLM takes at once (None: a local VLM that batches instead); memory/pipeline.py."""
-        return getattr(self.vlm, "max_concurrency", None)
+    def capacity(self) -> Capacity:
+        """The VLM's: it is the slow side (OCR runs meanwhile)."""
+        return self.vlm.capacity
 
     def preflight(self) -> None:
         self.vlm.preflight()

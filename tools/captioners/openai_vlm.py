@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.captioners.base import Capacity, CaptionerError
 from vidrecall.tools.http_checks import error_text, one_line
 from vidrecall.tools.providers import PLACEHOLDER_KEY
 from vidrecall.tools.captioners.images import jpeg_data_url, no_frames_result
@@ -77,19 +77,14 @@ class OpenAIVLMCaptioner:
                 f"key_env={self.settings.api_key_env!r})")
 
     @property
-    def max_concurrency(self) -> int:
-        """Requests in flight at once; the captioning pipeline (memory/pipeline.py) runs this many workers."""
-        return max(1, self.settings.max_concurrency)
+    def capacity(self) -> Capacity:
+        """`max_concurrency` requests in flight, one clip each; the pipelined engine runs that many workers."""
+        return Capacity(in_flight=max(1, self.settings.max_concurrency))
 
     def _key_hint(self) -> str:
         if self.settings.api_key_env:
             return f"set {self.settings.api_key_env}"
         return "name the variable holding the key (captioner_options.api_key_env or --api-key-env)"
-
-    @property
-    def batch_size(self) -> int:
-        """Clips sent concurrently; VideoMemory.build_level batches by it."""
-        return max(1, self.settings.max_concurrency)
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vidrecall.tools.captioners.base import CaptionerError
+from vidrecall.tools.captioners.base import Capacity, CaptionerError
 from vidrecall.tools.captioners.images import no_frames_result
 from vidrecall.core.types import CaptionRequest, CaptionResult, Usage, fmt_time
 
@@ -92,9 +92,9 @@ class TransformersVLMCaptioner:
         return f"TransformersVLMCaptioner({self.id!r}, device={self.device!r})"
 
     @property
-    def batch_size(self) -> int:
-        """Clips per generate call; VideoMemory.build_level batches by it."""
-        return max(1, self.settings.batch_size)
+    def capacity(self) -> Capacity:
+        """One generate call at a time, `batch_size` clips per call."""
+        return Capacity(per_call=max(1, self.settings.batch_size))
 
     # --- loading ----------------------------------------------------------------------------------
     def preflight(self) -> None:

@@ -145,8 +145,9 @@ def _remote(remote: Provider, name: str, spec: str, options: dict[str, Any],
         passthrough.pop("timeout")  # ChatOllama has no request timeout setting; the time budget still bounds it
         return ChatOllama(model=name, base_url=base_url.removesuffix("/v1"), **passthrough)
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
-    return ChatOpenAI(model=name, base_url=base_url, api_key=key, **passthrough)
+    return ChatOpenAI(model=name, base_url=base_url, api_key=SecretStr(key), **passthrough)
 
 
 def _init_chat_model(provider: str, name: str, spec: str, options: dict[str, Any]) -> BaseChatModel:

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 from langchain_openai import ChatOpenAI
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, SecretStr
 
 from vidrecall.core.quiet import verbose
 from vidrecall.tools.llm.deadline import current_deadline
@@ -125,7 +125,7 @@ class LlamaCppServerChat(ChatOpenAI):
     def for_file(cls, gguf: Path, *, model_id: str, n_ctx: int = DEFAULT_CONTEXT, n_threads: int = 0,
                  **options: Any) -> "LlamaCppServerChat":
         server = server_for(ServerSettings(str(gguf), n_ctx, n_threads))
-        chat = cls(model=model_id, base_url=server.base_url, api_key=PLACEHOLDER_KEY, gguf_path=str(gguf),
+        chat = cls(model=model_id, base_url=server.base_url, api_key=SecretStr(PLACEHOLDER_KEY), gguf_path=str(gguf),
                    **{"temperature": 0.0, "max_tokens": 512, "max_retries": 0, "timeout": LOCAL_TIMEOUT_S, **options})
         chat._server = server
         return chat

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import httpx
 
@@ -36,7 +36,7 @@ def secret_values(model: Any) -> list[str]:
     return values
 
 
-def redact(text: str, secrets: list[str] = ()) -> str:
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:
         if len(secret) >= 4:
             text = text.replace(secret, "***")

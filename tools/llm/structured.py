@@ -193,8 +193,9 @@ def example_value(node: dict[str, Any]) -> Any:
         items = node.get("items")
         return [example_value(items)] if isinstance(items, dict) and items else []
     bounds = [node[k] for k in ("minimum", "exclusiveMinimum") if k in node]
-    return {"string": "...", "integer": int(bounds[0]) if bounds else 0, "number": float(bounds[0]) if bounds else 0.0,
-            "boolean": False}.get(kind, None)
+    by_type: dict[str | None, Any] = {"string": "...", "integer": int(bounds[0]) if bounds else 0,
+                                      "number": float(bounds[0]) if bounds else 0.0, "boolean": False}
+    return by_type.get(kind, None)
 
 
 def _type_label(node: dict[str, Any]) -> str:
@@ -214,9 +215,9 @@ def _type_label(node: dict[str, Any]) -> str:
 
 def compact_schema(node: Any, defs: dict[str, Any] | None = None) -> Any:
     """The JSON schema with `$ref`s inlined and titles dropped."""
-    if defs is None and isinstance(node, dict):
-        defs = node.get("$defs", {})
     if isinstance(node, dict):
+        if defs is None:
+            defs = node.get("$defs", {})
         if "$ref" in node:
             return compact_schema(defs.get(node["$ref"].split("/")[-1], {}), defs)
         return {k: compact_schema(v, defs) for k, v in node.items() if k not in ("title", "$defs")}

@@ -86,7 +86,7 @@ class AudioStream:
         self._buffer = np.zeros(0, dtype=np.float32)
         self._pending: list[np.ndarray] = []  # decoded since the last window(); joined once, not per frame
         self._pending_size = 0
-        self._buffer_start = None  # time of the buffer's first sample, set by the first decoded frame
+        self._buffer_start: float | None = None  # time of the buffer's first sample, set by the first decoded frame
         self._first_start = start
         self.ended = False
         self.decoded_seconds = 0.0

@@ -43,7 +43,7 @@ def label_segments(segments: list[Segment], turns: list[Turn]) -> list[Segment]:
             if o > 0:
                 overlap[t.speaker] = overlap.get(t.speaker, 0.0) + o
         if overlap:
-            seg.speaker = max(overlap, key=overlap.get)
+            seg.speaker = max(overlap, key=lambda speaker: overlap[speaker])
     return segments
 
 

@@ -120,7 +120,7 @@ def _kind(key: str) -> str | None:
 
 
 # which kind of word may follow which inside one number: "twenty one" is 21, "four seven" is two numbers
-_MAY_FOLLOW = {
+_MAY_FOLLOW: dict[str, set[str | None]] = {
     "unit": {None, "tens", "hundred", "scale"},
     "teen": {None, "hundred", "scale"},
     "tens": {None, "hundred", "scale"},

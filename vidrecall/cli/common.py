@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidrecall.core.config import ConfigError, available_profiles
+
+if TYPE_CHECKING:
+    from vidrecall.api import VideoQA
+    from vidrecall.core.config import Config
 
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_FAILED = 3  # the question got no answer: the LLM never replied (HTTP error, rejected key, ...)
@@ -64,10 +68,11 @@ def make_config(args: argparse.Namespace, **overrides: Any):
     return with_backbone_choices(config, backbone_choices(args))
 
 
-def make_qa(args: argparse.Namespace, **overrides: Any):
+def make_qa(args: argparse.Namespace, config: "Config | None" = None, **overrides: Any) -> "VideoQA":
+    """The VideoQA of a command, on `config` when the command built it already (it is built once)."""
     from vidrecall.api import VideoQA
 
-    return VideoQA(config=make_config(args, **overrides))
+    return VideoQA(config=config or make_config(args, **overrides))
 
 
 def video_path(value: str) -> str:

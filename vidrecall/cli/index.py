@@ -4,10 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from vidrecall.cli.common import add_command, console, make_qa, styled, video_path
-from vidrecall.cli.index_many import add_many_flags, run_many, wants_many
+from vidrecall.cli.index_many import add_many_flags, run_many
 from vidrecall.core.config import ConfigError
+from vidrecall.core.progress import TqdmBars, silent
+from vidrecall.indexing.reports import IndexReport
 
 
 @dataclass(frozen=True)
@@ -25,17 +28,18 @@ class LevelReportJson:
     seconds: float
 
     @classmethod
-    def of(cls, report) -> "LevelReportJson":
+    def of(cls, report: IndexReport) -> "LevelReportJson":
         return cls(report.video_id, report.level, report.clips, report.frames, report.frames_sent, report.created,
                    report.reused, report.skipped_frames, report.seconds)
 
 
 def run(args: argparse.Namespace) -> int:
     levels = parse_levels(args.levels)
-    if wants_many(args):  # folders, globs, several files, or --engine ray
+    if wants_many(args):  # folders, globs, several files, or another engine
         return run_many(args, levels)
     qa = make_qa(args)
-    reports = qa.index_levels(video_path(args.video[0]), levels=levels, progress=not (args.quiet or args.json))
+    progress = silent if args.quiet or args.json else TqdmBars()
+    reports = qa.index(video_path(args.video[0]), levels=levels, progress=progress).reports
     if args.json:
         print(json.dumps([asdict(LevelReportJson.of(r)) for r in reports], indent=2))
         return 0
@@ -48,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
                          f"{f', {report.skipped_frames} bad frames skipped' if report.skipped_frames else ''}, "
                          f"{report.seconds:.1f} s"))
     return 0
+
+
+def wants_many(args: argparse.Namespace) -> bool:
+    """More than one target, a folder or a glob, or an engine other than the default: run_many's form."""
+    paths = list(args.video)
+    return len(paths) > 1 or args.engine != "pipelined" or not Path(paths[0]).expanduser().is_file()
 
 
 def parse_levels(value: str) -> tuple[str, ...]:

@@ -8,18 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vidrecall.cli.common import console, make_qa, styled
-from vidrecall.core.config import ConfigError
+from vidrecall.core.config import Config, ConfigError
+from vidrecall.core.progress import TqdmBars, silent
+from vidrecall.core.run_context import RunContext
+from vidrecall.indexing.engines import CaptionEngine, SerialEngine
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.indexing.pipelined import PipelinedEngine
 
 EXIT_SOME_FILES_BAD = 3
-
-
-def wants_many(args: argparse.Namespace) -> bool:
-    """More than one target, a folder or a glob, or a non-serial engine: this module's form."""
-    paths = list(args.video)
-    return len(paths) > 1 or getattr(args, "engine", "serial") != "serial" or not Path(paths[0]).expanduser().is_file()
 
 
 def run_many(args: argparse.Namespace, levels: tuple[str, ...]) -> int:
@@ -48,21 +49,10 @@ def run_many(args: argparse.Namespace, levels: tuple[str, ...]) -> int:
         levels_text = ", ".join(f"{r.level} {r.created} new + {r.reused} stored" for r in result.reports)
         out.print(styled(head, (Path(result.path).name, "bold"), f": {levels_text}, {result.seconds:.1f} s"))
 
-    progress = not args.quiet and not as_json
-    if args.engine == "ray":
-        from vidrecall.memory.distributed import CaptionerFactory, RayIndexer, RaySettings
-
-        cfg = qa.config
-        factory = CaptionerFactory(cfg.captioner if isinstance(cfg.captioner, str) else str(cfg.captioner),
-                                   dict(cfg.captioner_options or {}), tuple(args.captioner_url or ()))
-        settings = RaySettings(address=args.address, workers=args.workers, num_cpus=args.num_cpus,
-                               clips_per_task=args.clips_per_task, gpus_per_worker=args.gpus_per_worker)
-        with RayIndexer(qa.memory, factory, settings) as engine:
-            results = engine.index(files, levels, progress=progress, on_result=report)
-    else:
-        from vidrecall.memory.batch_index import index_files
-
-        results = index_files(qa.memory, files, levels, progress=progress, on_result=report)
+    run = RunContext(silent if args.quiet or as_json else TqdmBars())
+    with engine_for(args, qa.config) as engine:
+        results = Indexer(qa.memory, qa.backbones.captioner, engine=engine).index(files, levels, run=run,
+                                                                                  on_file=report)
     bad = [r for r in results if not r.ok] + [None] * len(problems)
     if as_json:
         print(json.dumps({"files": [{"path": r.path, "video_id": r.video_id, "error": r.error, "seconds": r.seconds,
@@ -80,9 +70,28 @@ def run_many(args: argparse.Namespace, levels: tuple[str, ...]) -> int:
     return 0
 
 
+@contextmanager
+def engine_for(args: argparse.Namespace, config: Config) -> Iterator[CaptionEngine]:
+    """The engine `--engine` names (Ray's cluster is shut down after)."""
+    if args.engine == "serial":
+        yield SerialEngine()
+    elif args.engine != "ray":
+        yield PipelinedEngine()
+    else:
+        from vidrecall.indexing.ray_engine import CaptionerFactory, RayEngine, RaySettings
+
+        factory = CaptionerFactory(config.captioner, dict(config.captioner_options or {}),
+                                   tuple(args.captioner_url or ()))
+        settings = RaySettings(address=args.address, workers=args.workers, num_cpus=args.num_cpus,
+                               clips_per_task=args.clips_per_task, gpus_per_worker=args.gpus_per_worker)
+        with RayEngine(factory, settings) as ray_engine:
+            yield ray_engine
+
+
 def add_many_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=["serial", "ray"], default="serial",
-                   help="serial (this process) or ray (workers decode and caption, this process writes the store)")
+    p.add_argument("--engine", choices=["pipelined", "serial", "ray"], default="pipelined",
+                   help="pipelined (this process: decoding runs ahead of captioning; the default), serial (one clip "
+                        "after another), or ray (workers decode and caption, this process writes the store)")
     p.add_argument("--address", default=None, help="Ray cluster to join (e.g. auto); default: start a local Ray")
     p.add_argument("--workers", type=int, default=None, help="captioner workers (default: one per GPU, else per CPU)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: --workers or all)")

@@ -15,9 +15,10 @@ def run_memory(args: argparse.Namespace) -> int:
     from vidrecall.core.types import fmt_time
 
     path = video_path(args.video)
+    config = make_config(args)  # the flags merged once, before anything loads
     if args.level:
-        checked_level(make_config(args), args.level)  # before anything loads
-    qa = make_qa(args)
+        checked_level(config, args.level)
+    qa = make_qa(args, config)
     video = qa.memory.register(path)
     out = console()
     if args.search:

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from vidrecall.display.timeline import (EVIDENCE_COLOR, PATH_COLOR, ZoomStop, infer_duration, lanes_for, level_color,
                                 merge_repeats, time_ticks, zoom_path)
@@ -352,7 +352,19 @@ class _Band:
 
 # --- the small timeline (inline SVG) --------------------------------------------------------------
 
-def timeline_svg(duration: float, *, nodes: Sequence[MemoryNode] = (), evidence: Sequence["Evidence"] = (),
+class EvidenceSpan(Protocol):
+    """What the timeline reads of an evidence span: an Evidence, or a result row's _Band."""
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def level(self) -> str: ...
+    def label(self) -> str: ...
+
+
+def timeline_svg(duration: float, *, nodes: Sequence[MemoryNode] = (), evidence: Sequence[EvidenceSpan] = (),
                  stops: Sequence[ZoomStop] = (), gold: Sequence[tuple[float, float]] = (), width: int = 760) -> str:
     """Levels as lanes, captions as bars (hover shows the caption), evidence as bands, the zoom path as outlines;
     `gold` spans (from annotations) as green bands."""

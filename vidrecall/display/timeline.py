@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence, overload
 
 from vidrecall.core.types import SPEECH_LEVEL, MemoryNode, fmt_time
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 
     from vidrecall.core.result import Answer, Step
 
@@ -67,11 +67,20 @@ def infer_duration(nodes: Iterable[MemoryNode] = (), answer: "Answer | None" = N
     return max(ends, default=0.0)
 
 
+@overload
 def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, answer: "Answer | None" = None,
-                  ax: "Axes | None" = None, *, title: str | None = None) -> "Figure":
+                  ax: None = None, *, title: str | None = None) -> "Figure": ...
+@overload
+def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, answer: "Answer | None" = None,
+                  ax: "Axes | None" = None, *, title: str | None = None) -> "Figure | SubFigure": ...
+
+
+def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, answer: "Answer | None" = None,
+                  ax: "Axes | None" = None, *, title: str | None = None) -> "Figure | SubFigure":
     """Draw levels as lanes, captions as bars, evidence as bands and the zoom path as numbered outlines.
 
-    Pass `ax` to draw into an existing figure; otherwise a new Figure is made (no pyplot state is touched).
+    Pass `ax` to draw into an existing figure (returns `ax.figure`: a SubFigure when `ax` lies in one);
+    otherwise a new Figure is made and returned (no pyplot state is touched).
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
@@ -84,6 +93,7 @@ def plot_timeline(nodes: Sequence[MemoryNode], duration: float | None = None, an
     lanes = lanes or list(DEFAULT_LEVELS[:1])
     row = {name: i for i, name in enumerate(lanes)}
 
+    fig: Figure | SubFigure
     if ax is None:
         fig = Figure(figsize=(11, 1.1 + 0.75 * len(lanes)), layout="constrained")
         ax = fig.add_subplot()

@@ -1,7 +1,7 @@
-"""The one VideoQA of a server, built lazily in a worker thread, and the per-video locks around it.
+"""The one VideoQA of a server, its models loaded lazily in a worker thread, and the per-video locks around it.
 
 Models load once, on the first request that needs them (the library, the media and the memory views
-are served from the SQLite store alone, so the page is usable at once). All model work runs in this
+read the VideoQA's memory, which loads no model, so the page is usable at once). All model work runs in this
 engine's thread pool, never in the event loop. Work on one video (indexing, a question) holds that
 video's lock, so two questions at once both get answers and no clip is captioned twice.
 """
@@ -10,11 +10,16 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vidrecall.memory.memory import DB_NAME
-from vidrecall.memory.store import MemoryStore, VideoRecord
+from vidrecall.core.config import Config
+from vidrecall.core.progress import silent
+from vidrecall.memory.memory import VideoMemory
+from vidrecall.memory.store import VideoRecord
 from vidrecall.web.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from vidrecall.api import VideoQA
 
 WORKERS = 4
 
@@ -22,9 +27,11 @@ WORKERS = 4
 class Engine:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
-        self.store = MemoryStore(Path(settings.store) / DB_NAME)  # reads without loading any model
+        self._qa = self._build()  # a configuration: no model loads until qa()
+        self._qa.progress = silent  # a server's log stays quiet; jobs report progress to the page
+        self.memory: VideoMemory = self._qa.memory  # every route reads the store through this one memory
+        self._loaded = False
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vidrecall-model")
-        self._qa = None
         self._qa_lock = threading.Lock()
         self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
@@ -52,23 +59,26 @@ class Engine:
 
     @property
     def loaded(self) -> bool:
-        return self._qa is not None
+        return self._loaded
 
-    def qa(self):
-        """The VideoQA with its memory (captioner, embedder) ready; builds it on first use. Blocking."""
-        if self._qa is None:
+    @property
+    def config(self) -> Config:
+        return self._qa.config
+
+    def qa(self) -> "VideoQA":
+        """The VideoQA with its models (captioner, LLM) loaded; loads them on first use. Blocking."""
+        if not self._loaded:
             with self._qa_lock:
-                if self._qa is None:
+                if not self._loaded:
                     self.loading = True
                     try:
-                        qa = self._build()
-                        qa.memory  # noqa: B018 - load the captioner and embedder now, not mid-question
-                        self._qa = qa
+                        self._qa.indexer  # noqa: B018 - load the captioner now, not mid-question
+                        self._loaded = True
                     finally:
                         self.loading = False
         return self._qa
 
-    def _build(self):
+    def _build(self) -> "VideoQA":
         if self.settings.qa_factory is not None:
             return self.settings.qa_factory()
         from vidrecall.api import VideoQA
@@ -80,13 +90,11 @@ class Engine:
             return self._locks[video_id]
 
     def video(self, video_id: str) -> VideoRecord | None:
-        return self.store.video(video_id)
+        return self.memory.video(video_id)
 
     def close(self) -> None:
         """Stop taking work. A question still running is not waited for: every caption it made is already
         committed, so the memory stays whole; its connections close with the process."""
         self.pool.shutdown(wait=False, cancel_futures=True)
         if not self.busy:
-            if self._qa is not None:
-                self._qa.close()
-            self.store.close()
+            self._qa.close()

@@ -1,20 +1,25 @@
-"""Background indexing: one job per (video, levels), clip by clip, with progress and cancel.
+"""Background indexing: one job per (video, levels) through the one Indexer, with progress and cancel.
 
-A job captions the level grid one clip at a time under the video's lock, so a question about the same
-video waits at most one clip, every finished clip is committed at once (cancel or a crash loses only the
-clip in flight), and a second job or question never captions the same clip again (it finds it stored).
+The job runs `Indexer.build` (levels, then speech) with a RunContext whose progress events become the
+job's counters and whose cancel flag stops it between clips. Every finished clip is committed at once
+(cancel or a crash loses only the clips in flight), and leases keep a second job or a question from
+captioning the same clip again (it waits for it, or finds it stored).
 """
 from __future__ import annotations
 
 import threading
 import time
 import uuid
+from collections import defaultdict
 from enum import Enum
 
 from pydantic import BaseModel
 
-from vidrecall.web.engine import Engine
 from vidrecall.core.errors import first_line
+from vidrecall.core.progress import ProgressEvent
+from vidrecall.core.run_context import Cancelled, RunContext
+from vidrecall.indexing.plans import level_grid
+from vidrecall.web.engine import Engine
 
 
 class JobState(str, Enum):
@@ -35,6 +40,7 @@ class Job(BaseModel):
     total: int | None = None
     created: int = 0  # captions made by this job
     reused: int = 0  # captions already stored
+    speech: str = ""  # how far the speech lane got ("" when speech is off or not reached)
     message: str = "waiting to start"
     error: str | None = None
     started_at: float | None = None
@@ -50,6 +56,7 @@ class JobManager:
         self.engine = engine
         self._jobs: dict[str, Job] = {}
         self._cancel: dict[str, threading.Event] = {}
+        self._level_done: dict[str, dict[str, int]] = defaultdict(dict)
         self._lock = threading.Lock()
 
     def start(self, video_id: str, levels: list[str]) -> Job:
@@ -95,32 +102,24 @@ class JobManager:
             if job.finished:
                 return
             self._update(job, state=JobState.running, started_at=time.time(), message="loading models")
-        cancel = self._cancel[job_id]
+        run = RunContext(progress=lambda event: self._progress(job, event), cancel=self._cancel[job_id])
         try:
             qa = self.engine.qa()
-            memory = qa.memory
             record = self.engine.video(job.video_id)
             if record is None:
                 raise ValueError(f"video {job.video_id} is no longer in the store")
-            grids = [(memory.config.level(name).name, memory.level_spans(record, name)) for name in job.levels]
+            total = sum(len(level_grid(qa.config, record.duration, name)) for name in job.levels)
             with self._lock:
-                self._update(job, total=sum(len(spans) for _, spans in grids), message="captioning")
-            for level, spans in grids:
-                for span in spans:
-                    if cancel.is_set():
-                        break
-                    with self.engine.video_lock(record.id):
-                        _, made = memory.caption(record, level, span)
-                    with self._lock:
-                        self._update(job, level=level, done=job.done + 1, created=job.created + made,
-                                     reused=job.reused + (not made),
-                                     message=f"{level} {job.done + 1}/{job.total}: {span.label()}")
-            memory.flush()
+                self._update(job, total=total, message="captioning")
+            # the one indexing path: pipelined captioning, leases, speech (a question meanwhile never
+            # captions the same clip again: it waits for this job's lease or finds the caption stored)
+            qa.indexer.build(record, job.levels, run=run)
             with self._lock:
-                if cancel.is_set():
-                    self._update(job, state=JobState.cancelled, message=f"cancelled after {job.done}/{job.total} clips")
-                else:
-                    self._update(job, state=JobState.done, message=f"{job.created} new captions, {job.reused} reused")
+                self._update(job, state=JobState.done, message=f"{job.created} new captions, {job.reused} reused"
+                             + (f", {job.speech}" if job.speech else ""))
+        except Cancelled:
+            with self._lock:
+                self._update(job, state=JobState.cancelled, message=f"cancelled after {job.done}/{job.total} clips")
         except Exception as exc:  # the job records why; the server keeps serving
             with self._lock:
                 self._update(job, state=JobState.failed, error=first_line(exc), message="failed")
@@ -128,3 +127,16 @@ class JobManager:
             with self._lock:
                 job.finished_at = time.time()
 
+    def _progress(self, job: Job, event: ProgressEvent) -> None:
+        """The job's counters from the indexer's progress events (the page polls them)."""
+        with self._lock:
+            if event.level is not None:
+                self._level_done[job.id][event.level] = int(event.done)
+                done = sum(self._level_done[job.id].values())
+                created = job.created + (1 if event.created else 0)
+                where = f": {event.span.label()}" if event.span is not None else ""
+                self._update(job, level=event.level, done=done, created=created, reused=done - created,
+                             message=f"{event.level} {done}/{job.total}{where}")
+            elif event.task == "speech":
+                self._update(job, speech=f"speech {event.done:.0f}/{event.total or 0:.0f} s",
+                             message=f"speech {event.done:.0f}/{event.total or 0:.0f} s")

@@ -1,13 +1,12 @@
 """Everything the routes share, built once per app: settings, the engine, jobs, sessions, the path policy."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-from vidrecall.core.config import Config, load_config
-from vidrecall.memory.memory import TAIL_FRACTION
+from vidrecall.core.config import Config
+from vidrecall.indexing.plans import level_grid
 from vidrecall.memory.store import VideoRecord
 from vidrecall.web.engine import Engine
 from vidrecall.web.jobs import JobManager
@@ -23,7 +22,6 @@ class Services:
     jobs: JobManager
     book: SessionBook
     policy: PathPolicy  # for adding by path: the --allow folders
-    _config: Config | None = None
 
     @classmethod
     def build(cls, settings: ServeSettings) -> "Services":
@@ -33,20 +31,11 @@ class Services:
 
     @property
     def config(self) -> Config:
-        """The running VideoQA's config once it is built; until then the profile's (no model loads)."""
-        if self.engine.loaded:
-            return self.engine.qa().config
-        if self._config is None:
-            self._config = load_config(self.settings.profile, store_dir=str(self.settings.store))
-        return self._config
+        return self.engine.config
 
     def clips_in_first_level(self, record: VideoRecord) -> int:
-        """How many clips the first level's grid has (VideoMemory.level_spans, counted without decoding)."""
-        clip = self.config.levels[0].clip_seconds
-        n = max(1, math.ceil(record.duration / clip - 1e-9))
-        if n > 1 and record.duration - (n - 1) * clip < clip * TAIL_FRACTION:
-            n -= 1
-        return n
+        """How many clips the first level's grid has (counted without decoding)."""
+        return len(level_grid(self.config, record.duration, self.config.levels[0].name))
 
     def close(self) -> None:
         busy = self.engine.busy  # work still running keeps its connections (see Engine.close)

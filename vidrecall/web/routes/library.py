@@ -26,7 +26,7 @@ CHUNK = 1 << 20
 
 
 def entry(svc: Services, record: VideoRecord) -> VideoEntry:
-    counts = Counter(n.level for n in svc.engine.store.nodes(record.id))
+    counts = Counter(n.level for n in svc.engine.memory.every_node(record.id))
     first = svc.config.levels[0].name
     order = {lv.name: i for i, lv in enumerate(svc.config.levels)}
     levels = [LevelCount(level=k, captions=v) for k, v in sorted(counts.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))]
@@ -39,7 +39,7 @@ def entry(svc: Services, record: VideoRecord) -> VideoEntry:
 
 @router.get("/videos", response_model=list[VideoEntry], summary="The videos in the store")
 def list_videos(svc: Services = Depends(services)):
-    return [entry(svc, r) for r in svc.engine.store.videos()]
+    return [entry(svc, r) for r in svc.engine.memory.videos()]
 
 
 @router.get("/videos/{video_id}", response_model=VideoEntry, summary="One video")
@@ -54,7 +54,7 @@ def allowed_files(svc: Services = Depends(services)):
 
 def _register(svc: Services, path: Path) -> VideoRecord:
     try:
-        return svc.engine.qa().memory.register(path)
+        return svc.engine.memory.register(path)
     except VideoError as exc:
         raise HTTPException(415, first_line(exc)) from None
 
@@ -130,9 +130,7 @@ def remove_video(video_id: str, svc: Services = Depends(services)) -> dict:
     for job in svc.jobs.all(video_id):
         svc.jobs.cancel(job.id)
     with svc.engine.video_lock(video_id):
-        removed = svc.engine.store.remove_video(video_id)
-        if svc.engine.loaded:
-            svc.engine.qa().memory.sync_index()
+        removed = svc.engine.memory.remove_video(video_id)
     path = Path(record.path)
     deleted_file = path.parent == svc.settings.uploads and path.exists()
     if deleted_file:

@@ -27,7 +27,7 @@ def lanes_of(nodes: list[MemoryNode], configured: list[str]) -> list[str]:
 @router.get("/memory", response_model=MemoryView, summary="Every stored caption of a video")
 def memory(video_id: str, svc: Services = Depends(services)):
     record = video_or_404(svc, video_id)
-    nodes = svc.engine.store.nodes(record.id)
+    nodes = svc.engine.memory.every_node(record.id)
     return MemoryView(video_id=record.id, duration=record.duration,
                       lanes=lanes_of(nodes, [lv.name for lv in svc.config.levels]), nodes=[node_view(n) for n in nodes])
 
@@ -40,7 +40,7 @@ async def search(video_id: str, q: str = Query(..., min_length=1, max_length=500
         raise HTTPException(422, "search text is empty")
 
     def run():
-        return svc.engine.qa().memory.search(q.strip(), record.id, k=k)
+        return svc.engine.memory.search(q.strip(), record.id, k=k)
 
     hits = await run_in_threadpool(run)
     return [SearchHit(score=round(float(score), 4), node=node_view(n)) for n, score in hits]

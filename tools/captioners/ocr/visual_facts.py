@@ -1,5 +1,6 @@
 """Cheap visual facts from sampled frames (numpy only): dominant colours by name, brightness, motion,
-scene cuts. They give the offline (OCR) profile something to say about frames without text."""
+scene cuts. They give the offline (OCR) captioner something to say about frames without text. The thumbnail,
+colour histogram and cut test are shared with change-aware sampling (tools/frame_stats.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,18 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidrecall.core.types import fmt_time
-
-# Frames are shrunk to about this many pixels before any statistics: facts about colour need no detail.
-THUMB_PIXELS = 96 * 54
+from vidrecall.tools.frame_stats import cuts_between, histogram_of, thumbnail
 
 COLOUR_NAMES = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "grey")
-
-
-def thumbnail(frame: np.ndarray, pixels: int = THUMB_PIXELS) -> np.ndarray:
-    """A strided view of an (H, W, 3) frame with roughly `pixels` pixels (no interpolation needed)."""
-    h, w = frame.shape[:2]
-    step = max(1, int(np.sqrt(h * w / pixels)))
-    return frame[::step, ::step]
 
 
 def hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,7 +57,7 @@ class _Thumb:
     def of(cls, frame: np.ndarray) -> _Thumb:
         thumb = thumbnail(frame)
         h, s, v = hsv(thumb)
-        return cls(_labels(h, s, v), (s > 0.35) & (v > 0.3), _grey_of(thumb), _histogram_of(thumb))
+        return cls(_labels(h, s, v), (s > 0.35) & (v > 0.3), _grey_of(thumb), histogram_of(thumb))
 
 
 def _dominant(thumbs: list[_Thumb], top: int = 3, min_share: float = 0.05) -> list[tuple[str, float]]:
@@ -102,34 +94,6 @@ def brightness_word(value: float) -> str:
 
 def _grey_of(thumb: np.ndarray) -> np.ndarray:
     return thumb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) / 255.0
-
-
-# Total-variation distance between colour histograms above which consecutive frames are a scene cut.
-CUT_THRESHOLD = 0.5
-
-
-def colour_histogram(frame: np.ndarray) -> np.ndarray:
-    """The normalised joint RGB histogram scene_cuts compares (for change-aware sampling)."""
-    return _histogram_of(thumbnail(frame))
-
-
-def _histogram_of(thumb: np.ndarray, bins: int = 8) -> np.ndarray:
-    """Joint RGB histogram, normalised; robust to small motion, sensitive to a change of scene."""
-    q = (thumb // (256 // bins)).astype(np.int64).reshape(-1, 3)
-    hist = np.bincount(q[:, 0] * bins * bins + q[:, 1] * bins + q[:, 2], minlength=bins ** 3).astype(np.float64)
-    return hist / max(1.0, hist.sum())
-
-
-def scene_cuts(frames: list[np.ndarray], timestamps: list[float],
-               threshold: float = CUT_THRESHOLD) -> list[tuple[float, float]]:
-    """Pairs (t_before, t_after) of consecutive sampled frames whose colour histograms differ by more
-    than `threshold` in total-variation distance (0 = identical, 1 = disjoint)."""
-    return _cuts([colour_histogram(f) for f in frames], timestamps, threshold)
-
-
-def _cuts(hists: list[np.ndarray], timestamps: list[float], threshold: float = CUT_THRESHOLD) -> list[tuple[float, float]]:
-    return [(timestamps[i - 1], timestamps[i]) for i in range(1, len(hists))
-            if 0.5 * np.abs(hists[i] - hists[i - 1]).sum() > threshold]
 
 
 def _motion(greys: list[np.ndarray], timestamps: list[float], max_gap: float = 2.0) -> float | None:
@@ -176,4 +140,4 @@ def visual_facts(frames: list[np.ndarray], timestamps: list[float]) -> VisualFac
     greys = [t.grey for t in thumbs]
     return VisualFacts(colours, _accents(thumbs, exclude={name for name, _ in colours}),
                        float(np.mean([g.mean() for g in greys])) if greys else 0.0,
-                       _motion(greys, timestamps), _cuts([t.histogram for t in thumbs], timestamps))
+                       _motion(greys, timestamps), cuts_between([t.histogram for t in thumbs], timestamps))

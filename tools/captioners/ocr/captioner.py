@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
 from vidrecall.tools.captioners.base import BatchByLoop
 from vidrecall.tools.captioners.images import no_frames_result, shrink
-from vidrecall.tools.captioners.ocr_runtime import (EnginePool, EngineSpec, backend_tag, engine_layout, engine_pool,
-                                                   package_version)
-from vidrecall.tools.captioners.text_look import Box, Reading, boxes_of, overlaps, plan_reads
-from vidrecall.tools.captioners.visual_facts import visual_facts
-from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
+from vidrecall.tools.captioners.ocr.rapidocr_adapter import RAPIDOCR, package_version
+from vidrecall.tools.captioners.ocr.runtime import (EnginePool, EngineSpec, backend_tag, engine_layout,
+                                                    engine_pool)
+from vidrecall.tools.captioners.ocr.text_look import Box, Reading, boxes_of, overlaps, plan_reads
+from vidrecall.tools.captioners.ocr.visual_facts import visual_facts
 
 
 SURE_CONFIDENCE = 0.8  # a line read at this confidence is rarely misspelt; blurred screen text reads 0.5-0.8
@@ -42,15 +43,16 @@ class OcrSettings:
     max_words: int = 48
     visual_facts: bool = True
     # Short side of the look, the cheap detection every frame gets; only frames where it finds text are read
-    # at det_side (tools/captioners/text_look.py). 0: read every frame, as before looks existed.
+    # at det_side (text_look.py). 0: read every frame, as before looks existed.
     look_side: int = 256
     # Read a frame that change-aware sampling kept because its words changed even where the look sees no text
     # (small text a look at 256 misses: on the shared haystack a "1024 x 758" readout; 10 more reads in 15 min).
     read_new_words: bool = True
-    backend: str = "auto"  # "openvino" when installed, else "onnxruntime" (tools/captioners/ocr_runtime.py)
-    # The read's text detector on OpenVINO: "auto" is bf16 where the CPU has it (0.75x the read's CPU), "f32"
-    # the readings of before; the recogniser that spells the text is f32 either way.
-    read_precision: str = "auto"
+    backend: str = "auto"  # "openvino" when installed, else "onnxruntime" (runtime.py)
+    # The read's text detector on OpenVINO: "bf16" (0.75x the read's CPU; computed in f32 on a CPU without
+    # bf16, under the same caption id) or "f32", the readings of before; the recogniser that spells the text
+    # is f32 either way. Part of the caption id; the CPU is not.
+    read_precision: str = "bf16"
     engines: int = 0  # frames read at once (0: as many as the cores allow, up to 4); not in the cache key
 
     @property
@@ -168,7 +170,7 @@ def list_by_sureness(sightings: list[TextSighting], max_words: int) -> list[Text
 
 
 def rapidocr_version() -> str:
-    return package_version("rapidocr-onnxruntime")
+    return package_version(RAPIDOCR)
 
 
 def _quote(text: str) -> str:
@@ -212,16 +214,15 @@ class OcrCaptioner(BatchByLoop):
 
     def _read_bgr(self, bgr: np.ndarray) -> list[OcrLine]:
         with self._engines().engine() as engine:
-            result, _ = engine.reader(bgr)
-        lines = [OcrLine(str(text).strip(), float(score), Box.around(np.asarray(quad)))
-                 for quad, text, score in (result or [])]
+            result = engine.read(bgr)
+        lines = [OcrLine(text.strip(), score, Box.around(quad)) for quad, text, score in result]
         return [line for line in lines if line.confidence >= self.settings.min_confidence
                 and len(text_key(line.text)) >= self.settings.min_chars]
 
     def look(self, bgr: np.ndarray) -> list[Box]:
         """Where the cheap detection sees text in one BGR frame (already shrunk to max_side)."""
         with self._engines().engine() as engine:
-            quads, _ = engine.look(bgr)
+            quads = engine.find_text(bgr)
         return boxes_of(quads)
 
     def recognise(self, bgr: np.ndarray, box: Box) -> str:
@@ -231,8 +232,7 @@ class OcrCaptioner(BatchByLoop):
         if crop.size == 0:
             return ""
         with self._engines().engine() as engine:
-            result, _ = engine.gate([crop])
-        return text_key(str(result[0][0])) if result else ""
+            return text_key(engine.spell(crop))
 
     def read_batch(self, batch: FrameBatch) -> list[TextSighting]:
         return dedupe(list(zip(batch.timestamps, self.read_frames(batch))))

@@ -17,13 +17,16 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from tqdm.auto import tqdm
-
-from vidrecall.core.accounting import CostMeter
+from vidrecall.core.config import Config
+from vidrecall.core.progress import ProgressEvent
+from vidrecall.core.run_context import RunContext
 from vidrecall.core.types import SPEECH_DEPTH, SPEECH_LEVEL, MemoryNode, Usage, stable_hash
+from vidrecall.memory.embedder import Embedder
+from vidrecall.memory.memory import VideoMemory
 from vidrecall.memory.store import VideoRecord
 from vidrecall.tools.speech.audio import SAMPLE_RATE, AudioStream, audio_fingerprint, audio_info
-from vidrecall.tools.speech.diarization import label_segments
+from vidrecall.tools.speech.diarization import Diarizer, label_segments
+from vidrecall.tools.speech.transcriber import Transcriber
 from vidrecall.tools.speech.types import AudioDecodeError, Segment, SpeechError
 
 log = logging.getLogger(__name__)
@@ -46,24 +49,40 @@ class SpeechReport:
         return asdict(self)
 
 
-def build_speech(memory, video: VideoRecord, *, progress: bool = True,
-                 meter: CostMeter | None = None) -> list[SpeechReport]:
+class SpeechModels:
+    """The transcriber and diarizer `config.speech` names, built and preflighted once, on first use
+    (SpeechError, one line, when unusable)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._models: tuple[Transcriber, Diarizer | None] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[Transcriber, Diarizer | None]:
+        with self._lock:
+            if self._models is None:
+                from vidrecall.tools.speech.factory import make_speaker_labeller, make_transcriber
+
+                transcriber = make_transcriber(self.config.speech)
+                transcriber.preflight()
+                self._models = (transcriber, make_speaker_labeller(self.config.speech))
+            return self._models
+
+
+def build_speech(memory: VideoMemory, models: SpeechModels, video: VideoRecord,
+                 run: RunContext) -> list[SpeechReport]:
     """Index the speech sources `memory.config.speech` asks for; one report per source tried."""
     speech = memory.config.speech
     reports: list[SpeechReport] = []
     if speech.uses_subtitles:
         reports.append(_subtitle_lane(memory, video))
     if speech.uses_asr:
-        reports.append(_asr_lane(memory, video, progress, meter))
+        reports.append(_asr_lane(memory, models, video, run))
     return reports
 
 
-def speech_nodes(memory, video_id: str, window=None) -> list[MemoryNode]:
-    return memory.store.nodes(video_id, SPEECH_LEVEL, window)
-
-
 # --- subtitles --------------------------------------------------------------------------------------
-def _subtitle_lane(memory, video: VideoRecord) -> SpeechReport:
+def _subtitle_lane(memory: VideoMemory, video: VideoRecord) -> SpeechReport:
     from vidrecall.tools.speech.subtitles import find_subtitles, read_subtitles
 
     started = time.monotonic()
@@ -71,46 +90,46 @@ def _subtitle_lane(memory, video: VideoRecord) -> SpeechReport:
     source = find_subtitles(video.path, speech.subtitles_file or None, speech.language)
     if source is None:
         return SpeechReport(video.id, "subtitles", "no subtitles")
-    run = stable_hash(["subtitles", source.fingerprint()], 16)
+    run_key = stable_hash(["subtitles", source.fingerprint()], 16)
     producer = f"subtitles:{source.kind}"
-    progress_key = f"speech:{video.id}:{run}"
-    if memory.store.meta(progress_key) == DONE:
-        return SpeechReport(video.id, "subtitles", "reused", _count(memory, video.id, producer, run))
+    progress_key = f"speech:{video.id}:{run_key}"
+    if memory.mark(progress_key) == DONE:
+        return SpeechReport(video.id, "subtitles", "reused", _count(memory, video.id, producer, run_key))
     segments = read_subtitles(source)
-    created = _keep(memory, video, segments, producer, run)
-    memory.store.set_meta(progress_key, DONE)
-    return SpeechReport(video.id, "subtitles", DONE, _count(memory, video.id, producer, run), created,
+    created = _keep(memory, video, segments, producer, run_key)
+    memory.set_mark(progress_key, DONE)
+    return SpeechReport(video.id, "subtitles", DONE, _count(memory, video.id, producer, run_key), created,
                         seconds=round(time.monotonic() - started, 3))
 
 
 # --- ASR ----------------------------------------------------------------------------------------------
-def _asr_lane(memory, video: VideoRecord, progress: bool, meter: CostMeter | None) -> SpeechReport:
+def _asr_lane(memory: VideoMemory, models: SpeechModels, video: VideoRecord, run: RunContext) -> SpeechReport:
     started = time.monotonic()
     info = audio_info(video.path)
     if info is None:
         log.debug("%s has no audio track; no speech to index", video.path)
         return SpeechReport(video.id, "asr", "no audio")
-    transcriber, diarizer = memory_speech_models(memory)
+    transcriber, diarizer = models.get()
     try:
         fingerprint = audio_fingerprint(video.path)
     except AudioDecodeError as exc:
         log.warning("%s; speech is left out of the memory", exc)
         return SpeechReport(video.id, "asr", f"skipped: {exc}")
     speech = memory.config.speech
-    run = stable_hash([fingerprint, transcriber.id, transcriber.settings.key(),
-                       getattr(diarizer, "id", None), speech.window_seconds], 16)
-    progress_key = f"speech:{video.id}:{run}"
-    done_to = memory.store.meta(progress_key)
+    run_key = stable_hash([fingerprint, transcriber.id, transcriber.settings.key(),
+                       diarizer.id if diarizer is not None else None, speech.window_seconds], 16)
+    progress_key = f"speech:{video.id}:{run_key}"
+    done_to = memory.mark(progress_key)
     if done_to == DONE:
-        return SpeechReport(video.id, "asr", "reused", _count(memory, video.id, transcriber.id, run))
+        return SpeechReport(video.id, "asr", "reused", _count(memory, video.id, transcriber.id, run_key))
     t = float(done_to or 0.0)
     total = max(info.duration, video.duration)
     _load_in_background(memory.embedder)
     created = 0
     audio_done = 0.0
     try:
-        with AudioStream(video.path, start=t) as stream, tqdm(
-                total=round(total), initial=round(t), unit="s", desc="speech", disable=not progress) as bar:
+        run.report(ProgressEvent("speech", round(t), round(total), "s"))
+        with AudioStream(video.path, start=t) as stream:
             while True:
                 called = time.perf_counter()  # the window's decode counts as speech cost, beside Whisper
                 w0, samples = stream.window(t, t + speech.window_seconds)
@@ -128,27 +147,26 @@ def _asr_lane(memory, video: VideoRecord, progress: bool, meter: CostMeter | Non
                 else:
                     kept = [s for s in segments if s.end <= w1 - EDGE_GUARD_S]
                     t_next = max(kept[-1].end if kept else w1 - EDGE_GUARD_S, t + 1.0)
-                created += _keep(memory, video, kept, transcriber.id, run)
-                if meter:
-                    meter.record(Usage(model=transcriber.id, kind="asr", latency_s=latency,
+                created += _keep(memory, video, kept, transcriber.id, run_key)
+                run.meter.record(Usage(model=transcriber.id, kind="asr", latency_s=latency,
                                        audio_seconds=t_next - t, role="speech"))
                 audio_done += t_next - t
-                memory.store.set_meta(progress_key, DONE if last else f"{t_next:.3f}")
-                bar.update(round(t_next) - bar.n)
+                memory.set_mark(progress_key, DONE if last else f"{t_next:.3f}")
+                run.report(ProgressEvent("speech", round(total) if last else round(t_next), round(total), "s"))
                 if last:
                     break
                 t = t_next
     except AudioDecodeError as exc:
         log.warning("%s; speech after %.0f s is left out of the memory", exc, t)
-        return SpeechReport(video.id, "asr", f"skipped: {exc}", _count(memory, video.id, transcriber.id, run),
+        return SpeechReport(video.id, "asr", f"skipped: {exc}", _count(memory, video.id, transcriber.id, run_key),
                             created, round(audio_done, 3), round(time.monotonic() - started, 3))
-    if memory.store.meta(progress_key) != DONE:  # audio ended exactly on a window edge
-        memory.store.set_meta(progress_key, DONE)
-    return SpeechReport(video.id, "asr", DONE, _count(memory, video.id, transcriber.id, run), created,
+    if memory.mark(progress_key) != DONE:  # audio ended exactly on a window edge
+        memory.set_mark(progress_key, DONE)
+    return SpeechReport(video.id, "asr", DONE, _count(memory, video.id, transcriber.id, run_key), created,
                         round(audio_done, 3), round(time.monotonic() - started, 3))
 
 
-def _load_in_background(embedder) -> None:
+def _load_in_background(embedder: Embedder) -> None:
     """Load the embedder on a second thread while Whisper decodes the first window: the two loads and the
     first window otherwise run one after another while a core idles."""
     def load() -> None:
@@ -157,37 +175,25 @@ def _load_in_background(embedder) -> None:
         except Exception:  # noqa: BLE001 - the first embed() loads again and reports it in the usual way
             pass
 
-    if not getattr(embedder, "loaded", True):
+    if not embedder.loaded:
         threading.Thread(target=load, name="embedder-load", daemon=True).start()
 
 
-def memory_speech_models(memory):
-    """(transcriber, diarizer) built once per VideoMemory and preflighted (SpeechError, one line)."""
-    models = getattr(memory, "_speech_models", None)
-    if models is None:
-        from vidrecall.tools.speech.factory import make_speaker_labeller, make_transcriber
-
-        transcriber = make_transcriber(memory.config.speech)
-        transcriber.preflight()
-        models = (transcriber, make_speaker_labeller(memory.config.speech))
-        memory._speech_models = models
-    return models
-
-
 # --- nodes --------------------------------------------------------------------------------------------
-def _keep(memory, video: VideoRecord, segments: list[Segment], producer: str, run: str) -> int:
+def _keep(memory: VideoMemory, video: VideoRecord, segments: list[Segment], producer: str, run_key: str) -> int:
     nodes = [MemoryNode(video_id=video.id, level=SPEECH_LEVEL, depth=SPEECH_DEPTH, start=float(s.start),
                         end=float(max(s.end, s.start + 0.01)), text=s.text.strip(), captioner=producer,
-                        prompt_hash=run, speaker=s.speaker, words=s.words_json())
+                        prompt_hash=run_key, speaker=s.speaker, words=s.words_json())
              for s in segments if s.text.strip()]
-    before = memory.store.last_node_id()
-    stored = memory.add_nodes(nodes)
-    return sum(1 for n in stored if n.id > before)
+    before = {n.key for n in memory.nodes(video.id, SPEECH_LEVEL)} if nodes else set()
+    memory.add(nodes)
+    memory.flush()
+    return sum(1 for n in nodes if n.key not in before)
 
 
-def _count(memory, video_id: str, producer: str, run: str) -> int:
-    return sum(1 for n in memory.store.nodes(video_id, SPEECH_LEVEL)
-               if n.captioner == producer and n.prompt_hash == run)
+def _count(memory: VideoMemory, video_id: str, producer: str, run_key: str) -> int:
+    return sum(1 for n in memory.nodes(video_id, SPEECH_LEVEL)
+               if n.captioner == producer and n.prompt_hash == run_key)
 
 
-__all__ = ["SpeechReport", "build_speech", "speech_nodes", "SpeechError"]
+__all__ = ["SpeechModels", "SpeechReport", "build_speech", "SpeechError"]
