@@ -1,4 +1,4 @@
-"""The captioning pipeline (memory/pipeline.py) on a real clip, real SQLite, real FAISS, real embedder:
+"""The pipelined engine (indexing/pipelined.py) on a real clip, real SQLite, real FAISS, real embedder:
 out-of-order completion, the bounded decode-ahead, progress records, claims, and resume after kill -9."""
 from __future__ import annotations
 
@@ -16,9 +16,19 @@ import pytest
 
 from conftest import HAYSTACK, REPO, clip
 from vidrecall.core.config import Config, Level, load_config
+from vidrecall.core.progress import ProgressEvent
+from vidrecall.core.run_context import RunContext
 from vidrecall.core.types import CaptionRequest, CaptionResult, Span, Usage
+from vidrecall.indexing import pipelined
+from vidrecall.indexing.caption_step import caption_clips, sample_clip
+from vidrecall.indexing.engines import LevelWork
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.indexing.pipelined import PipelinedEngine
+from vidrecall.indexing.plans import level_grid
+from vidrecall.indexing.reports import IndexReport
 from vidrecall.memory.memory import VideoMemory
-from vidrecall.memory.pipeline import CaptionPipeline, LevelProgress, capacity, holder_is_dead, new_owner
+from vidrecall.memory.owners import holder_is_dead, new_owner
+from vidrecall.tools.captioners.base import BatchByLoop, ONE_AT_A_TIME, Capacity
 
 CONFIG = Config(levels=(Level("coarse", 1, fps=1.0, max_pixels=64 * 64, prompt="caption_coarse"),
                         Level("fine", 0.5, frames_per_clip=1, max_pixels=64 * 64, prompt="caption_fine")))
@@ -31,10 +41,10 @@ def text_for(span: Span) -> str:
 
 @dataclass
 class SlowServerCaptioner:
-    """Like an API captioner: `max_concurrency` requests at once; earlier clips take longer, so captions
+    """Like an API captioner: `capacity.in_flight` requests at once; earlier clips take longer, so captions
     come back in a different order than they were sent."""
 
-    max_concurrency: int = 4
+    capacity: Capacity = Capacity(in_flight=4)
     id: str = "slow-server-v1"
     started: list[float] = field(default_factory=list)
     finished: list[float] = field(default_factory=list)
@@ -63,33 +73,40 @@ class SlowServerCaptioner:
 
 @pytest.fixture
 def memory_with(store_dir, embedder):
+    """An Indexer (default engine: pipelined) over the test's store; its `.memory` the VideoMemory."""
     embedder.embed(["warm up"])  # the first call costs seconds on a loaded machine; keep it out of timings
-    opened = []
+    opened: list[Indexer] = []
 
-    def open_memory(captioner, config=CONFIG) -> VideoMemory:
-        memory = VideoMemory(config, captioner, embedder=embedder, store_dir=store_dir)
-        opened.append(memory)
-        return memory
+    def open_memory(captioner, config=CONFIG) -> Indexer:
+        indexer = Indexer(VideoMemory(config, embedder=embedder, store_dir=store_dir), captioner)
+        opened.append(indexer)
+        return indexer
 
     yield open_memory
-    for memory in opened:
-        memory.close()
+    for indexer in opened:
+        indexer.close()
+        indexer.memory.close()
 
 
-def test_captions_finishing_out_of_order_land_under_their_own_keys(memory_with):
+def build_level(indexer: Indexer, video, level: str, progress=None) -> IndexReport:
+    run = RunContext(progress=progress) if progress is not None else RunContext()
+    return indexer.build(video, [level], speech=False, run=run).reports[0]
+
+
+def test_captions_finishing_out_of_order_land_under_their_own_keys(memory_with, monkeypatch):
     captioner = SlowServerCaptioner()
-    memory = memory_with(captioner)
+    indexer = memory_with(captioner)
+    memory = indexer.memory
     video = memory.register(clip(BIKES))
     decoded_ahead: list[int] = []
-    sample = memory._sample_clip
 
-    def counting_sample(v, plan, reader=None):  # how far decoding runs ahead of captioning
+    def counting_sample(reader, plan):  # how far decoding runs ahead of captioning
         decoded_ahead.append(len(decoded_ahead) + 1 - len(captioner.finished))
-        return sample(v, plan, reader)
+        return sample_clip(reader, plan)
 
-    memory._sample_clip = counting_sample
-    records: list[LevelProgress] = []
-    report = memory.build_level(video, "coarse", progress=False, on_progress=records.append)
+    monkeypatch.setattr(pipelined, "sample_clip", counting_sample)
+    records: list[ProgressEvent] = []
+    report = build_level(indexer, video, "coarse", progress=records.append)
 
     assert captioner.finished != sorted(captioner.finished)  # they really came back out of order
     assert 1 < captioner.max_in_flight <= 4  # parallel, up to the captioner's capacity, never more
@@ -98,43 +115,49 @@ def test_captions_finishing_out_of_order_land_under_their_own_keys(memory_with):
     assert [(n.start, n.end) for n in nodes] == [(float(i), float(i + 1)) for i in range(10)]
     for node in nodes:
         assert node.text == text_for(node.span)
-        assert memory.store.find(memory.plan(video, "coarse", node.span).key).id == node.id
+        assert memory.store.find(indexer.plan(video, "coarse", node.span).key).id == node.id
     assert (report.clips, report.created, report.reused, report.frames_sent) == (10, 10, 0, report.frames)
-    assert records[0] == LevelProgress("coarse", 0, 10) and [r.done for r in records] == list(range(11))
+    assert records[0] == ProgressEvent("coarse captions", 0, 10, level="coarse")
+    assert [r.done for r in records] == list(range(11))
     assert {r.span.start for r in records[1:]} == set(captioner.finished) and all(r.created for r in records[1:])
     assert memory.store.db.execute("select count(*) from claims").fetchone()[0] == 0  # every lease released
 
 
 def test_capacity_follows_the_captioner():
-    @dataclass
-    class Batching:
-        batch_size: int = 3
+    from vidrecall.tools.captioners.openai_vlm import OpenAIVLMCaptioner, OpenAIVLMSettings
+    from vidrecall.tools.captioners.transformers_vlm import TransformersVLMCaptioner, TransformersVLMSettings
 
-    assert capacity(SlowServerCaptioner(max_concurrency=6)) == (6, 1)
-    assert capacity(Batching()) == (1, 3)
-    assert capacity(object()) == (1, 1)
+    assert SlowServerCaptioner(capacity=Capacity(in_flight=6)).capacity == Capacity(in_flight=6, per_call=1)
+    assert OpenAIVLMCaptioner("m", OpenAIVLMSettings(max_concurrency=6)).capacity == Capacity(6, 1)
+    assert TransformersVLMCaptioner("m", TransformersVLMSettings(batch_size=3)).capacity == Capacity(1, 3)
+    assert BatchByLoop.capacity == ONE_AT_A_TIME == Capacity(1, 1)  # a captioner that says nothing more
 
 
 def test_a_clip_claimed_by_a_live_process_is_waited_for_not_redone(memory_with):
     captioner = SlowServerCaptioner()
-    memory = memory_with(captioner)
+    indexer = memory_with(captioner)
+    memory = indexer.memory
     video = memory.register(clip(BIKES))
     other = new_owner()
-    held = memory.plan(video, "coarse", Span(3.0, 4.0))
+    held = indexer.plan(video, "coarse", Span(3.0, 4.0))
     assert memory.store.claim(held.key, other, ttl=30)
     assert not memory.store.claim(held.key, new_owner(), ttl=30)  # a live lease is not taken
 
-    def finish_it_later():  # the "other process" commits its caption 1 s into our run
+    def finish_it_later():  # the "other process" (holding the lease) commits its caption 1 s into our run
         time.sleep(1.0)
-        helper = VideoMemory(CONFIG, SlowServerCaptioner(id=captioner.id), embedder=memory.embedder,
-                             store_dir=memory.store_dir)
-        helper.caption(video, "coarse", held.span)
-        helper.store.release(held.key, other)
+        helper = Indexer(VideoMemory(CONFIG, embedder=memory.embedder, store_dir=memory.store_dir),
+                         SlowServerCaptioner(id=captioner.id))
+        with helper.reader(video) as reader:
+            sampled = sample_clip(reader, helper.plan(video, "coarse", held.span))
+        (made,) = caption_clips(helper.captioner, [sampled])
+        helper.keep(video, made, RunContext())
+        helper.memory.store.release(held.key, other)
         helper.close()
+        helper.memory.close()
 
     worker = threading.Thread(target=finish_it_later)
     worker.start()
-    report = memory.build_level(video, "coarse", progress=False)
+    report = build_level(indexer, video, "coarse")
     worker.join()
     assert 3.0 not in captioner.started  # we never captioned the clip the other held
     assert (report.created, report.found, report.reused) == (9, 1, 1)
@@ -142,7 +165,7 @@ def test_a_clip_claimed_by_a_live_process_is_waited_for_not_redone(memory_with):
 
 
 def test_an_expired_or_dead_holders_lease_is_taken_over(memory_with):
-    memory = memory_with(SlowServerCaptioner())
+    memory = memory_with(SlowServerCaptioner()).memory
     store = memory.store
     assert store.claim("k1", "elsewhere:1:aa", ttl=0.2)
     assert not store.claim("k1", "me:2:bb", ttl=5)
@@ -160,11 +183,13 @@ KILLABLE = textwrap.dedent("""
     import sys, time
     from vidrecall.core.config import Config, Level
     from vidrecall.core.types import CaptionResult, Usage
+    from vidrecall.indexing.indexer import Indexer
     from vidrecall.memory.memory import VideoMemory
+    from vidrecall.tools.captioners.base import Capacity
 
     class Slow:
         id = "slow-server-v1"
-        max_concurrency = 3
+        capacity = Capacity(in_flight=3)
         def caption(self, request):
             time.sleep(0.4)
             s = request.frames.span
@@ -175,8 +200,8 @@ KILLABLE = textwrap.dedent("""
             pass
 
     config = Config(levels=(Level("coarse", 1, fps=1.0, max_pixels=64 * 64, prompt="caption_coarse"),))
-    with VideoMemory(config, Slow(), store_dir=sys.argv[1]) as memory:
-        memory.build_level(memory.register(sys.argv[2]), "coarse", progress=False)
+    with VideoMemory(config, store_dir=sys.argv[1]) as memory:
+        Indexer(memory, Slow()).build(sys.argv[2], ["coarse"], speech=False)
 """)
 
 
@@ -206,9 +231,10 @@ def test_resume_after_kill_9_loses_nothing_and_waits_for_no_lease(memory_with, s
     assert 3 <= before < 10 and leftover > 0  # the killed run held leases on clips in flight
 
     captioner = SlowServerCaptioner(id="slow-server-v1")
-    memory = memory_with(captioner)
+    indexer = memory_with(captioner)
+    memory = indexer.memory
     started = time.monotonic()
-    report = memory.build_level(memory.register(video_path), "coarse", progress=False)
+    report = build_level(indexer, memory.register(video_path), "coarse")
     assert time.monotonic() - started < 20  # the dead run's 60 s leases were taken over at once
     assert (report.created, report.reused) == (10 - before, before)
     assert sorted(captioner.started) == sorted(set(map(float, range(10))) - done_before)  # only the rest
@@ -220,7 +246,7 @@ def test_resume_after_kill_9_loses_nothing_and_waits_for_no_lease(memory_with, s
 class PixelDigestCaptioner:
     """Captions a clip with a digest of its frames' pixels and timestamps: equal captions, equal frames."""
 
-    max_concurrency: int = 2
+    capacity: Capacity = Capacity(in_flight=2)
     id: str = "pixel-digest-v1"
 
     def caption(self, request: CaptionRequest) -> CaptionResult:
@@ -245,15 +271,19 @@ def test_two_decoders_give_the_frames_one_gives_on_a_spliced_video(tmp_path, emb
     config = load_config("offline")
     captions = []
     for decoders in (1, 2):
-        memory = VideoMemory(config, PixelDigestCaptioner(), embedder=embedder, store_dir=tmp_path / str(decoders))
+        memory = VideoMemory(config, embedder=embedder, store_dir=tmp_path / str(decoders))
+        engine = PipelinedEngine(decoders=decoders)
+        indexer = Indexer(memory, PixelDigestCaptioner(), engine=engine)
         try:
             video = memory.register(HAYSTACK / "haystack_15min.mp4")
-            plans = [memory.plan(video, "coarse", span) for span in memory.level_spans(video, "coarse")
+            plans = [indexer.plan(video, "coarse", span) for span in level_grid(config, video.duration, "coarse")
                      if 480 <= span.start < 720]  # four clips; 491-554 s is a BT.709 source, 523-554 s names none
-            counts = CaptionPipeline(memory, video, plans, decoders=decoders).run()
+            work = LevelWork(video, "coarse", plans, IndexReport(video.id, "coarse", len(plans), 0, 0, 0, 0.0))
+            engine.caption_level(indexer, [work], RunContext())
             memory.flush()
-            assert counts.created == 4
+            assert work.failure is None and work.report.created == 4
             captions.append([(n.start, n.text) for n in memory.nodes(video.id, "coarse")])
         finally:
+            indexer.close()
             memory.close()
     assert len(captions[0]) == 4 and captions[0] == captions[1]

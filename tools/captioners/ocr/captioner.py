@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidrecall.core.types import CaptionRequest, CaptionResult, FrameBatch, Usage, fmt_time
-from vidrecall.tools.captioners.base import BatchByLoop
+from vidrecall.tools.captioners.base import BatchByLoop, Capacity
 from vidrecall.tools.captioners.images import no_frames_result, shrink
 from vidrecall.tools.captioners.ocr.rapidocr_adapter import RAPIDOCR, package_version
 from vidrecall.tools.captioners.ocr.runtime import (EnginePool, EngineSpec, backend_tag, engine_layout,
@@ -190,10 +190,10 @@ class OcrCaptioner(BatchByLoop):
         return f"OcrCaptioner({self.id!r})"
 
     @property
-    def max_concurrency(self) -> int:
-        """Clips captioned at once by the pipeline: as many as there are engines, so that a clip with a
-        single frame to read does not leave the other engines idle."""
-        return engine_layout(self.settings.engines)[0]
+    def capacity(self) -> Capacity:
+        """Clips captioned at once by the pipelined engine: as many as there are OCR engines, so that a clip
+        with a single frame to read does not leave the other engines idle."""
+        return Capacity(in_flight=engine_layout(self.settings.engines)[0])
 
     def _engines(self) -> EnginePool:
         return engine_pool(self.settings.engine_spec, self.settings.engines)
