@@ -15,11 +15,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 from tqdm.auto import tqdm
 
 from vidrecall.agent.strategies import strategy_names
+from vidrecall.core.config import Config
 from vidrecall.core.result import Answer
 from vidrecall.evaluation.items import QAItem
 from vidrecall.evaluation.scoring import evidence_hit, is_correct, read_results
@@ -35,6 +36,25 @@ METHODS = AGENT_METHODS + BASELINE_METHODS
 
 class EvalError(ValueError):
     """Bad run settings (unknown method, no results file); one line naming the value."""
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """What the runner needs of a vidrecall.api.VideoQA (the runner is given one; it never imports the API)."""
+
+    config: Config
+
+    def ask(self, video: Any, question: str, options: list[str] | None = None) -> Answer: ...
+
+    def with_strategy(self, strategy: str) -> "Answerer": ...
+
+
+QA = Answerer | Callable[[], Answerer]
+
+
+def built(qa: QA) -> Answerer:
+    """The VideoQA itself, or the one a factory builds."""
+    return qa if isinstance(qa, Answerer) else qa()
 
 
 class Method(Protocol):
@@ -56,7 +76,7 @@ class AgentMethod:
         self.name = self.name or self.strategy
 
     def _qa(self) -> Any:
-        if getattr(getattr(self.qa, "config", None), "strategy", self.strategy) == self.strategy:
+        if self.qa.config.strategy == self.strategy:
             return self.qa
         if self._sibling is None:
             self._sibling = self.qa.with_strategy(self.strategy)
@@ -153,7 +173,7 @@ class RunSummary:
                 f"{self.skipped_no_video} without video, {self.errors} errors); {acc} -> {self.out_path}")
 
 
-def run_eval(items: Iterable[QAItem], qa: Any = None, method: str | Method = "default",
+def run_eval(items: Iterable[QAItem], qa: QA | None = None, method: str | Method = "default",
              out_jsonl: str | os.PathLike | None = None, *, limit: int | None = None, retry_errors: bool = False,
              progress: bool = True, method_options: dict[str, Any] | None = None) -> RunSummary:
     """Answer every item with `method`, appending one row per question to `out_jsonl`.
@@ -189,7 +209,7 @@ def run_eval(items: Iterable[QAItem], qa: Any = None, method: str | Method = "de
     if not todo:
         return summary
     runner: Method = method if not isinstance(method, str) else make_method(
-        method, qa() if callable(qa) and not hasattr(qa, "ask") else qa, **(method_options or {}))
+        method, built(qa) if qa is not None else None, **(method_options or {}))
     for item in tqdm(todo, desc=f"eval {name}", unit="q", disable=not progress):
         started = time.monotonic()
         try:
@@ -209,14 +229,14 @@ def run_eval(items: Iterable[QAItem], qa: Any = None, method: str | Method = "de
     return summary
 
 
-def run_methods(items: Iterable[QAItem], qa: Any | Callable[[], Any], methods: Iterable[str], out_dir: str | os.PathLike,
+def run_methods(items: Iterable[QAItem], qa: QA, methods: Iterable[str], out_dir: str | os.PathLike,
                 **kw: Any) -> list[RunSummary]:
     """Every method over the same items, one `<method>.jsonl` each in `out_dir`; the VideoQA is built once."""
-    items, built = list(items), {}
+    items, made = list(items), {}
 
-    def shared_qa() -> Any:
-        if "qa" not in built:
-            built["qa"] = qa() if callable(qa) and not hasattr(qa, "ask") else qa
-        return built["qa"]
+    def shared_qa() -> Answerer:
+        if "qa" not in made:
+            made["qa"] = built(qa)
+        return made["qa"]
 
     return [run_eval(items, shared_qa, m, Path(out_dir) / f"{m}.jsonl", **kw) for m in methods]

@@ -41,6 +41,7 @@ class VideoMemory:
     def __init__(self, config: Config, embedder: Embedder | None = None, store_dir: str | Path | None = None,
                  *, progress: ProgressSink = silent) -> None:
         self.config = config
+        self.progress = progress  # hashing a big file, re-embedding a large store
         self.store_dir = Path(store_dir).expanduser() if store_dir else config.store_path
         private_dir(self.store_dir)  # 0700 when new: captions, prompts and questions live here
         for existing in (self.store_dir / INDEX_NAME, sidecar_path(self.store_dir / INDEX_NAME)):
@@ -62,7 +63,7 @@ class VideoMemory:
         """Probe and hash a video file and remember it; the id is its content hash. VideoError on bad files."""
         info = probe(path)
         size = Path(path).stat().st_size
-        rec = VideoRecord(id=self.store.video_id(path), path=str(Path(path).resolve()), duration=info.duration,
+        rec = VideoRecord(id=self.store.video_id(path, self.progress), path=str(Path(path).resolve()), duration=info.duration,
                           fps=info.fps, width=info.width, height=info.height, frame_count=info.frame_count,
                           size_bytes=size, added_at=time.time())
         return self.store.upsert_video(rec)

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from tqdm.auto import tqdm
 
 from vidrecall.core import sqlite_files
+from vidrecall.core.progress import ProgressEvent, ProgressSink, silent
 from vidrecall.core.sqlite_files import DamagedDatabase, DatabaseBusy, write_transaction
 from vidrecall.core.types import TIME_EPS, MemoryNode, Span
 
@@ -36,18 +36,20 @@ class MemoryStoreError(RuntimeError):
     """The memory store cannot do what was asked (unreadable database, unknown node); one line with the fix."""
 
 
-def video_id_for(path: str | os.PathLike, progress: bool = False) -> str:
+def video_id_for(path: str | os.PathLike, progress: ProgressSink = silent) -> str:
     """sha256 of the file's bytes, streamed: a renamed or copied file is the same video.
 
-    `progress` shows a bar for files big enough to take a while (hour-long videos are gigabytes)."""
+    `progress` hears about files big enough to take a while (hour-long videos are gigabytes)."""
     digest = hashlib.sha256()
     try:
         size = os.path.getsize(path)
-        with open(path, "rb") as fh, tqdm(total=size, unit="B", unit_scale=True, desc=f"hashing {Path(path).name}",
-                                          disable=not progress or size < PROGRESS_ABOVE_BYTES) as bar:
+        task, done = f"hashing {Path(path).name}", 0
+        with open(path, "rb") as fh:
             while chunk := fh.read(HASH_CHUNK):
                 digest.update(chunk)
-                bar.update(len(chunk))
+                done += len(chunk)
+                if size >= PROGRESS_ABOVE_BYTES:
+                    progress(ProgressEvent(task, done, size, "B"))
     except OSError as exc:
         raise MemoryStoreError(f"{path}: cannot read the video to hash it ({exc.strerror or exc})") from None
     return digest.hexdigest()
@@ -165,7 +167,7 @@ class MemoryStore:
             self.db["meta"].insert({"name": name, "value": value}, replace=True)
 
     # --- videos -------------------------------------------------------------------------------
-    def video_id(self, path: str | os.PathLike) -> str:
+    def video_id(self, path: str | os.PathLike, progress: ProgressSink = silent) -> str:
         """`video_id_for(path)`, remembered per (path, inode, size, mtime) so big files hash once."""
         path = Path(path)
         try:
@@ -176,7 +178,7 @@ class MemoryStore:
             row = self._one("SELECT video_id FROM file_hashes WHERE identity = ?", [identity])
         if row:
             return row["video_id"]
-        vid = video_id_for(path, progress=True)
+        vid = video_id_for(path, progress)
         with self._lock, self.db.atomic():
             self.db["file_hashes"].insert({"identity": identity, "video_id": vid, "hashed_at": time.time()},
                                           replace=True)

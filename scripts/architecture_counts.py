@@ -17,7 +17,8 @@ DEFAULT_PACKAGE_DIRS = ["core", "tools", "memory", "prompts", "agent", "evaluati
 NOT_PACKAGE = ("tests", "benchmarks", "scripts", "notebooks")
 NOT_CALLERS = ("tests", "benchmarks")
 CAPTION_METHODS = {"caption", "caption_batch"}
-BUILD_CALLS = {"build_level", "build_speech"}
+BUILD_CALLS = {"build_level", "build_speech", "caption_level"}
+GRID_CALLS = {"level_spans", "level_grid"}
 DEF = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -93,21 +94,33 @@ def caption_step_sites(trees) -> list[str]:
             for scope, calls in calls_by_scope(tree).items() if (steps := [c for c in calls if is_caption_step(c)])]
 
 
-def indexing_reasons(name: str, calls: list[ast.Call]) -> list[str]:
-    """Why a def drives indexing: it is/calls build_level or build_speech, or captions a whole level_spans grid."""
+def indexing_reasons(calls: list[ast.Call]) -> list[str]:
+    """Why a def builds memory itself: it runs a whole level (build_level, or an engine's caption_level) or a
+    speech lane (build_speech) -- not on a receiver named indexer, which makes it a caller of the Indexer --
+    or captions a whole level grid (level_spans / level_grid without `within`) clip by clip."""
+    def own(call: ast.Call) -> bool:
+        func = call.func
+        return not (isinstance(func, ast.Attribute) and "indexer" in ast.unparse(func.value).lower())
+
     names = {called_name(c) for c in calls}
-    own_name = name.rsplit(".", 1)[-1]
-    reasons = [f"defines {own_name}"] if own_name in BUILD_CALLS else []
-    reasons += [f"calls {b}" for b in sorted(BUILD_CALLS & names)]
-    whole_grid = any(called_name(c) == "level_spans" and len(c.args) < 3 and all(k.arg != "within" for k in c.keywords)
+    reasons = [f"calls {called_name(c)}" for c in calls if called_name(c) in BUILD_CALLS and own(c)]
+    whole_grid = any(called_name(c) in GRID_CALLS and len(c.args) < 3 and all(k.arg != "within" for k in c.keywords)
                      for c in calls)
-    return reasons + (["captions a level_spans grid"] if whole_grid and names & CAPTION_METHODS else [])
+    return sorted(set(reasons)) + (["captions a whole level grid"] if whole_grid and names & CAPTION_METHODS else [])
 
 
 def indexing_entry_points(trees) -> list[str]:
-    return [f"{path}:{fn.lineno} {name} ({', '.join(reasons)})" for path, tree in trees.items()
-            if not in_dirs(path, NOT_CALLERS) for calls in [calls_by_scope(tree)] for fn, name in functions(tree)
-            if (reasons := indexing_reasons(name, calls.get(name, [])))]
+    """Distinct owners (a class, or a module-level function) of defs that build memory themselves."""
+    owners: dict[str, list[str]] = {}
+    for path, tree in trees.items():
+        if in_dirs(path, NOT_CALLERS):
+            continue
+        calls = calls_by_scope(tree)
+        for fn, name in functions(tree):
+            if reasons := indexing_reasons(calls.get(name, [])):
+                owner = f"{path} {name.split('.')[0]}"
+                owners.setdefault(owner, []).append(f"{name}:{fn.lineno} ({', '.join(reasons)})")
+    return [f"{owner}: {'; '.join(defs)}" for owner, defs in owners.items()]
 
 
 def own_attribute_names(trees) -> set[str]:
@@ -189,8 +202,9 @@ def collect(root: Path) -> list[tuple[str, str, int, list[str]]]:
     counts = [
         ("caption step sites", "defs calling <..captioner..>.caption(/.caption_batch( or CaptionRequest( "
          "(outside tools/captioners, tests, benchmarks)", caption_step_sites(trees)),
-        ("indexing entry points", "defs defining/calling build_level/build_speech, or captioning a whole "
-         "level_spans grid (outside tests, benchmarks)", indexing_entry_points(trees)),
+        ("indexing entry points", "classes/functions that build memory themselves: call build_level / "
+         "caption_level / build_speech (not on an indexer), or caption a whole level grid; callers of the "
+         "Indexer are not counted (outside tests, benchmarks)", indexing_entry_points(trees)),
         ("getattr/hasattr probes of our own types", "constant-name getattr/hasattr in package code, "
          "the name defined by some class of ours", ours),
         ("getattr/hasattr probes of foreign objects", "the other constant-name getattr/hasattr in package code",

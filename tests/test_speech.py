@@ -15,7 +15,9 @@ from conftest import clip
 from vidrecall.agent.testing import ScriptedCaptioner, fast_levels
 from vidrecall.core.accounting import CostMeter
 from vidrecall.core.config import ConfigError, load_config
+from vidrecall.core.run_context import RunContext
 from vidrecall.core.types import SPEECH_LEVEL
+from vidrecall.indexing.indexer import Indexer
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.speech.audio import AudioStream
 from vidrecall.tools.speech.types import SpeechError, words_from_json
@@ -29,10 +31,11 @@ def whisper():
     return FasterWhisperTranscriber()  # the packaged offline model, int8 on CPU
 
 
-def memory_for(store_dir, embedder, **speech) -> VideoMemory:
+def memory_for(store_dir, embedder, **speech) -> Indexer:
+    """An Indexer (scripted captioner, speech as asked) over a VideoMemory at `store_dir` (its `.memory`)."""
     config = load_config("offline", store_dir=str(store_dir), levels=fast_levels())
     config = config.replace(speech={**vars(config.speech), "source": "asr", **speech})
-    return VideoMemory(config, ScriptedCaptioner(), embedder)
+    return Indexer(VideoMemory(config, embedder), ScriptedCaptioner())
 
 
 def test_packaged_whisper_hears_the_shared_clip_with_word_times(whisper):
@@ -51,22 +54,23 @@ def test_packaged_whisper_hears_the_shared_clip_with_word_times(whisper):
 
 def test_built_speech_comes_back_at_the_known_times(speech_clip, embedder, store_dir):
     spec, lines = speech_clip
-    memory = memory_for(store_dir, embedder)
-    video = memory.register(spec.video)
+    indexer = memory_for(store_dir, embedder)
+    video = indexer.memory.register(spec.video)
     meter = CostMeter()
-    (report,) = memory.build_speech(video, progress=False, meter=meter)
+    (report,) = indexer.build_speech(video, RunContext(meter=meter))
     assert report.status == "done" and report.created >= 4 and meter.asr_calls == 1
     assert abs(meter.speech_audio_seconds - spec.duration) < 1.0
-    nodes = memory.nodes(video.id, SPEECH_LEVEL)
+    nodes = indexer.memory.nodes(video.id, SPEECH_LEVEL)
     password = next(line for line in lines if "pineapple" in line.text)
     said = next(n for n in nodes if "pineapple" in n.text.lower())
     assert abs(said.start - password.start_s) < 1.0 and abs(said.end - password.end_s) < 1.5
     word = next(w for w in words_from_json(said.words) if "pineapple" in w.text.lower())
     assert password.start_s + 2 < word.start < password.end_s + 0.5  # the last word of the sentence
-    assert memory.search("what is the vault password", video.id, levels=[SPEECH_LEVEL], k=1)[0][0].id == said.id
+    hits = indexer.memory.search("what is the vault password", video.id, levels=[SPEECH_LEVEL], k=1)
+    assert hits[0][0].id == said.id
 
     again = CostMeter()
-    (rerun,) = memory_for(store_dir, embedder).build_speech(video, progress=False, meter=again)
+    (rerun,) = memory_for(store_dir, embedder).build_speech(video, RunContext(meter=again))
     assert rerun.status == "reused" and again.asr_calls == 0 and rerun.segments == len(nodes)
 
 
@@ -93,25 +97,25 @@ def test_an_interrupted_transcription_resumes_where_it_stopped(speech_clip, embe
     spec, _ = speech_clip
     whole = memory_for(tmp_path / "whole", embedder, window_seconds=40)
     all_windows = Dies(whisper, after=99)
-    whole._speech_models = (all_windows, None)
-    video = whole.register(spec.video)
-    whole.build_speech(video, progress=False)
-    expected = [(n.start, n.text) for n in whole.nodes(video.id, SPEECH_LEVEL)]
+    whole.speech_models._models = (all_windows, None)
+    video = whole.memory.register(spec.video)
+    whole.build_speech(video)
+    expected = [(n.start, n.text) for n in whole.memory.nodes(video.id, SPEECH_LEVEL)]
 
     dying = memory_for(store_dir, embedder, window_seconds=40)
-    dying._speech_models = (Dies(whisper, after=1), None)
+    dying.speech_models._models = (Dies(whisper, after=1), None)
     with pytest.raises(KeyboardInterrupt):
-        dying.build_speech(video, progress=False)
-    kept = len(dying.nodes(video.id, SPEECH_LEVEL))
+        dying.build_speech(video)
+    kept = len(dying.memory.nodes(video.id, SPEECH_LEVEL))
     assert 0 < kept < len(expected)
 
     fresh = memory_for(store_dir, embedder, window_seconds=40)
     counting = Dies(whisper, after=99)
-    fresh._speech_models = (counting, None)
-    (report,) = fresh.build_speech(video, progress=False)
+    fresh.speech_models._models = (counting, None)
+    (report,) = fresh.build_speech(video)
     assert report.status == "done" and report.created == len(expected) - kept
     assert all_windows.calls >= 3 and counting.calls == all_windows.calls - 1  # window 1 is not redone
-    resumed = fresh.nodes(video.id, SPEECH_LEVEL)
+    resumed = fresh.memory.nodes(video.id, SPEECH_LEVEL)
     assert len(resumed) == len(expected)
     for node, (start, text) in zip(resumed, expected):  # a seek shifts the audio by a few samples: same
         said, heard = set(plain(node.text).split()), set(plain(text).split())  # sentences, a word may differ
@@ -119,21 +123,21 @@ def test_an_interrupted_transcription_resumes_where_it_stopped(speech_clip, embe
 
 
 def test_no_audio_is_silent_and_a_corrupt_track_is_one_warned_skip(speech_clip, embedder, store_dir, tmp_path, caplog):
-    memory = memory_for(store_dir, embedder)
+    indexer = memory_for(store_dir, embedder)
     caplog.set_level(logging.WARNING)
-    silent = memory.register(clip("askany_yoga.mp4"))
-    (report,) = memory.build_speech(silent, progress=False)
-    assert report.status == "no audio" and not memory.nodes(silent.id, SPEECH_LEVEL) and not caplog.records
+    silent = indexer.memory.register(clip("askany_yoga.mp4"))
+    (report,) = indexer.build_speech(silent)
+    assert report.status == "no audio" and not indexer.memory.nodes(silent.id, SPEECH_LEVEL) and not caplog.records
 
     broken = tmp_path / "broken.mp4"
     subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-y", "-i", str(speech_clip[0].video),
                     "-c", "copy", "-bsf:a", "noise=amount=2", str(broken)], check=True)
-    video = memory.register(broken)
-    memory.build_level(video, "coarse", progress=False)
-    (report,) = memory.build_speech(video, progress=False)
+    video = indexer.memory.register(broken)
+    indexer.build(video, ["coarse"], speech=False)
+    (report,) = indexer.build_speech(video)
     assert report.status.startswith("skipped") and "broken.mp4" in report.status
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
-    assert memory.nodes(video.id, "coarse") and not memory.nodes(video.id, SPEECH_LEVEL)
+    assert indexer.memory.nodes(video.id, "coarse") and not indexer.memory.nodes(video.id, SPEECH_LEVEL)
 
 
 SRT = """1
@@ -150,11 +154,11 @@ def test_subtitles_from_a_sidecar_an_embedded_stream_or_a_named_file(embedder, t
     video = tmp_path / "talk.mp4"
     shutil.copy(clip("mdn_frog.mp4"), video)
     (tmp_path / "talk.en.vtt").write_text("WEBVTT\n\n00:00:02.000 --> 00:00:04.000\nThe frog is green.\n")
-    memory = memory_for(tmp_path / "s1", embedder, source="subtitles")
-    record = memory.register(video)
-    (report,) = memory.build_speech(record, progress=False)
+    indexer = memory_for(tmp_path / "s1", embedder, source="subtitles")
+    record = indexer.memory.register(video)
+    (report,) = indexer.build_speech(record)
     assert report.status == "done"
-    (node,) = memory.nodes(record.id, SPEECH_LEVEL)
+    (node,) = indexer.memory.nodes(record.id, SPEECH_LEVEL)
     assert (node.start, node.end, node.text) == (2.0, 4.0, "The frog is green.")
 
     srt = tmp_path / "lines.srt"
@@ -162,15 +166,15 @@ def test_subtitles_from_a_sidecar_an_embedded_stream_or_a_named_file(embedder, t
     muxed = tmp_path / "muxed.mp4"
     subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-y", "-i", str(clip("mdn_frog.mp4")),
                     "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", str(muxed)], check=True)
-    memory = memory_for(tmp_path / "s2", embedder, source="subtitles")
-    record = memory.register(muxed)
-    memory.build_speech(record, progress=False)
-    texts = [(n.start, n.text) for n in memory.nodes(record.id, SPEECH_LEVEL)]
+    indexer = memory_for(tmp_path / "s2", embedder, source="subtitles")
+    record = indexer.memory.register(muxed)
+    indexer.build_speech(record)
+    texts = [(n.start, n.text) for n in indexer.memory.nodes(record.id, SPEECH_LEVEL)]
     assert texts == [(1.0, "Welcome to the kitchen."), (4.0, "Today we bake biscuits.")]  # tags stripped
 
     missing = memory_for(tmp_path / "s3", embedder, source="subtitles", subtitles_file=str(tmp_path / "nope.srt"))
     with pytest.raises(SpeechError, match="nope.srt"):
-        missing.build_speech(missing.register(video), progress=False)
+        missing.build_speech(missing.memory.register(video))
 
 
 def test_bad_speech_settings_fail_with_one_line(tmp_path):
@@ -194,9 +198,9 @@ def test_memory_cli_lists_the_speech_lane_with_words(speech_clip, embedder, stor
     from vidrecall.cli import main
 
     spec, _ = speech_clip
-    memory = memory_for(store_dir, embedder)
-    memory.build_speech(memory.register(spec.video), progress=False)
-    memory.close()
+    indexer = memory_for(store_dir, embedder)
+    indexer.build_speech(indexer.memory.register(spec.video))
+    indexer.memory.close()
     assert main(["memory", str(spec.video), "--store", str(store_dir), "--level", "speech", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(r["level"] == "speech" for r in rows)
@@ -205,6 +209,6 @@ def test_memory_cli_lists_the_speech_lane_with_words(speech_clip, embedder, stor
     from vidrecall.display.timeline import lanes_for
 
     both = memory_for(store_dir, embedder)
-    video = both.register(spec.video)
-    both.build_level(video, "coarse", progress=False)
-    assert lanes_for(both.nodes(video.id)) == ["coarse", "speech"]  # `show` draws speech as its own, last lane
+    video = both.memory.register(spec.video)
+    both.build(video, ["coarse"], speech=False)
+    assert lanes_for(both.memory.nodes(video.id)) == ["coarse", "speech"]  # `show` draws speech as its own, last lane

@@ -40,7 +40,7 @@ class Backbones:
         return self._embedder
 
     def __repr__(self) -> str:
-        return f"Backbones(llm={type(self.llm).__name__}, captioner={getattr(self.captioner, 'id', self.captioner)!r})"
+        return f"Backbones(llm={type(self.llm).__name__}, captioner={self.captioner.id!r})"
 
 
 @dataclass(frozen=True)

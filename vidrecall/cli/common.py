@@ -55,8 +55,7 @@ def add_backbone_flags(p: argparse.ArgumentParser) -> None:
 def backbone_choices(args: argparse.Namespace):
     from vidrecall.backbones import BackboneChoices
 
-    return BackboneChoices(llm=getattr(args, "llm", None), vlm=getattr(args, "vlm", None),
-                           base_url=getattr(args, "base_url", None), api_key_env=getattr(args, "api_key_env", None))
+    return BackboneChoices(llm=args.llm, vlm=args.vlm, base_url=args.base_url, api_key_env=args.api_key_env)
 
 
 def make_config(args: argparse.Namespace, **overrides: Any):

@@ -20,6 +20,7 @@ from vidrecall.core.errors import first_line
 
 if TYPE_CHECKING:
     from vidrecall.core.result import Answer, Cost, Evidence, Step
+    from vidrecall.evaluation.items import QAItem
 
 STYLE = """<style>
 .vr{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.4;max-width:980px}
@@ -284,7 +285,7 @@ def table_html(records: Sequence[dict[str, Any]], columns: Sequence[str] | None 
 
 # --- evaluation rows (the failure browser) --------------------------------------------------------
 
-def eval_row_html(row: dict[str, Any], item: Any = None, *, duration: float | None = None) -> str:
+def eval_row_html(row: dict[str, Any], item: "QAItem | None" = None, *, duration: float | None = None) -> str:
     """One evaluation result row (evaluation/runner.py's JSONL) as a card: question, gold vs predicted, the
     predicted evidence against the gold spans on a small timeline, the path the agent took, the cost.
 
@@ -297,7 +298,7 @@ def eval_row_html(row: dict[str, Any], item: Any = None, *, duration: float | No
     gold_spans = [(float(a), float(b)) for a, b in row.get("gold_spans") or []]
     traj = row.get("trajectory") or {}
     stops = [ZoomStop(i, "path", None, ((float(a), float(b)),)) for i, (a, b) in enumerate(traj.get("spans") or [])]
-    video = _existing_video(getattr(item, "video_path", None))
+    video = _existing_video(item.video_path if item is not None else None)
     duration = duration or _video_duration(video) or max([b for _, b in gold_spans] + [e.end for e in evidence]
                                                           + [s.spans[0][1] for s in stops] + [0.0])
     parts = [f'<div class="vr vr-eval-row">{STYLE}',
