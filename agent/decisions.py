@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic.json_schema import JsonDict
 
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
 _WORD_CONFIDENCE = {"very high": 0.95, "high": 0.85, "certain": 0.95, "medium": 0.5, "moderate": 0.5,
@@ -76,8 +77,8 @@ def _to_text(value: Any) -> str:
 # max_tokens cuts the reply); a longer list from a model that ignores the schema is still read.
 MAX_LISTED = 12
 MAX_TEXT_CHARS = 300
-_BOUNDED = {"maxItems": MAX_LISTED}
-_SHORT = {"maxLength": MAX_TEXT_CHARS}
+_BOUNDED: JsonDict = {"maxItems": MAX_LISTED}
+_SHORT: JsonDict = {"maxLength": MAX_TEXT_CHARS}
 
 Confidence = Annotated[float, BeforeValidator(_to_confidence)]
 Flag = Annotated[bool, BeforeValidator(_to_bool)]

@@ -92,7 +92,7 @@ _SECONDS = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)\b", re.I)
 
 def mentioned_times(question: str) -> list[float]:
     """Times the question names ("at 08:04", "between 1:02:03 and …", "at 95 seconds"), in seconds."""
-    times = []
+    times: list[float] = []
     for h, m, s in _CLOCK.findall(question):
         times.append(int(h or 0) * 3600 + int(m) * 60 + int(s))
     times += [float(s) for s in _SECONDS.findall(question)]

@@ -114,6 +114,14 @@ class AgentContext:
         return self.memory.embedder
 
 
+def decided(state: AgentState) -> Verdict:
+    """The latest answer attempt; the answer node sets it before any router or later node reads it."""
+    verdict = state["decision"]
+    if verdict is None:
+        raise RuntimeError("no answer attempt yet: the graph routes here only after an answer node")
+    return verdict
+
+
 def fresh_question_state(question: str, options: list[str] | None) -> AgentState:
     """The input of one turn: resets every per-question channel, leaves `history` to accumulate."""
     return AgentState(question=question, options=list(options or []), focus_ids=[], window=[], filtered=False,

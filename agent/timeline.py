@@ -131,22 +131,27 @@ def timed_verdict(kind: TimeQuestion, question: str, options: list[Option], view
     return _how_many(options, event, forced)
 
 
+def _names_option(option: Option, options: list[Option], question: str) -> Callable[[str], bool]:
+    """Whether a text read at a cited time names `option` (and not another)."""
+    return lambda text: option_grounded(option, options, [text], question)
+
+
 def _order(kind: TimeQuestion, question: str, options: list[Option], view: MemoryView,
            cited: dict[str, list[Span]], forced: bool) -> Verdict | None:
     placed: dict[str, Placement] = {}
     for opt in options:
-        p = place(cited.get(opt.letter, []), view, lambda text, o=opt: option_grounded(o, options, [text], question))
+        p = place(cited.get(opt.letter, []), view, _names_option(opt, options, question))
         if p is not None:
             placed[opt.letter] = p
     if not placed:
         return None
     when = {letter: (p.times[0] if kind is TimeQuestion.FIRST else p.times[-1]) for letter, p in placed.items()}
-    ranked = sorted(when, key=when.get, reverse=kind is TimeQuestion.LAST)
+    ranked = sorted(when, key=lambda letter: when[letter], reverse=kind is TimeQuestion.LAST)
     best = ranked[0]
     distinct = len(ranked) == 1 or abs(when[ranked[0]] - when[ranked[1]]) > SAME_MOMENT_S
     grounded = len(placed) >= 2 and distinct and all(p.grounded for p in placed.values())
     word = "earliest" if kind is TimeQuestion.FIRST else "latest"
-    order = ", ".join(f"{letter} at {fmt_time(when[letter])}" for letter in sorted(when, key=when.get))
+    order = ", ".join(f"{letter} at {fmt_time(when[letter])}" for letter in sorted(when, key=lambda x: when[x]))
     reason = f"compared the cited times ({order}); {best} is the {word}"
     chosen = next(o for o in options if o.letter == best)
     return _verdict(chosen, grounded, reason, [m for p in placed.values() for m in p.mentions], forced)
@@ -154,7 +159,8 @@ def _order(kind: TimeQuestion, question: str, options: list[Option], view: Memor
 
 def _when(options: list[Option], event: Placement, duration: float, forced: bool) -> Verdict:
     t = event.times[0]
-    windows = {o.letter: option_window(o, duration) for o in options}
+    windows = {o.letter: w for o in options if (w := option_window(o, duration)) is not None}
+    options = [o for o in options if o.letter in windows]  # a "when" question's options all name times
     chosen = min(options, key=lambda o: (windows[o.letter].distance(t), abs((windows[o.letter].start
                                                                              + windows[o.letter].end) / 2 - t)))
     reason = f"the event is at {fmt_time(t)}, inside or nearest {chosen.letter}"
@@ -167,8 +173,8 @@ def _how_many(options: list[Option], event: Placement, forced: bool) -> Verdict:
         if not occurrences or t - occurrences[-1] > SAME_OCCURRENCE_S:
             occurrences.append(t)
     count = len(occurrences)
-    counts = {o.letter: option_count(o) for o in options}
-    chosen = min(options, key=lambda o: abs(counts[o.letter] - count))
+    counts = {o.letter: n for o in options if (n := option_count(o)) is not None}
+    chosen = min((o for o in options if o.letter in counts), key=lambda o: abs(counts[o.letter] - count))
     exact = counts[chosen.letter] == count
     reason = f"counted {count} occurrence(s) at {', '.join(fmt_time(t) for t in occurrences)}"
     return _verdict(chosen, event.grounded and exact, reason, event.mentions, forced)
@@ -200,7 +206,8 @@ def _how_long(question: str, options: list[Option], view: MemoryView, cited: dic
     if earlier is None or later is None:
         return None
     gap = abs(later.times[0] - earlier.times[0])
-    chosen = min(options, key=lambda o: abs(option_duration(o) - gap))
+    durations = {o.letter: d for o in options if (d := option_duration(o)) is not None}
+    chosen = min((o for o in options if o.letter in durations), key=lambda o: abs(durations[o.letter] - gap))
     reason = f"{fmt_time(earlier.times[0])} to {fmt_time(later.times[0])}: {gap:.0f} s apart"
     return _verdict(chosen, earlier.grounded and later.grounded, reason, earlier.mentions[:1] + later.mentions[:1],
                     forced)

@@ -42,9 +42,9 @@ def make_zoom(*, instruct_children: bool):
                 node, _created = ctx.indexer.caption(ctx.memory, ctx.video.id, finer.name, target, instruction=instruction,
                                                      parent_id=parent.id if parent else None,
                                                      run=ctx.run.with_meter(rec.meter))
-                focus.append(node.id)
+                focus.append(node.stored_id)
             if ctx.config.speech.source != "off":  # the span's exact words come with its captions
-                focus += [n.id for n in ctx.memory.nodes(ctx.video.id, SPEECH_LEVEL, span)]
+                focus += [n.stored_id for n in ctx.memory.nodes(ctx.video.id, SPEECH_LEVEL, span)]
             explored.append([span.start, span.end])
             zoomed.append((span.start, span.end))
         made, reused = sum(rec.meter.captions_by_level.values()), rec.meter.captions_reused

@@ -171,6 +171,13 @@ class MemoryNode:
         return Span(self.start, self.end)
 
     @property
+    def stored_id(self) -> int:
+        """The id of a node read from (or just written to) the store; a node not stored yet has none."""
+        if self.id is None:
+            raise ValueError(f"{self.level} node {self.start:.1f}-{self.end:.1f} s is not stored yet")
+        return self.id
+
+    @property
     def key(self) -> str:
         return caption_key(self.video_id, self.level, Span(self.start, self.end), self.fps, self.frames,
                            self.max_pixels, self.captioner, self.prompt_hash, self.sampling)

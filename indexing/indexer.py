@@ -122,13 +122,12 @@ class Indexer:
                 self.memory.flush()
             by_video = {w.video.id: w for w in works}
             for result, record in batch:
-                work = by_video.get(record.id)
-                if work is None:
+                if (done := by_video.get(record.id)) is None:
                     continue
-                work.finish()
-                result.reports.append(work.report)
-                if work.failure is not None:
-                    _failed(result, work.failure)
+                done.finish()
+                result.reports.append(done.report)
+                if done.failure is not None:
+                    _failed(result, done.failure)
         for result, record in batch:
             if speech and result.ok:
                 try:

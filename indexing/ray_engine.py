@@ -128,12 +128,12 @@ class RayEngine:
             from vidrecall.core.quiet import verbose
 
             # Ray's own start-up notices are library noise unless --verbose
-            kwargs = {"include_dashboard": False, "log_to_driver": verbose(),
-                      "logging_level": logging.INFO if verbose() else logging.ERROR}
+            level = logging.INFO if verbose() else logging.ERROR
             if s.address:
-                ray.init(address=s.address, **kwargs)
+                ray.init(address=s.address, include_dashboard=False, log_to_driver=verbose(), logging_level=level)
             else:
-                ray.init(num_cpus=s.num_cpus or s.workers or os.cpu_count(), **kwargs)
+                ray.init(num_cpus=s.num_cpus or s.workers or os.cpu_count(), include_dashboard=False,
+                         log_to_driver=verbose(), logging_level=level)
             self._started_ray = True
         return ray
 
@@ -200,7 +200,8 @@ class RayEngine:
         for work in works:
             if work.failure is not None:
                 continue
-            mine, held = [], []
+            mine: list[CaptionPlan] = []
+            held: list[CaptionPlan] = []
             for plan in work.todo:
                 claim = leases.take(plan.key)
                 if claim is Claim.STORED:

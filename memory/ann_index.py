@@ -27,7 +27,7 @@ def nlist_for(n: int) -> int:
 
 
 class IvfCopy:
-    def __init__(self, index: faiss.Index, nprobe: int = NPROBE) -> None:
+    def __init__(self, index: faiss.IndexIVF, nprobe: int = NPROBE) -> None:
         self.index = index  # IndexIVFScalarQuantizer with ids = node ids
         self.nprobe = nprobe
 
@@ -66,7 +66,8 @@ class IvfCopy:
     def candidates(self, query: np.ndarray, k: int, nprobe: int | None = None, selector=None) -> np.ndarray:
         """Up to RERANK_FACTOR * k ids, approximately best first, from `nprobe` lists (default: self.nprobe),
         only those `selector` (a faiss IDSelector) allows when given."""
-        params = faiss.SearchParametersIVF(nprobe=nprobe or self.nprobe)
+        params = faiss.SearchParametersIVF()
+        params.nprobe = nprobe or self.nprobe
         if selector is not None:
             params.sel = selector
         _, ids = self.index.search(query, min(self.ntotal, RERANK_FACTOR * k), params=params)

@@ -48,6 +48,7 @@ class Embedder:
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
+                assert self._loader is not None  # __init__ takes a model or a loader
                 self._model = self._loader()
             return self._model
 

@@ -255,7 +255,9 @@ def start_from_metadata(path: Path) -> StartTime | None:
         with av.open(str(path)) as container:
             tags = dict(container.metadata or {})
             for stream in container.streams:
-                tags.setdefault("creation_time", (stream.metadata or {}).get("creation_time"))
+                created = (stream.metadata or {}).get("creation_time")
+                if created is not None:
+                    tags.setdefault("creation_time", created)
     except (av.FFmpegError, OSError):
         return None
     raw = tags.get("creation_time")
@@ -290,20 +292,23 @@ def order_files(paths: list[Path], manifest: list[tuple[str, str | None]] | None
     if manifest is not None:
         starts = [start_from_text(s, "manifest") if s else None for _, s in manifest]
         listed = list(zip([p for p in paths], starts))
-        if all(s is not None for s in starts):
-            return sorted(listed, key=lambda ps: ps[1].seconds), "manifest"
+        known: list[tuple[Path, StartTime]] = [(p, s) for p, s in listed if s is not None]
+        if len(known) == len(listed):
+            return [(p, t) for p, t in sorted(known, key=lambda ps: ps[1].seconds)], "manifest"
         return listed, "manifest order"
     for source, reader in (("name", start_from_name), ("metadata", start_from_metadata)):
-        starts = [reader(p) for p in paths]
-        if paths and all(s is not None for s in starts):
-            return sorted(zip(paths, starts), key=lambda ps: (ps[1].seconds, ps[0].name)), source
+        found: list[tuple[Path, StartTime]] = [(p, s) for p in paths if (s := reader(p)) is not None]
+        if paths and len(found) == len(paths):
+            return [(p, t) for p, t in sorted(found, key=lambda ps: (ps[1].seconds, ps[0].name))], source
     return [(p, None) for p in sorted(paths, key=lambda p: p.name)], "name order"
 
 
-def build_library(root: str, files: list[tuple[object, StartTime | None, str]], skipped: list[str],
+def build_library(root: str, files: list[tuple[VideoRecord, StartTime | None, Path]], skipped: list[str],
                   order_source: str) -> Library:
     """Entries back to back from (VideoRecord, start, path) already in timeline order; repeated content once."""
-    entries, seen, offset = [], set(), 0.0
+    entries: list[LibraryEntry] = []
+    seen: set[str] = set()
+    offset = 0.0
     for record, start, file in files:
         if record.id in seen:
             skipped.append(f"{record.path}: same content as another file of the library; left out")

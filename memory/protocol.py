@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Memory(Protocol):
-    config: Config
-    embedder: "Embedder"
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def embedder(self) -> "Embedder": ...
 
     def register(self, path: str) -> VideoRecord:
         """Probe, hash and remember a video file (VideoError, one line, on a bad one)."""

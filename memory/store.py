@@ -116,23 +116,23 @@ class MemoryStore:
     # --- schema -------------------------------------------------------------------------------
     def _create_schema(self) -> None:
         with self.db.atomic():
-            self.db["videos"].create({
+            self.db.table("videos").create({
                 "id": str, "path": str, "duration": float, "fps": float, "width": int, "height": int,
                 "frame_count": int, "size_bytes": int, "added_at": float,
             }, pk="id", if_not_exists=True)
-            self.db["nodes"].create({
+            self.db.table("nodes").create({
                 "id": int, "key": str, "video_id": str, "level": str, "depth": int, "start": float, "end": float,
                 "parent_id": int, "fps": float, "frames": int, "max_pixels": int, "captioner": str,
                 "prompt_hash": str, "instruction": str, "text": str, "created_at": float,
             }, pk="id", not_null={"key", "video_id", "level", "text"}, if_not_exists=True)
             for column in ("speaker", "words"):  # speech columns, added to stores made before them
-                if column not in self.db["nodes"].columns_dict:
-                    self.db["nodes"].add_column(column, str)
-            self.db["file_hashes"].create({"identity": str, "video_id": str, "hashed_at": float},
-                                          pk="identity", if_not_exists=True)
-            self.db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
-            self.db["meta"].insert({"name": "store_id", "value": uuid.uuid4().hex}, ignore=True)
-            nodes = self.db["nodes"]
+                if column not in self.db.table("nodes").columns_dict:
+                    self.db.table("nodes").add_column(column, str)
+            self.db.table("file_hashes").create({"identity": str, "video_id": str, "hashed_at": float},
+                                                pk="identity", if_not_exists=True)
+            self.db.table("meta").create({"name": str, "value": str}, pk="name", if_not_exists=True)
+            self.db.table("meta").insert({"name": "store_id", "value": uuid.uuid4().hex}, ignore=True)
+            nodes = self.db.table("nodes")
             nodes.create_index(["key"], unique=True, if_not_exists=True)
             nodes.create_index(["video_id", "level", "start"], if_not_exists=True)
             nodes.create_index(["parent_id"], if_not_exists=True)
@@ -142,7 +142,7 @@ class MemoryStore:
     def _extend_schema(self) -> None:
         """Columns and tables added after version 1: created when missing, so older stores open as they are."""
         with self.db.atomic():
-            have = {c.name for c in self.db["nodes"].columns}
+            have = {c.name for c in self.db.table("nodes").columns}
             if "sampling" not in have:
                 self.db.execute("ALTER TABLE nodes ADD COLUMN sampling TEXT NOT NULL DEFAULT ''")
             if "frame_times" not in have:
@@ -154,7 +154,7 @@ class MemoryStore:
     def store_id(self) -> str:
         """A random id made with the database: tells an index built for this store from another one's."""
         with self._lock:
-            return self._one("SELECT value FROM meta WHERE name = 'store_id'", [])["value"]
+            return self._row("SELECT value FROM meta WHERE name = 'store_id'", [])["value"]
 
     def meta(self, name: str) -> str | None:
         """A small named value kept with the memory (e.g. how far a video's transcription got)."""
@@ -164,7 +164,7 @@ class MemoryStore:
 
     def set_meta(self, name: str, value: str) -> None:
         with self._lock, self.db.atomic():
-            self.db["meta"].insert({"name": name, "value": value}, replace=True)
+            self.db.table("meta").insert({"name": name, "value": value}, replace=True)
 
     # --- videos -------------------------------------------------------------------------------
     def video_id(self, path: str | os.PathLike, progress: ProgressSink = silent) -> str:
@@ -180,8 +180,8 @@ class MemoryStore:
             return row["video_id"]
         vid = video_id_for(path, progress)
         with self._lock, self.db.atomic():
-            self.db["file_hashes"].insert({"identity": identity, "video_id": vid, "hashed_at": time.time()},
-                                          replace=True)
+            self.db.table("file_hashes").insert(
+                {"identity": identity, "video_id": vid, "hashed_at": time.time()}, replace=True)
         return vid
 
     def upsert_video(self, rec: VideoRecord) -> VideoRecord:
@@ -190,7 +190,7 @@ class MemoryStore:
             old = self.video(rec.id)
             if old is not None:
                 rec = VideoRecord(**{**asdict(rec), "added_at": old.added_at})
-            self.db["videos"].insert(asdict(rec), replace=True)
+            self.db.table("videos").insert(asdict(rec), replace=True)
         return rec
 
     def video(self, video_id: str) -> VideoRecord | None:
@@ -206,7 +206,7 @@ class MemoryStore:
         """Forget a video and every caption of it; returns how many captions went. The FAISS index drops
         them on its next sync (VideoMemory.sync_index)."""
         with self._lock, self.db.atomic():
-            gone = self._one("SELECT count(*) AS n FROM nodes WHERE video_id = ?", [video_id])["n"]
+            gone = self._row("SELECT count(*) AS n FROM nodes WHERE video_id = ?", [video_id])["n"]
             self.db.execute("DELETE FROM nodes WHERE video_id = ?", [video_id])
             self.db.execute("DELETE FROM file_hashes WHERE video_id = ?", [video_id])
             self.db.execute("DELETE FROM videos WHERE id = ?", [video_id])
@@ -223,8 +223,8 @@ class MemoryStore:
         row = {c: getattr(node, c) for c in _NODE_COLUMNS if c != "id"}
         row["key"] = node.key
         with self._lock, self.db.atomic():
-            self.db["nodes"].insert(row, ignore=True)
-            stored = self._one("SELECT * FROM nodes WHERE key = ?", [row["key"]])
+            self.db.table("nodes").insert(row, ignore=True)
+            stored = self._row("SELECT * FROM nodes WHERE key = ?", [row["key"]])  # inserted, or already there
         return _node(stored)
 
     def get(self, node_id: int) -> MemoryNode:
@@ -265,12 +265,12 @@ class MemoryStore:
     def last_node_id(self) -> int:
         """The highest node id (0 when empty): grows whenever any process adds a node. O(log n)."""
         with self._lock:
-            return self._one("SELECT coalesce(max(id), 0) AS top FROM nodes", [])["top"]
+            return self._row("SELECT coalesce(max(id), 0) AS top FROM nodes", [])["top"]
 
     def count(self, video_id: str | None = None, level: str | Iterable[str] | None = None) -> int:
         where, params = _node_filter(video_id, level, None)
         with self._lock:
-            return self._one(f"SELECT count(*) AS n FROM nodes WHERE {where}", params)["n"]
+            return self._row(f"SELECT count(*) AS n FROM nodes WHERE {where}", params)["n"]
 
     def texts(self, node_ids: Iterable[int] | None = None, batch: int = 256) -> Iterator[list[tuple[int, str]]]:
         """(id, text) pairs in batches, for (re)embedding; all nodes when `node_ids` is None."""
@@ -334,6 +334,12 @@ class MemoryStore:
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, params)), None)
 
+    def _row(self, sql: str, params: list[Any]) -> dict[str, Any]:
+        """The row a query always yields: an aggregate's, or one the schema or the caller guarantees is there."""
+        row = self._one(sql, params)
+        assert row is not None, f"no row for {sql!r}"
+        return row
+
 
 def _node(row: dict[str, Any]) -> MemoryNode:
     values = {c: row[c] for c in _NODE_COLUMNS}
@@ -345,7 +351,8 @@ def _node(row: dict[str, Any]) -> MemoryNode:
 
 def _node_filter(video_id: str | None, level: str | Iterable[str] | None,
                  window: Span | None) -> tuple[str, list[Any]]:
-    clauses, params = ["1"], []
+    clauses: list[str] = ["1"]
+    params: list[Any] = []
     if video_id is not None:
         clauses.append("video_id = ?")
         params.append(video_id)

@@ -18,6 +18,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -65,7 +66,8 @@ class VectorIndex:
         self.search_threads = search_threads
         self._cpu = faiss.IndexIDMap2(_codes_index(self.dim))
         self._use_gpu = faiss.get_num_gpus() > 0 if use_gpu is None else use_gpu
-        self._gpu = None  # GPU copy for searching, refreshed lazily after adds/removes
+        # GPU copy for searching (with the resources it lives on), refreshed lazily after adds/removes
+        self._gpu: tuple[faiss.StandardGpuResources, faiss.GpuIndex] | None = None
         self._ann: IvfCopy | None = None  # IVF copy for big indexes (memory/ann_index.py), built lazily
         self.ann_above = ANN_ABOVE
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None  # ids sorted + positions, for in-place reads
@@ -125,7 +127,9 @@ class VectorIndex:
             return self._search_overfetch(query, k, allowed)
         selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         k = min(k, len(allowed), self.ntotal)
-        scores, ids = self._cpu.search(query, k, params=faiss.SearchParameters(sel=selector))
+        params = faiss.SearchParameters()
+        params.sel = selector
+        scores, ids = self._cpu.search(query, k, params=params)
         return _pairs(scores[0], ids[0])
 
     def _search_big(self, query: np.ndarray, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
@@ -166,7 +170,7 @@ class VectorIndex:
             return []
         by_row = np.argsort(rows)  # read the codes in storage order
         ids, rows = ids[by_row], rows[by_row]
-        inner = faiss.downcast_index(self._cpu.index)
+        inner = self._flat_codes()
         codes = faiss.rev_swig_ptr(inner.codes.data(), inner.codes.size()).reshape(self.ntotal, -1)
         # faiss decodes float16 in C++; einsum, unlike `@`, starts no BLAS threads (on a busy machine those
         # made this 10x slower)
@@ -185,9 +189,14 @@ class VectorIndex:
 
     def _float16_codes(self) -> np.ndarray:
         """The flat index's vectors as a float16 (n, dim) view of its code bytes (QT_fp16 codes are float16)."""
-        inner = faiss.downcast_index(self._cpu.index)
+        inner = self._flat_codes()
         raw = faiss.rev_swig_ptr(inner.codes.data(), inner.codes.size())
         return raw.view(np.float16).reshape(self.ntotal, self.dim)
+
+    def _flat_codes(self) -> faiss.IndexScalarQuantizer:
+        """The flat float16 index inside the id map (made by _codes_index, checked by load)."""
+        # downcast_index returns the concrete class; faiss's stub types it as the base Index
+        return cast(faiss.IndexScalarQuantizer, faiss.downcast_index(self._cpu.index))
 
     def ann(self) -> IvfCopy:
         """The IVF copy, built (trained on a sample, then filled) the first time a big index needs it."""
@@ -211,7 +220,7 @@ class VectorIndex:
                 return found[:k]
             fetch = min(self.ntotal, fetch * 4)
 
-    def _searcher(self):
+    def _searcher(self) -> faiss.Index:
         if not self._use_gpu:
             return self._cpu
         if self._gpu is None:  # GPU brute force runs on a float32 copy of the vectors

@@ -11,6 +11,7 @@ from tests.conftest import REPO, clip
 from vidrecall.core.result import Answer, Progress, Step
 from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel, fast_levels
 from vidrecall.api import VideoQA
+from vidrecall.core.progress import silent
 from vidrecall.tools.video import VideoError
 
 PEOPLE = "intel_one-by-one-person-detection.mp4"
@@ -25,8 +26,8 @@ def scripted_qa(store_dir, embedder, llm=None, **overrides) -> VideoQA:
 
 def test_index_is_resumable_and_reports_what_it_did(store_dir, embedder):
     with scripted_qa(store_dir, embedder) as qa:
-        first = qa.index(clip(PEOPLE), progress=False)
-        again = qa.index(clip(PEOPLE), progress=False)
+        first = qa.index(clip(PEOPLE), progress=silent).reports[0]
+        again = qa.index(clip(PEOPLE), progress=silent).reports[0]
     assert (first.clips, first.created, first.reused) == (3, 3, 0)
     assert (again.created, again.reused, again.frames) == (0, 3, 0)
 

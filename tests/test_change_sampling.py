@@ -13,6 +13,7 @@ import pytest
 from conftest import HAYSTACK, clip
 from vidrecall.core.config import PROFILES_DIR, Config, ConfigError, Level, load_config
 from vidrecall.core.types import Span
+from vidrecall.indexing.indexer import Indexer
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.frame_stats import scene_cuts
 from vidrecall.tools.change_sampling import TextPicture, keep_changed, new_text_settled
@@ -144,9 +145,9 @@ def test_text_over_a_still_shot_of_the_haystack_is_kept(clip_start, shown, text)
 
 def test_change_aware_level_stores_the_kept_times_and_sends_fewer_frames(store_dir, embedder):
     captioner = ScriptedCaptioner()
-    with VideoMemory(Config(levels=(COARSE,)), captioner, embedder=embedder, store_dir=store_dir) as memory:
+    with VideoMemory(Config(levels=(COARSE,)), embedder=embedder, store_dir=store_dir) as memory:
         video = memory.register(clip(SINTEL))
-        report = memory.build_level(video, "coarse", progress=False)
+        report = Indexer(memory, captioner).build(video, ["coarse"], speech=False).reports[0]
         node = memory.nodes(video.id, "coarse")[0]
     sent = captioner.requests[0].frames
     assert report.frames == 52 and report.frames_sent == len(sent) < 40  # a trailer: cuts and text cards
@@ -161,9 +162,9 @@ def test_caption_keys_differ_when_the_sampling_setting_differs(store_dir, embedd
     keys = []
     for level in (COARSE, plain, looser, dataclasses.replace(COARSE, min_keep_seconds=10),
                   dataclasses.replace(COARSE, change_relative=0.4), dataclasses.replace(COARSE, change_text=False)):
-        with VideoMemory(Config(levels=(level,)), ScriptedCaptioner(), embedder=embedder, store_dir=store_dir) as m:
+        with VideoMemory(Config(levels=(level,)), embedder=embedder, store_dir=store_dir) as m:
             video = m.register(clip(SINTEL))
-            keys.append(m.plan(video, "coarse", Span(0, 52.208)).key)
+            keys.append(Indexer(m, ScriptedCaptioner()).plan(video, "coarse", Span(0, 52.208)).key)
     assert len(set(keys)) == 6
     assert plain.sampling_tag == ""  # plain levels keep the keys stored before change-aware sampling existed
 

@@ -231,7 +231,8 @@ def test_dense_baseline_captions_everything_and_retrieves_when_it_does_not_fit(r
     qa, captioner, llm = real_qa
     item = frog_item(CARS, CAR_NEEDLE)
     small = dataclasses.replace(qa.config, context_tokens=40)
-    answer = DenseBaseline(SimpleNamespace(memory=qa.memory, config=small, backbones=qa.backbones)).answer(item)
+    view = SimpleNamespace(memory=qa.memory, indexer=qa.indexer, config=small, backbones=qa.backbones)
+    answer = DenseBaseline(view).answer(item)
     assert sorted(s.start for lv, s, _, _ in captioner.captioned if lv == "fine") == [0.0, 10.0, 20.0]
     assert answer.cost.captions_by_level == {"fine": 3}
     assert "retrieval" in answer.trajectory[0].message

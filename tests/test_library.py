@@ -13,6 +13,8 @@ from videogen import short_clip
 from vidrecall.agent.testing import ScriptedCaptioner, ScriptedChatModel
 from vidrecall.core.config import load_config
 from vidrecall.core.types import Span
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.indexing.plans import timeline_grid
 from vidrecall.memory.library import LibraryError, expand_targets, open_library, start_from_text
 from vidrecall.memory.library_memory import LibraryMemory
 from vidrecall.memory.memory import VideoMemory
@@ -24,8 +26,11 @@ OTHERS = ["askany_yoga.mp4", "mdn_pig.mp4"]
 
 
 def scripted_memory(store_dir, embedder) -> VideoMemory:
-    captioner = ScriptedCaptioner(lambda span, level, instr: f"{level} view of {span.label()}")
-    return VideoMemory(load_config("offline", levels=LEVELS), captioner, embedder, store_dir=store_dir)
+    return VideoMemory(load_config("offline", levels=LEVELS), embedder, store_dir=store_dir)
+
+
+def scripted_indexer(memory: VideoMemory) -> Indexer:
+    return Indexer(memory, ScriptedCaptioner(lambda span, level, instr: f"{level} view of {span.label()}"))
 
 
 def test_egolife_names_order_the_timeline_and_times_map_both_ways(tmp_path, store_dir, embedder):
@@ -51,9 +56,12 @@ def test_egolife_names_order_the_timeline_and_times_map_both_ways(tmp_path, stor
         assert [(e.name, s) for e, s in lib.split(Span(2.5, 4.5))][0] == (second.name, Span(0.0, 1.5))
 
         view = LibraryMemory(memory, lib)
-        spans = view.level_spans(view.record, "coarse")
+        spans = timeline_grid(view, view.record.id, "coarse")
         assert spans == [Span(0, 3), Span(3, 5), Span(5, 7.5)]  # each file's own grid, never straddling files
-        view.build_level(level="coarse", progress=False)
+        indexer = scripted_indexer(memory)
+        results = indexer.index([e.record for e in lib.entries], ["coarse"], speech=False)
+        assert all(r.ok for r in results)
+        indexer.close()
         nodes = view.nodes(view.record.id)
         assert [(n.start, n.end) for n in nodes] == [(0, 3), (3, 5), (5, 7.5)]
         assert {n.video_id for n in nodes} == {view.record.id}

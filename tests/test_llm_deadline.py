@@ -22,6 +22,7 @@ from fakeserver import FakeOpenAIServer, Reply
 from videogen import short_clip
 from vidrecall.api import VideoQA
 from vidrecall.core.config import PROFILES_DIR, load_config
+from vidrecall.core.progress import silent
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 15.0  # covers opening the store and recalling; the first model call then runs into the deadline
@@ -47,7 +48,7 @@ def indexed(tmp_path_factory, embedder) -> tuple[Path, Path, Path]:
     store = work / "store"
     profile = offline_profile(work / "index.yaml", max_seconds=600)
     with VideoQA(config=load_config(profile, store_dir=str(store)), embedder=embedder) as qa:
-        qa.index(video, progress=False)
+        qa.index(video, progress=silent)
     return video, store, work
 
 

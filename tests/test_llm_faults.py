@@ -18,6 +18,7 @@ from vidrecall.api import MAX_QUESTION_CHARS, VideoQA
 from vidrecall.cli import main
 from vidrecall.cli.common import EXIT_MODEL_FAILED
 from vidrecall.core.config import load_config
+from vidrecall.core.progress import silent
 
 GOOD = json.dumps({"answer": "A", "confidence": 0.95, "clips": [1], "spans": [[0, 3]], "reason": "shown"})
 OPTIONS = ["A. gray", "B. red"]
@@ -53,7 +54,7 @@ def test_a_hung_server_is_bounded_by_the_time_budget(tmp_path, store_dir, video,
     budget = 5.0
     with FakeOpenAIServer(default=Reply(content=GOOD, delay_s=120)) as server:
         qa = qa_for(profile_for(tmp_path, server.base_url, max_seconds=budget), store_dir, embedder)
-        qa.index(video, progress=False)  # the coarse memory exists; the question's time is the model's
+        qa.index(video, progress=silent)  # the coarse memory exists; the question's time is the model's
         started = time.monotonic()
         answer = qa.ask(video, "What is shown?", OPTIONS)
         took = time.monotonic() - started

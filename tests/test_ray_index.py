@@ -1,5 +1,5 @@
-"""Distributed indexing on a real local Ray: the same store content as a serial run, and a worker killed
-mid-run loses and duplicates nothing. Real decoding, real OCR (deterministic), real SQLite + FAISS.
+"""The three indexing engines on one folder: serial, pipelined and a real local Ray store the same captions
+(keys, texts, spans, parent links), and a Ray worker killed mid-run loses and duplicates nothing. Real decoding, real OCR (deterministic), real SQLite + FAISS.
 
 One Ray instance for the module (startup costs 5-20 s on 2 shared cores)."""
 from __future__ import annotations
@@ -10,8 +10,10 @@ import pytest
 
 from conftest import clip
 from vidrecall.core.config import load_config
-from vidrecall.memory.batch_index import index_files
-from vidrecall.memory.distributed import CRASH_ENV, CaptionerFactory, RayIndexer, RaySettings
+from vidrecall.indexing.engines import SerialEngine
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.indexing.pipelined import PipelinedEngine
+from vidrecall.indexing.ray_engine import CRASH_ENV, CaptionerFactory, RayEngine, RaySettings
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.captioners.factory import make_captioner
 
@@ -45,22 +47,27 @@ def content(memory: VideoMemory) -> list[tuple]:
                   for v in memory.store.videos() for n in memory.store.nodes(v.id))
 
 
-def test_ray_run_stores_exactly_what_a_serial_run_stores(ray_local, files, tmp_path, embedder):
+def test_serial_pipelined_and_ray_engines_store_the_same_captions(ray_local, files, tmp_path, embedder):
     config = load_config("offline", levels=LEVELS, speech={"source": "off"})
-    with VideoMemory(config, make_captioner("ocr"), embedder, store_dir=tmp_path / "serial") as memory:
-        serial = index_files(memory, files, ("coarse", "fine"), progress=False)
-        expected = content(memory)
-    with VideoMemory(config, make_captioner("ocr"), embedder, store_dir=tmp_path / "ray") as memory:
-        with RayIndexer(memory, CaptionerFactory("ocr"), RaySettings(workers=2, clips_per_task=2)) as engine:
-            distributed = engine.index(files, ("coarse", "fine"), progress=False)
+    runs = {}
+    for name, engine in (("serial", SerialEngine()), ("pipelined", PipelinedEngine())):
+        with VideoMemory(config, embedder, store_dir=tmp_path / name) as memory:
+            results = Indexer(memory, make_captioner("ocr"), engine=engine).index(files, ("coarse", "fine"))
+            runs[name] = (results, content(memory))
+    with VideoMemory(config, embedder, store_dir=tmp_path / "ray") as memory:
+        with RayEngine(CaptionerFactory("ocr"), RaySettings(workers=2, clips_per_task=2)) as engine:
+            indexer = Indexer(memory, make_captioner("ocr"), engine=engine)
+            distributed = indexer.index(files, ("coarse", "fine"))
             got = content(memory)
-            again = engine.index(files, ("coarse", "fine"), progress=False)  # resumable: nothing left to do
+            again = indexer.index(files, ("coarse", "fine"))  # resumable: nothing left to do
         assert memory.index.ntotal == len(got)  # every caption embedded once
+    (serial, expected), (pipelined, piped) = runs["serial"], runs["pipelined"]
     assert len(expected) == 3 + 6  # one coarse 10 s clip and two fine 5 s clips per file
-    assert got == expected  # same keys, texts, spans and parent links
-    assert [r.error is None for r in distributed] == [r.error is None for r in serial] == [True, False, True, True]
+    assert got == expected == piped  # same keys, texts, spans and parent links from every engine
+    assert ([r.error is None for r in distributed] == [r.error is None for r in serial]
+            == [r.error is None for r in pipelined] == [True, False, True, True])
     assert "truncated.mp4" in distributed[1].error
-    assert [r.created for r in distributed] == [r.created for r in serial]
+    assert [r.created for r in distributed] == [r.created for r in serial] == [r.created for r in pipelined]
     assert sum(r.created for r in again) == 0 and sum(r.reused for r in again) == len(got)
     assert all(row[5].startswith("Frames ") for row in got)  # real OCR captions, not placeholders
     assert all(row[6] is not None for row in got if row[2] == "fine")  # every fine caption found its coarse parent
@@ -72,9 +79,9 @@ def test_a_worker_killed_mid_run_is_restarted_and_every_clip_is_stored_once(ray_
     monkeypatch.setenv(CRASH_ENV, str(marker))  # the first task any worker starts exits the process hard
     config = load_config("offline", levels=LEVELS[:1], speech={"source": "off"})
     good = [f for f in files if f.stat().st_size > 1000]
-    with VideoMemory(config, make_captioner("ocr"), embedder, store_dir=tmp_path / "store") as memory:
-        with RayIndexer(memory, CaptionerFactory("ocr"), RaySettings(workers=2, clips_per_task=1)) as engine:
-            results = engine.index(good, ("coarse",), progress=False)
+    with VideoMemory(config, embedder, store_dir=tmp_path / "store") as memory:
+        with RayEngine(CaptionerFactory("ocr"), RaySettings(workers=2, clips_per_task=1)) as engine:
+            results = Indexer(memory, make_captioner("ocr"), engine=engine).index(good, ("coarse",))
         nodes = [n for v in memory.store.videos() for n in memory.store.nodes(v.id)]
     assert marker.exists()  # a worker really died
     assert all(r.error is None for r in results)

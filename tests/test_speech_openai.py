@@ -141,6 +141,7 @@ def test_wrong_key_and_dead_server_fail_with_one_line_and_no_key(monkeypatch):
 @pytest.mark.slow
 def test_speech_memory_from_a_server_backend(speech_clip, embedder, store_dir):
     from vidrecall.agent.testing import ScriptedCaptioner, fast_levels
+    from vidrecall.indexing.indexer import Indexer
     from vidrecall.memory.memory import VideoMemory
 
     spec, _ = speech_clip
@@ -148,9 +149,9 @@ def test_speech_memory_from_a_server_backend(speech_clip, embedder, store_dir):
         config = load_config("offline", store_dir=str(store_dir), levels=fast_levels())
         config = config.replace(speech={"source": "asr", "backend": "openai-compatible", "model": "whisper-tiny",
                                         "base_url": server.base_url})
-        memory = VideoMemory(config, ScriptedCaptioner(), embedder)
+        memory = VideoMemory(config, embedder)
         video = memory.register(spec.video)
-        (report,) = memory.build_speech(video, progress=False)
+        (report,) = Indexer(memory, ScriptedCaptioner()).build_speech(video)
     nodes = memory.nodes(video.id, SPEECH_LEVEL)
     assert report.status == "done" and any("biscuit" in n.text.lower() for n in nodes)
     assert all(n.captioner.startswith("openai-asr:") for n in nodes)

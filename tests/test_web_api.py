@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import CLIPS, clip
 from tests.videogen import not_a_video
 from tests.webserver import live_server, scripted_factory
+from vidrecall.tools.captioners.base import ONE_AT_A_TIME
 from vidrecall.web import ServeSettings, SettingsError, create_app
 
 BOTTLES = "intel_bottle-detection.mp4"  # 40 s: one coarse clip, four fine clips in fast_levels
@@ -274,6 +275,7 @@ def test_ask_streams_steps_then_the_answer_and_follow_ups_share_the_session(clie
 def test_model_failures_arrive_as_an_error_event(store_dir, embedder):
     class Broken:
         id = "broken"
+        capacity = ONE_AT_A_TIME
 
         def preflight(self):
             return None

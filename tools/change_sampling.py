@@ -181,9 +181,14 @@ def keep_changed(frames: Iterable[tuple[float, np.ndarray]], span: Span, *, thre
         current = signature(frame, text=text)
         keep = (last_signature is None or changed(current, last_signature, threshold, relative)
                 or t - stamps[-1] >= min_keep_seconds - 1e-6)
-        if not keep and text and new_text_settled(current.text, previous.text, last_signature.text):
-            keep = True
-            new_words.add(len(kept))
+        if not keep and text:
+            # the first frame, the only one without a previous and a last kept signature, is always kept;
+            # with `text`, every signature has its text picture
+            assert previous is not None and last_signature is not None
+            assert current.text is not None and previous.text is not None and last_signature.text is not None
+            if new_text_settled(current.text, previous.text, last_signature.text):
+                keep = True
+                new_words.add(len(kept))
         if keep:
             kept.append(resize_to_max_pixels(frame, max_pixels))
             stamps.append(float(t))

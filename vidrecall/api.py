@@ -22,7 +22,7 @@ from vidrecall.agent.steps import graph_progress, progress_from_event
 from vidrecall.tools.llm.degenerate import clean_answer
 from vidrecall.core.result import Answer, Cost, Evidence, Progress, Step
 from vidrecall.session import ChatSession, new_session_id, open_checkpointer
-from vidrecall.agent.state import AgentContext, AgentState, fresh_question_state
+from vidrecall.agent.state import AgentContext, AgentState, Turn, fresh_question_state
 from vidrecall.agent.verdict import Verdict
 from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
@@ -126,7 +126,9 @@ class VideoQA:
             session_id: str | None = None, config: dict | None = None) -> Answer:
         """The Answer; `config` is a LangChain RunnableConfig (callbacks, tags, metadata) for every call."""
         items = list(self.stream(video, question, options, session_id=session_id, config=config))
-        return items[-1]
+        answer = items[-1]
+        assert isinstance(answer, Answer)  # stream ends with the Answer, always
+        return answer
 
     def stream(self, video: str | Path, question: str, options: list[str] | None = None, *,
                session_id: str | None = None, config: dict | None = None) -> Iterator[Step | Progress | Answer]:
@@ -182,7 +184,7 @@ class VideoQA:
         self._graph(True)  # the checkpointer creates its tables on first use
         return stored_session_ids(self._checkpointer)
 
-    def session_history(self, session_id: str) -> list[dict]:
+    def session_history(self, session_id: str) -> list[Turn]:
         snapshot = self._graph(True).get_state({"configurable": {"thread_id": session_id}})
         return list((snapshot.values or {}).get("history") or [])
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidrecall.core import sqlite_files
-from vidrecall.core.result import Answer, Step
+from vidrecall.core.result import Answer, Progress, Step
 
 if TYPE_CHECKING:
     from vidrecall.agent.state import Turn
@@ -59,7 +59,7 @@ class ChatSession:
     def ask(self, question: str, options: list[str] | None = None) -> Answer:
         return self.qa.ask(self.video, question, options, session_id=self.session_id)
 
-    def stream(self, question: str, options: list[str] | None = None) -> Iterator[Step | Answer]:
+    def stream(self, question: str, options: list[str] | None = None) -> Iterator[Step | Progress | Answer]:
         return self.qa.stream(self.video, question, options, session_id=self.session_id)
 
     @property

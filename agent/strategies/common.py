@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from vidrecall.agent.budget import spent_budget
 from vidrecall.agent.memory_view import MemoryView, load_nodes, question_query, recall_nodes, render_view
 from vidrecall.agent.options import parse_options
-from vidrecall.agent.state import AgentContext, AgentState, Turn
+from vidrecall.agent.state import AgentContext, AgentState, Turn, decided
 from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.core.types import Span, fmt_time
 
@@ -29,7 +29,7 @@ def query_of(state: AgentState) -> str:
 def current_view(ctx: AgentContext, state: AgentState, **kw) -> MemoryView:
     """The focus nodes rendered for the LLM; over the context budget, the least relevant go first."""
     hits = ctx.memory.search(query_of(state), ctx.video.id, k=3 * ctx.config.retrieval_k)
-    return render_view(ctx, load_nodes(ctx, state["focus_ids"]), relevance={node.id: score for node, score in hits},
+    return render_view(ctx, load_nodes(ctx, state["focus_ids"]), relevance={node.stored_id: score for node, score in hits},
                        **kw)
 
 
@@ -73,7 +73,7 @@ def after_localize(state: AgentState) -> str:
 def finish(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "finish")
-    verdict = state["decision"].model_copy(update={"stop": state["stop"] or "confident"})
+    verdict = decided(state).model_copy(update={"stop": state["stop"] or "confident"})
     turn = Turn(question=state["question"], options=state["options"], answer=verdict.answer,
                 confidence=verdict.confidence, focus_ids=list(state["focus_ids"]), explored=list(state["explored"]))
     message = f"answer: {short_text(verdict.answer) or '—'} (confidence {verdict.confidence:.2f}, by {verdict.decided_by or '?'}"

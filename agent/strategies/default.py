@@ -20,7 +20,7 @@ from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
 from vidrecall.agent.locating import Located, locate_and_compare
 from vidrecall.agent.options import parse_options
 from vidrecall.agent.spans import interleave, snap_all
-from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
+from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget, decided
 from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.agent.strategies.base import Strategy
 from vidrecall.agent.time_questions import TimeQuestion, time_question
@@ -57,6 +57,7 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
 def _timed_step(rec: StepRecorder, located: Located, kind: TimeQuestion, lead: str = "answer", **extra) -> dict:
     """The step of an answer a time comparison gave: which option, from which times, and how sure."""
     verdict = located.verdict
+    assert verdict is not None, "called only when the times were compared"
     message = (f"{lead} {short_text(verdict.answer)} at confidence {verdict.confidence:.2f} (by comparing times: "
                f"{verdict.reason}{'' if verdict.grounded else '; not every time is backed by a text naming it'})")
     cited = {key: [(s.start, s.end) for s in spans] for key, spans in located.cited.items()}
@@ -67,7 +68,7 @@ def _timed_step(rec: StepRecorder, located: Located, kind: TimeQuestion, lead: s
 
 def after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
     ctx = runtime.context
-    if state["decision"].confidence >= ctx.config.confidence_threshold:
+    if decided(state).confidence >= ctx.config.confidence_threshold:
         return "finish"
     if spent_budget(ctx.config.budgets, ctx.meter, state["iteration"]):
         return "final"
@@ -118,7 +119,7 @@ def final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
             return _timed_step(rec, located, kind, lead=f"{reason}: forced answer", stop=reason)
     got = decide(ctx, "final_answer", FinalDecision, meter=rec.meter, **prompt_values(ctx, state, view))
     d: FinalDecision = got.value
-    earlier = state["decision"].llm.confidence
+    earlier = decided(state).llm.confidence
     claim = LlmClaim(d.answer, earlier, cited_spans(view, d.clips, d.spans, ctx.duration), d.reason, got.ok,
                      quote=d.evidence)
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=True,

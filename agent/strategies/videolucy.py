@@ -24,7 +24,7 @@ from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
 from vidrecall.agent.memory_view import load_nodes, recall_nodes, render_view
 from vidrecall.agent.options import has_ordinal
 from vidrecall.agent.spans import Unit, snap_all
-from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget
+from vidrecall.agent.state import AgentContext, AgentState, ZoomTarget, decided
 from vidrecall.agent.steps import StepRecorder, short_text
 from vidrecall.agent.strategies.base import Strategy
 from vidrecall.agent.strategies.common import (after_localize, captioner_instruction, current_view, explored_spans,
@@ -64,7 +64,7 @@ def lucy_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
 
 def lucy_after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:
     ctx = runtime.context
-    if state["decision"].confidence >= 1.0:
+    if decided(state).confidence >= 1.0:
         return "finish"
     if not state["filtered"]:
         return "filter"
@@ -89,7 +89,7 @@ def lucy_filter(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         why = "the model says two periods cannot answer it" if not d.flag else "its periods match no clip"
         return {"filtered": True, **rec.done(f"no filter ({why}): keeping the whole coarse memory", flag=d.flag,
                                              dropped=snapped.dropped)}
-    keep = set()
+    keep: set[int] = set()
     for unit in snapped.kept[:2]:
         i = next(i for i, c in enumerate(clips) if c.same_as(unit.span, 0.5))
         keep.update(j for j in (i - 1, i, i + 1) if 0 <= j < len(clips))

@@ -44,6 +44,7 @@ def _openai_style(provider_name: str) -> Callable[[str, dict[str, Any], str], Ca
         from vidrecall.tools.captioners.openai_vlm import OpenAIVLMCaptioner, OpenAIVLMSettings
 
         remote = provider(provider_name)  # read when building: the table is the one source
+        assert remote is not None, f"captioning provider {provider_name!r} is no longer in the providers table"
 
         base_url = remote.server_for(options)
         if not base_url:

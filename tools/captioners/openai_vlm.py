@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -110,7 +110,7 @@ class OpenAIVLMCaptioner:
                 self._client.close()
                 self._client = None
 
-    def _fail_for_status(self, response: httpx.Response) -> None:
+    def _fail_for_status(self, response: httpx.Response) -> NoReturn:
         """Raise the one-line error for a non-retryable failure status."""
         if response.status_code in (401, 403):
             raise CaptionerError(f"wrong API key for {self.base_url}: {self._key_hint()}")
@@ -138,15 +138,17 @@ class OpenAIVLMCaptioner:
             if e.status_code in (408, 409, 429) or e.status_code >= 500:  # the SDK retried these
                 raise CaptionerError(f"{self.base_url} failed {tries} times for model {self.model!r} (last: HTTP "
                                      f"{e.status_code}); try later or lower max_concurrency") from None
-            self._fail_for_status(e.response)
+            # openai 3.x answers with httpx2's Response: httpx's API (what error_text reads) under another name
+            self._fail_for_status(e.response)  # type: ignore[arg-type]
         return completion.model_dump()
 
     # --- captioning ---------------------------------------------------------------------------------
     def messages(self, request: CaptionRequest) -> list[dict]:
         """System (optional) + one user message: per frame its time then its image, then the prompt
         (or, with input="video" and evenly sampled frames, the clip as one video, then the prompt)."""
-        if self._video_fps(request) is not None:
-            return self._video_messages(request)
+        fps = self._video_fps(request)
+        if fps is not None:
+            return self._video_messages(request, fps)
         content: list[dict] = []
         for t, frame in zip(request.frames.timestamps, request.frames.frames):
             content.append({"type": "text", "text": f"Frame at {fmt_time(t)} ({t:.1f} s):"})
@@ -165,9 +167,8 @@ class OpenAIVLMCaptioner:
             return None
         return sampled_fps(request.frames.timestamps)
 
-    def _video_messages(self, request: CaptionRequest) -> list[dict]:
+    def _video_messages(self, request: CaptionRequest, fps: float) -> list[dict]:
         batch = request.frames
-        fps = self._video_fps(request)
         first, last = batch.timestamps[0], batch.timestamps[-1]
         content = [
             {"type": "text", "text": f"Video from {fmt_time(first)} to {fmt_time(last)} ({first:.1f}-{last:.1f} s), "

@@ -26,6 +26,7 @@ class Transcriber(Protocol):
     """Turns 16 kHz mono samples into segments timed from the samples' start (0 s)."""
 
     id: str  # backend + model + what shapes the output; part of the speech cache key
+    settings: "AsrSettings"  # language, VAD, beam: their key() joins the speech cache key
 
     def preflight(self) -> None:
         """Fail with one line (SpeechError) when the backend cannot work, before any audio is decoded."""

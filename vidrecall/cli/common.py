@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from vidrecall.core.config import ConfigError, available_profiles
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from vidrecall.api import VideoQA
     from vidrecall.core.config import Config
 
@@ -113,7 +115,8 @@ class StatusLine:
     replaced as it changes and gone when the step's own line prints; nothing when output is not a terminal."""
 
     def __init__(self, out) -> None:
-        self.out, self.status = out, None
+        self.out = out
+        self.status: Status | None = None
 
     def show(self, progress) -> None:
         if not self.out.is_terminal:

@@ -35,10 +35,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from vidrecall.evaluation.report import write_report
     from vidrecall.evaluation.runner import run_eval as run_items
 
-    items = load_items(args.format, args.annotations, video_dir=args.videos)
-    print(items.report())
-    if args.limit:
-        items = items[: args.limit]
+    loaded = load_items(args.format, args.annotations, video_dir=args.videos)
+    print(loaded.report())
+    items = loaded.items[: args.limit] if args.limit else loaded.items
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = make_config(args)  # flags merged before anything is built, as for every command

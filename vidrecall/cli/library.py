@@ -6,9 +6,13 @@ import argparse
 import glob
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidrecall.cli.common import add_command, console, make_qa, styled, video_path
 from vidrecall.core.config import ConfigError
+
+if TYPE_CHECKING:
+    from vidrecall.memory.store import VideoRecord
 
 
 def question_target(value: str) -> str:
@@ -32,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     qa = make_qa(args)
     memory = qa.memory
     levels = [lv.name for lv in qa.config.levels]
+    rows: list[tuple[VideoRecord, str, float | None]]  # (video, its start time, its timeline offset)
     if args.targets:
         from vidrecall.memory.library import open_library
 

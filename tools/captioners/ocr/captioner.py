@@ -189,8 +189,9 @@ class OcrCaptioner(BatchByLoop):
     def __repr__(self) -> str:
         return f"OcrCaptioner({self.id!r})"
 
+    # read-only, as Captioner.capacity is, in place of BatchByLoop's plain class default (ONE_AT_A_TIME)
     @property
-    def capacity(self) -> Capacity:
+    def capacity(self) -> Capacity:  # type: ignore[override]
         """Clips captioned at once by the pipelined engine: as many as there are OCR engines, so that a clip
         with a single frame to read does not leave the other engines idle."""
         return Capacity(in_flight=engine_layout(self.settings.engines)[0])

@@ -216,10 +216,12 @@ class RememberingRecogniser:
             if new:
                 preds = rec.session(np.stack([rows[n] for n in new]).astype(np.float32))[0]
                 for n, answer in zip(new, rec.postprocess_op(preds, False)):
-                    answers[n] = (answer[0], answer[1])
-                    self.memory.put(keys[n], answers[n])
-            for i, answer in zip(batch, answers):
-                results[i] = answer
+                    read = (answer[0], answer[1])
+                    answers[n] = read
+                    self.memory.put(keys[n], read)
+            for i, remembered in zip(batch, answers):
+                assert remembered is not None  # remembered, or recognised just now (one answer per row)
+                results[i] = remembered
         return results, 0.0
 
 
@@ -241,6 +243,7 @@ class Engine:
 
     def find_text(self, bgr: np.ndarray) -> list[np.ndarray]:
         """The look's four-point boxes of text in a BGR frame."""
+        assert self.look is not None, "an engine built without a look (look_side 0) cannot find text"
         quads, _ = self.look(bgr)
         return [] if quads is None else [np.asarray(q) for q in quads]
 

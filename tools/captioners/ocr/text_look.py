@@ -166,9 +166,10 @@ def plan_reads(frames: list[np.ndarray], times: list[float], looks: list[list[Bo
         if not worth_reading(boxes):
             plan.append(Reading(None))
             continue
-        fresh = last_read is not None and times[i] - times[last_read] <= REUSE_SECONDS
-        pairs = matched_boxes(frames[last_read], looks[last_read], frames[i], boxes, recognise) if fresh else None
-        if pairs is None:
+        pairs: list[tuple[Box, Box]] | None = None
+        if last_read is not None and times[i] - times[last_read] <= REUSE_SECONDS:  # a fresh reading
+            pairs = matched_boxes(frames[last_read], looks[last_read], frames[i], boxes, recognise)
+        if last_read is None or pairs is None:
             plan.append(Reading(i))
             last_read = i
         else:

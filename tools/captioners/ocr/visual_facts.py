@@ -63,7 +63,7 @@ class _Thumb:
 def _dominant(thumbs: list[_Thumb], top: int = 3, min_share: float = 0.05) -> list[tuple[str, float]]:
     if not thumbs:
         return []
-    counts = sum(np.bincount(t.labels.ravel(), minlength=len(COLOUR_NAMES)) for t in thumbs)
+    counts: np.ndarray = np.sum([np.bincount(t.labels.ravel(), minlength=len(COLOUR_NAMES)) for t in thumbs], axis=0)
     shares = counts / max(1, int(np.sum(counts)))
     order = np.argsort(-shares, kind="stable")[:top]
     return [(COLOUR_NAMES[i], float(shares[i])) for i in order if shares[i] >= min_share]
@@ -80,7 +80,8 @@ def _accents(thumbs: list[_Thumb], exclude: set[str], min_share: float = 0.005, 
     covering between min_share and max_share of the pixels, most common first."""
     if not thumbs:
         return []
-    counts = sum(np.bincount(t.labels[t.vivid].ravel(), minlength=len(COLOUR_NAMES)) for t in thumbs)
+    counts: np.ndarray = np.sum([np.bincount(t.labels[t.vivid].ravel(), minlength=len(COLOUR_NAMES))
+                                 for t in thumbs], axis=0)
     shares = counts / max(1, sum(t.vivid.size for t in thumbs))
     dull = {"black", "white", "grey", "brown"} | exclude
     order = np.argsort(-shares, kind="stable")

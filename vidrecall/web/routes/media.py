@@ -44,7 +44,7 @@ def frame(video_id: str, t: float = Query(..., ge=0), size: int = Query(160, ge=
     from vidrecall.tools.video import VideoError
 
     path = _file_of(svc, video_id)
-    record = svc.engine.video(video_id)
+    record = video_or_404(svc, video_id)
     start = min(t, max(0.0, record.duration - 0.5))
     try:
         thumbs = span_thumbnails(path, (start, min(record.duration, start + 0.5)), n=1, max_side=size)

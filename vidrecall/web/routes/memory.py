@@ -13,6 +13,7 @@ router = APIRouter(prefix="/api/videos/{video_id}", tags=["memory"])
 
 
 def node_view(n: MemoryNode) -> NodeView:
+    assert n.id is not None  # a node read from the store has its row id
     return NodeView(id=n.id, level=n.level, depth=n.depth, start=n.start, end=n.end, text=n.text,
                     instruction=n.instruction, parent_id=n.parent_id)
 
