@@ -62,7 +62,7 @@ def main() -> None:
     llm = silent_llm() if args.llm == "scripted" else None
     with VideoQA(args.profile, llm=llm, store_dir=base) as qa:
         started = time.perf_counter()
-        report = qa.index(args.video)
+        report = qa.index(args.video).reports[0]
         index_s = time.perf_counter() - started
         duration = qa.memory.register(args.video).duration
         coarse = qa.config.levels[0]

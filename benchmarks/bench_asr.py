@@ -2,7 +2,7 @@
 with dense espeak-ng speech, beside ffmpeg's own audio decode of the same file.
 
 Speed is audio seconds per wall second ("x real time"); goal >= 20x on 2 cores (an hour in <= 3 min).
-Each length runs the real speech indexing (`VideoMemory.build_speech`: decode, windows, Whisper, SQLite,
+Each length runs the real speech indexing (`Indexer.build_speech`: decode, windows, Whisper, SQLite,
 FAISS) in its own subprocess, so peak RSS is that run's alone; it must stay flat in video length.
 
     python benchmarks/bench_asr.py [--minutes 10 40] [--threads 2] [--filler-every 10]
@@ -60,15 +60,18 @@ def child(video: str, store: str, threads: int) -> None:
     from vidrecall.agent.testing import ScriptedCaptioner
     from vidrecall.core.accounting import CostMeter
     from vidrecall.core.config import load_config
+    from vidrecall.core.run_context import RunContext
+    from vidrecall.indexing.indexer import Indexer
     from vidrecall.memory.memory import VideoMemory
 
     config = load_config("offline", store_dir=store)
     config = config.replace(speech={**vars(config.speech), "source": "asr", "cpu_threads": threads})
-    memory = VideoMemory(config, ScriptedCaptioner())
+    memory = VideoMemory(config)
+    indexer = Indexer(memory, ScriptedCaptioner())
     record = memory.register(video)
     meter = CostMeter()
     started, cpu0 = time.perf_counter(), _cpu_seconds()
-    (report,) = memory.build_speech(record, progress=False, meter=meter)
+    (report,) = indexer.build_speech(record, RunContext(meter=meter))
     wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"duration": record.duration, "wall_s": wall, "cpu_s": cpu, "asr_s": meter.speech_seconds,

@@ -655,6 +655,8 @@ def append_row(path: Path, row: dict) -> None:
 
 def run_profile(args, profile: str, haystacks: list[dict], phases: list[tuple[str, float]]) -> None:
     from vidrecall.api import VideoQA
+    from vidrecall.core.progress import TqdmBars, silent
+    from vidrecall.core.run_context import RunContext
     from vidrecall.tools.llm.local_transformers import load_local_weights
 
     out = args.out / f"{profile}.jsonl"
@@ -682,10 +684,11 @@ def run_profile(args, profile: str, haystacks: list[dict], phases: list[tuple[st
         base = {"profile": profile, "profile_hash": phash}
         for h in todo_index:
             record = qa.memory.register(h["video_path"])
+            run = RunContext(progress=TqdmBars() if args.progress else silent)
             t0 = time.monotonic()
-            level = qa.memory.build_level(record, qa.config.levels[0].name, progress=args.progress)
+            level = qa.indexer.build(record, [qa.config.levels[0].name], speech=False, run=run).reports[0]
             t1 = time.monotonic()
-            speech = qa.memory.build_speech(record, progress=args.progress)
+            speech = qa.indexer.build_speech(record, run)
             t2 = time.monotonic()
             row = {**base, "kind": "index", "haystack": h["name"], "haystack_hash": h["hash"],
                    "seed": h["bench"]["seed"],
@@ -736,8 +739,8 @@ def run_profile(args, profile: str, haystacks: list[dict], phases: list[tuple[st
 
 # --- ASR comparison -----------------------------------------------------------------------------------------
 def transcribe(video: Path, speech, cache: Path) -> tuple[list[dict], float]:
-    """Segments (with words) of the whole track, walked in windows as memory/speech.py does; cached."""
-    from vidrecall.memory.speech import EDGE_GUARD_S
+    """Segments (with words) of the whole track, walked in windows as indexing/speech.py does; cached."""
+    from vidrecall.indexing.speech import EDGE_GUARD_S
     from vidrecall.tools.speech.audio import SAMPLE_RATE, AudioStream
     from vidrecall.tools.speech.factory import make_transcriber
 

@@ -50,9 +50,12 @@ sys.path.insert(0, str(ROOT))
 
 from vidrecall.core.accounting import CostMeter  # noqa: E402
 from vidrecall.core.config import Level, load_config  # noqa: E402
+from vidrecall.core.run_context import RunContext  # noqa: E402
 from vidrecall.core.types import FrameBatch  # noqa: E402
+from vidrecall.indexing.indexer import Indexer  # noqa: E402
 from vidrecall.memory.embedder import load_embedder  # noqa: E402
 from vidrecall.memory.memory import VideoMemory  # noqa: E402
+from vidrecall.tools.captioners.base import ONE_AT_A_TIME  # noqa: E402
 from vidrecall.tools.captioners.ocr.captioner import OcrCaptioner, OcrLine, OcrSettings, dedupe, same_text, text_key  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "media" / "haystack" / "haystack_15min.mp4"
@@ -64,7 +67,7 @@ QUOTED = re.compile(r'"([^"]*)"')  # OcrCaptioner quotes each text it lists
 class TodaysOcr(OcrCaptioner):
     """The OCR captioner as it was: onnxruntime, every frame read, the pipeline sending one clip at a time."""
 
-    max_concurrency = None
+    capacity = ONE_AT_A_TIME
 
     def __init__(self) -> None:
         super().__init__(OcrSettings(look_side=0, backend="onnxruntime"))
@@ -110,13 +113,15 @@ class Run:
 def run(video: Path, coarse: Level, captioner: OcrCaptioner, embedder) -> Run:
     config = load_config("offline")
     config = config.replace(levels=[dataclasses.asdict(coarse)] + [dataclasses.asdict(lv) for lv in config.levels[1:]])
-    with tempfile.TemporaryDirectory() as store, VideoMemory(config, captioner, embedder, store) as memory:
+    with tempfile.TemporaryDirectory() as store, VideoMemory(config, embedder, store) as memory:
+        indexer = Indexer(memory, captioner)
         record = memory.register(video)
         captioner.forget_lines()
         started = time.perf_counter()
-        report = memory.build_level(record, "coarse", progress=False, meter=CostMeter())
+        report = indexer.build(record, ["coarse"], speech=False, run=RunContext(meter=CostMeter())).reports[0]
         seconds = time.perf_counter() - started
         text = " ".join(n.text for n in memory.nodes(record.id, "coarse"))
+        indexer.close()
     c = captioner.counts
     listed = frozenset(text_key(quoted) for quoted in QUOTED.findall(text))
     return Run(seconds, c.looked, c.read, c.reused, report.frames, text_key(text), captioner, listed)
@@ -179,6 +184,11 @@ from vidrecall.core.config import load_config
 from vidrecall.memory.embedder import load_embedder
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.captioners.ocr import OcrCaptioner
+try:  # REV may come from before the indexing layer (vidrecall.indexing), when VideoMemory captioned itself
+    from vidrecall.core.run_context import RunContext
+    from vidrecall.indexing.indexer import Indexer
+except ImportError:
+    Indexer = None
 video, repeat = sys.argv[1], int(sys.argv[2])
 config = load_config("offline")
 coarse = dataclasses.replace(config.level("coarse"), fps=None, frames_per_clip=2, change_aware=False)
@@ -188,11 +198,20 @@ embedder.embed(["warm-up"])
 OcrCaptioner().preflight()
 seconds = []
 for _ in range(repeat):
-    with tempfile.TemporaryDirectory() as store, VideoMemory(config, OcrCaptioner(), embedder, store) as memory:
-        record = memory.register(video)
-        started = time.perf_counter()
-        memory.build_level(record, "coarse", progress=False, meter=CostMeter())
-        seconds.append(time.perf_counter() - started)
+    with tempfile.TemporaryDirectory() as store:
+        if Indexer is None:
+            with VideoMemory(config, OcrCaptioner(), embedder, store) as memory:
+                record = memory.register(video)
+                started = time.perf_counter()
+                memory.build_level(record, "coarse", progress=False, meter=CostMeter())
+                seconds.append(time.perf_counter() - started)
+        else:
+            with VideoMemory(config, embedder, store) as memory:
+                indexer = Indexer(memory, OcrCaptioner())
+                record = memory.register(video)
+                started = time.perf_counter()
+                indexer.build(record, ["coarse"], speech=False, run=RunContext(meter=CostMeter()))
+                seconds.append(time.perf_counter() - started)
 print(json.dumps({"seconds": seconds, "package": vidrecall.__file__}))
 """
 

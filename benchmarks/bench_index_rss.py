@@ -1,4 +1,4 @@
-"""Peak memory of `build_level(coarse)` over the 15-min haystack vs the same video 4x longer.
+"""Peak memory of indexing the coarse level (`Indexer.build`) over the 15-min haystack vs the same video 4x longer.
 
 Memory must not grow with video length: frames are decoded one clip at a time and captions go straight
 to SQLite/FAISS. Target: peak-RSS ratio (1 h / 15 min) <= 1.2. Each build runs in its own subprocess
@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from scaling import peak_rss, repeat_video
+from vidrecall.tools.captioners.base import ONE_AT_A_TIME
 
 REPO = Path(__file__).resolve().parents[1]
 HAYSTACK = REPO.parent / "shared" / "media" / "haystack" / "haystack_15min.mp4"
@@ -28,6 +29,7 @@ class MeanColourCaptioner:
     """Reads every pixel of every frame (mean colour per frame): decoding cost without a model."""
 
     id = "bench-mean-colour"
+    capacity = ONE_AT_A_TIME
 
     def caption(self, request):
         from vidrecall.core.types import CaptionResult, Usage
@@ -47,15 +49,18 @@ class MeanColourCaptioner:
 def child(video: str, store: str) -> None:
     """Build the coarse level of one video in a fresh store; print one JSON line of figures."""
     from vidrecall.core.config import Config
+    from vidrecall.indexing.indexer import Indexer
     from vidrecall.memory.embedder import load_embedder
     from vidrecall.memory.memory import VideoMemory
 
-    memory = VideoMemory(Config(), MeanColourCaptioner(), embedder=load_embedder(), store_dir=store)
+    memory = VideoMemory(Config(), embedder=load_embedder(), store_dir=store)
+    indexer = Indexer(memory, MeanColourCaptioner())
     record = memory.register(video)
     memory.embedder.embed(["warm up the embedder before measuring"])
     with peak_rss(SAMPLE_EVERY_S) as rss:
-        report = memory.build_level(record, "coarse", progress=False)
+        report = indexer.build(record, ["coarse"], speech=False).reports[0]
     baseline, peak = rss["baseline"], rss["peak"]
+    indexer.close()
     memory.close()
     print(json.dumps({"duration_s": record.duration, "clips": report.clips, "frames": report.frames,
                       "build_s": report.seconds, "baseline_mb": baseline / 2**20, "peak_mb": peak / 2**20}))

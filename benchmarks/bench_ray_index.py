@@ -1,4 +1,4 @@
-"""Indexing wall time: serial (one process) vs `--engine ray` with N captioner workers, same clips, same
+"""Indexing wall time: in-process (the default pipelined engine) vs `--engine ray` with N captioner workers, same clips, same
 OCR captioner (deterministic), fresh stores; the stores are checked to hold the same keys and texts.
 
 Ray's start-up is timed apart from the indexing. On this 2-core machine the ratio is bounded by the
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from vidrecall.core.config import load_config
-from vidrecall.memory.batch_index import index_files
-from vidrecall.memory.distributed import CaptionerFactory, RayIndexer, RaySettings
+from vidrecall.indexing.indexer import Indexer
+from vidrecall.indexing.ray_engine import CaptionerFactory, RayEngine, RaySettings
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.tools.captioners.factory import make_captioner
 
@@ -41,31 +41,35 @@ def main() -> None:
     config = load_config("offline", levels=LEVELS, speech={"source": "off"})
     levels = ("coarse", "fine")
     with tempfile.TemporaryDirectory() as tmp:
-        with VideoMemory(config, make_captioner("ocr"), store_dir=Path(tmp) / "serial") as memory:
-            memory.captioner.preflight()
+        with VideoMemory(config, store_dir=Path(tmp) / "serial") as memory:
+            captioner = make_captioner("ocr")
+            captioner.preflight()
+            indexer = Indexer(memory, captioner)
             t = time.perf_counter()
-            results = index_files(memory, files, levels, progress=False)
+            results = indexer.index(files, levels)
             serial_s = time.perf_counter() - t
             serial = content(memory)
+            indexer.close()
         import ray
 
         t = time.perf_counter()
         ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
         init_s = time.perf_counter() - t
-        with VideoMemory(config, make_captioner("ocr"), store_dir=Path(tmp) / "ray") as memory:
-            engine = RayIndexer(memory, CaptionerFactory("ocr"), RaySettings(workers=args.workers, clips_per_task=2))
+        with VideoMemory(config, store_dir=Path(tmp) / "ray") as memory, \
+                RayEngine(CaptionerFactory("ocr"), RaySettings(workers=args.workers, clips_per_task=2)) as engine:
+            indexer = Indexer(memory, make_captioner("ocr"), engine=engine)
             t = time.perf_counter()
-            ray.get([w.pid.remote() for w in engine._workers(ray)])  # actors up, OCR models loaded
+            ray.get([w.pid.remote() for w in engine._workers(ray, indexer.captioner.id)])  # actors up, OCR loaded
             actors_s = time.perf_counter() - t
             t = time.perf_counter()
-            engine.index(files, levels, progress=False)
+            indexer.index(files, levels)
             ray_s = time.perf_counter() - t
             distributed = content(memory)
-            engine.shutdown()
+            indexer.close()
         ray.shutdown()
     clips = sum(r.created for r in results)
     print(f"{len(files)} videos, {clips} clips (coarse 10 s x 2 frames + fine 5 s x 1 frame, OCR), {os.cpu_count()} CPUs")
-    print(f"serial:                {serial_s:6.1f} s")
+    print(f"in-process:            {serial_s:6.1f} s")
     print(f"ray, {args.workers} workers:        {ray_s:6.1f} s  (+ ray.init {init_s:.1f} s, actors ready {actors_s:.1f} s)")
     print(f"speed-up (indexing only): {serial_s / ray_s:.2f}x; including start-up: "
           f"{serial_s / (ray_s + init_s + actors_s):.2f}x")

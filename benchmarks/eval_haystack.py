@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from vidrecall.evaluation.loaders import load_items
     from vidrecall.evaluation.report import write_report
+    from vidrecall.core.progress import TqdmBars
     from vidrecall.evaluation.runner import AGENT_METHODS, run_eval
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     base_store = args.out / "store-base"
     base = shared_backbones_qa(args.profile, base_store, None)
     started = time.monotonic()
-    report = base.index(video, levels=(base.config.levels[0].name,), progress=True)
+    report = base.index(video, levels=(base.config.levels[0].name,)).reports[0]
     print(f"coarse memory: {report.clips} clips ({report.created} new, {report.reused} reused), "
           f"{report.frames} frames, {time.monotonic() - started:.1f} s (one-off, not charged to any method)")
     backbones = base.backbones
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if not store.exists():
             shutil.copytree(base_store, store)  # every method starts from the same coarse memory
         qa = shared_backbones_qa(args.profile, store, method if method in AGENT_METHODS else None, backbones)
-        options = {} if method in AGENT_METHODS else {"level": args.baseline_level, "progress": True}
+        options = {} if method in AGENT_METHODS else {"level": args.baseline_level, "progress": TqdmBars()}
         if method == "uniform":
             options["clips"] = args.uniform_clips
         out = args.out / f"{method}.jsonl"

@@ -81,8 +81,8 @@ class Indexer:
                 result.video_id = record.id
                 registered.append((result, record))
             except BAD_FILE_ERRORS as exc:
-                result.error = _failed(result, exc)
-        done = [len(results) - len(registered)]
+                _failed(result, exc)
+        done = [0]
 
         def finished(result: FileIndexResult) -> None:
             done[0] += 1
@@ -91,14 +91,16 @@ class Indexer:
             if on_file:
                 on_file(done[0], len(results), result)
 
-        for result in results:
-            if result.error and on_file:
-                on_file(results.index(result) + 1, len(results), result)
-        batches = [registered] if self.engine.whole_level else [[pair] for pair in registered]
-        for batch in batches:
-            self._index_batch(batch, names, speech, run)
-            for result, _ in batch:
+        if self.engine.whole_level:  # Ray spreads one level of every file at once
+            self._index_batch(registered, names, speech, run)
+            for result in results:
                 finished(result)
+            return results
+        records = {id(result): record for result, record in registered}
+        for result in results:  # file by file, in order; a file that could not be registered in its place
+            if id(result) in records:
+                self._index_batch([(result, records[id(result)])], names, speech, run)
+            finished(result)
         return results
 
     def build(self, target: Target, levels: Sequence[str] = ("coarse",), *, speech: bool = True,

@@ -9,6 +9,7 @@ import pytest
 from conftest import clip
 from vidrecall.agent.testing import ScriptedChatModel
 from vidrecall.api import VideoQA
+from vidrecall.core.progress import silent
 from vidrecall.tools.captioners.factory import make_captioner
 from vidrecall.tools.captioners.ocr import rapidocr_adapter, runtime
 from vidrecall.tools.captioners.ocr.captioner import OcrCaptioner, OcrSettings
@@ -55,7 +56,7 @@ def index(store_dir, embedder, monkeypatch, has_bf16: bool):
     captioner = make_captioner("ocr")
     with VideoQA("offline-tiny", llm=ScriptedChatModel(), vlm=captioner, embedder=embedder, store_dir=store_dir,
                  levels=COARSE, speech={"source": "off"}) as qa:
-        report = qa.index(clip(TYPOGRAPHY), progress=False)
+        report = qa.index(clip(TYPOGRAPHY), progress=silent).reports[0]
         nodes = [(n.id, n.key, n.text) for n in qa.memory.nodes(report.video_id)]
     return report, nodes, captioner
 
