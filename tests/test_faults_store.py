@@ -108,17 +108,18 @@ def test_a_garbage_llm_cache_is_a_warning_and_questions_run_uncached(tmp_path, s
     cache.write_bytes(garbage)
     argv = flags(tmp_path, server, store_dir)
 
-    code, out, err = run(capsys, "memory", str(video), *argv)
+    code, out, err = run(capsys, "memory", str(video), *argv)  # reading the memory opens no model, no cache
     assert code == 0, err
-    warned = err + caplog.text  # a logging warning: stderr in a shell, the log capture under pytest
-    assert f"{cache} is damaged" in warned and "running without the response cache" in warned, warned
-    requests = []
+    requests, warned = [], ""
     for _ in range(2):  # the same question twice: asked of the model both times (nothing is cached)
         code, out, err = run(capsys, "ask", str(video), "What is shown?", "--option", "A. gray",
                              "--option", "B. red", *argv)
         assert code == 0, err
         assert "Answer: A. gray" in out
         requests.append(len(server.chat_requests()))
+        warned += err
+    warned += caplog.text  # a logging warning: stderr in a shell, the log capture under pytest
+    assert f"{cache} is damaged" in warned and "running without the response cache" in warned, warned
     assert 0 < requests[0] < requests[1], requests
     assert cache.read_bytes() == garbage, "the damaged cache was written to"
 
