@@ -8,12 +8,21 @@ Where a file's start time comes from, first source that covers every file wins:
   4. none: name order.
 Files sit back to back on the timeline (gaps between recordings are compressed away, so every timeline
 second is a video second); their real clock times are kept for labels.
+
+Nothing about a manifest or a file name is trusted blindly: a manifest that cannot be read is one line
+naming it (LibraryError); an entry naming a file outside the folder (`../x.mp4`, `/abs/x.mp4`) is refused
+with a skip line; a start that is not a time (`"inf"`, `"tomorrow"`, `DAY1_99999999`) is named in a note
+and the order falls back, saying so (`Library.notes`); a file whose name is not valid UTF-8 is skipped with
+its name escaped (the store cannot keep it, see memory/store.py). Every skip and note line encodes as UTF-8.
 """
 from __future__ import annotations
 
 import glob
 import json
 import logging
+import math
+import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +34,7 @@ from vidrecall.core.errors import first_line
 from vidrecall.core.types import TIME_EPS, Span, fmt_time, stable_hash
 from vidrecall.core.video_files import VIDEO_EXTENSIONS
 from vidrecall.memory.memory import BAD_FILE_ERRORS
-from vidrecall.memory.store import VideoRecord
+from vidrecall.memory.store import VideoRecord, safe_path_text, safe_text, unstorable_name
 
 if TYPE_CHECKING:
     from vidrecall.memory.memory import VideoMemory
@@ -36,7 +45,9 @@ MANIFEST_NAMES = ("library.json", "library.yaml", "library.yml")
 # DAY1_11094208, and EgoLife's DAY1_A1_JAKE_11094208: the day, any name tokens, then HHMMSS + hundredths
 _EGOLIFE = re.compile(r"DAY(\d+)_(?:[A-Za-z0-9]+_)*?(\d{2})(\d{2})(\d{2})(\d{2})?(?!\d)", re.I)
 DAY_SECONDS = 86400
+MAX_DAY = 99999  # DAYn beyond this is no recording day (and would overflow a float's seconds)
 DESCRIBE_MAX_FILES = 40
+START_FORMS = "a date-time (2025-05-01T11:09:42), a DAYn_HHMMSSff stamp or a number of seconds"
 
 
 class LibraryError(ValueError):
@@ -101,6 +112,7 @@ class Library:
     entries: list[LibraryEntry]
     skipped: list[str] = field(default_factory=list)  # "path: why" for files left out
     order_source: str = "name"
+    notes: list[str] = field(default_factory=list)  # kept files with something to say (an unreadable start)
 
     def __post_init__(self) -> None:
         if not self.entries:
@@ -199,7 +211,11 @@ def is_library_target(target) -> bool:
 
 # --- start times --------------------------------------------------------------------------------------
 def read_manifest(folder: Path) -> tuple[Path, list[tuple[str, str | None]]] | None:
-    """(manifest path, [(file, start or None), ...]) from the folder's sidecar manifest, or None without one."""
+    """(manifest path, [(file, start or None), ...]) from the folder's sidecar manifest, or None without one.
+
+    LibraryError, one line naming the manifest (and the entry, when one entry is the problem), for a file
+    that is not JSON/YAML, is nested too deeply to read, or is not shaped like a manifest. Starts come back
+    as text, unchecked: `order_files` says which of them are not times."""
     for name in MANIFEST_NAMES:
         path = folder / name
         if not path.exists():
@@ -207,42 +223,72 @@ def read_manifest(folder: Path) -> tuple[Path, list[tuple[str, str | None]]] | N
         try:
             text = path.read_text(encoding="utf-8")
             data = json.loads(text) if path.suffix == ".json" else _yaml(text)
+        except RecursionError:  # [[[[... 100,000 deep: Python's parsers give up
+            raise LibraryError(f"{path}: unreadable library manifest (nested too deeply to read)") from None
         except (OSError, ValueError) as exc:
-            raise LibraryError(f"{path}: unreadable library manifest ({first_line(exc, 120)})") from None
+            raise LibraryError(f"{path}: unreadable library manifest ({safe_text(first_line(exc, 120))})") from None
         rows = data.get("videos") if isinstance(data, dict) else data
         if isinstance(rows, dict):  # {"file.mp4": "start", ...}
             rows = [{"file": k, "start": v} for k, v in rows.items()]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) and r.get("file") for r in rows):
+        if not isinstance(rows, list):
             raise LibraryError(f"{path}: expected {{'videos': [{{'file': ..., 'start': ...}}, ...]}}")
-        return path, [(str(r["file"]), None if r.get("start") in (None, "") else str(r["start"])) for r in rows]
+        return path, [_manifest_row(path, n, r) for n, r in enumerate(rows, 1)]
     return None
 
 
+def _manifest_row(path: Path, n: int, row: object) -> tuple[str, str | None]:
+    """(file, start text or None) of entry `n`; LibraryError naming the entry when it has no usable file."""
+    file = row.get("file") if isinstance(row, dict) else None
+    if isinstance(file, bool) or not isinstance(file, (str, int)) or str(file).strip() == "":
+        shown = safe_text(json.dumps(row, default=str, ensure_ascii=False))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise LibraryError(f"{path}: entry {n} ({shown}) needs a 'file' naming a video in the folder, "
+                           "e.g. {'file': 'a.mp4', 'start': '2025-05-01T11:09:42'}")
+    assert isinstance(row, dict)
+    start = row.get("start")
+    if start is None or start == "":
+        return str(file), None
+    if isinstance(start, datetime):  # YAML reads an unquoted date-time as one
+        start = start.isoformat()
+    return str(file), str(start)
+
+
 def _yaml(text: str):
+    """YAML, any error (a syntax error, an unhashable key) as one ValueError line with its position."""
     import yaml
 
-    return yaml.safe_load(text)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or first_line(exc)
+        raise ValueError(f"not valid YAML ({where}{problem})") from None
 
 
 def start_from_text(text: str, source: str) -> StartTime | None:
-    """An ISO date-time ("2025-05-01T11:09:42Z"), an EgoLife stamp ("DAY1_11094208") or seconds ("3600")."""
+    """An ISO date-time ("2025-05-01T11:09:42Z"), an EgoLife stamp ("DAY1_11094208") or seconds ("3600");
+    None for anything else, including "inf"/"nan" and stamps past the clock ("DAY1_99999999")."""
     m = _EGOLIFE.search(text)
     if m:
         return _egolife(m, source)
     try:
-        return StartTime(float(text), fmt_time(float(text)), source)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return StartTime(seconds, fmt_time(seconds), source) if math.isfinite(seconds) else None
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return StartTime(when.timestamp(), when.strftime("%Y-%m-%d %H:%M:%S"), source)
+    except (ValueError, OverflowError, OSError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return StartTime(when.timestamp(), when.strftime("%Y-%m-%d %H:%M:%S"), source)
 
 
 def start_from_name(path: Path) -> StartTime | None:
+    """The EgoLife stamp in a file's name; None without one or when it is no clock time (DAY1_99999999)."""
     m = _EGOLIFE.search(path.stem)
     return _egolife(m, "name") if m else None
 
@@ -269,8 +315,11 @@ def start_from_metadata(path: Path) -> StartTime | None:
     return start
 
 
-def _egolife(m: re.Match, source: str) -> StartTime:
+def _egolife(m: re.Match, source: str) -> StartTime | None:
+    """The stamp's time; None when it is no clock time (hour 24+, minute or second 60+, an absurd day)."""
     day, hh, mm, ss, cs = int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5) or 0)
+    if day > MAX_DAY or hh > 23 or mm > 59 or ss > 59:
+        return None
     seconds = day * DAY_SECONDS + hh * 3600 + mm * 60 + ss + cs / 100
     return StartTime(seconds, f"DAY{day} {hh:02d}:{mm:02d}:{ss:02d}", source)
 
@@ -282,83 +331,159 @@ def clock_label(start: StartTime, local: float) -> str:
         day, rem = divmod(int(t), DAY_SECONDS)
         return f"DAY{day} {rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}"
     if start.source in ("manifest", "metadata") and t > DAY_SECONDS * 365:
-        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        except (ValueError, OverflowError, OSError):  # seconds past year 9999: no calendar date
+            pass
     return fmt_time(t)
 
 
-def order_files(paths: list[Path], manifest: list[tuple[str, str | None]] | None = None
+def order_files(paths: list[Path], manifest: list[tuple[str, str | None]] | None = None, *,
+                notes: list[str] | None = None, manifest_path: Path | None = None
                 ) -> tuple[list[tuple[Path, StartTime | None]], str]:
-    """Files with their start times, in timeline order, and the name of the source that ordered them."""
+    """Files with their start times, in timeline order, and the name of the source that ordered them.
+
+    A fallback is never silent: each manifest start that is not a time is named, and so is the order used
+    instead, in `notes` (as is a folder where only some file names carry a DAYn_HHMMSSff stamp)."""
+    notes = notes if notes is not None else []
     if manifest is not None:
+        where = safe_path_text(manifest_path) if manifest_path is not None else "the manifest"
         starts = [start_from_text(s, "manifest") if s else None for _, s in manifest]
         listed = list(zip([p for p in paths], starts))
         known: list[tuple[Path, StartTime]] = [(p, s) for p, s in listed if s is not None]
         if len(known) == len(listed):
             return [(p, t) for p, t in sorted(known, key=lambda ps: ps[1].seconds)], "manifest"
+        unread = [(name, s) for (name, s), t in zip(manifest, starts) if s and t is None]
+        for name, s in unread:
+            notes.append(f"{where}: entry {safe_text(name)!r}: start {safe_text(s)[:60]!r} is not {START_FORMS}")
+        if unread or known:  # some starts were meant to order the files: say that they did not
+            without = [safe_text(name) for (name, _), t in zip(manifest, starts) if t is None]
+            notes.append(f"{where}: no usable start for {_some(without)}, so the files are not sorted by start "
+                         f"time: they keep the order the manifest lists them in")
         return listed, "manifest order"
+    stamped = [p for p in paths if start_from_name(p) is not None]
     for source, reader in (("name", start_from_name), ("metadata", start_from_metadata)):
         found: list[tuple[Path, StartTime]] = [(p, s) for p in paths if (s := reader(p)) is not None]
         if paths and len(found) == len(paths):
+            if stamped and source != "name":
+                _note_unstamped(notes, paths, stamped, source)
             return [(p, t) for p, t in sorted(found, key=lambda ps: (ps[1].seconds, ps[0].name))], source
+    if stamped:
+        _note_unstamped(notes, paths, stamped, "name order")
     return [(p, None) for p in sorted(paths, key=lambda p: p.name)], "name order"
 
 
+def _note_unstamped(notes: list[str], paths: list[Path], stamped: list[Path], source: str) -> None:
+    missing = [safe_path_text(p.name) for p in paths if p not in stamped]
+    notes.append(f"{len(missing)} of {len(paths)} file names carry no valid DAYn_HHMMSSff stamp ({_some(missing)}), "
+                 f"so the files are ordered by {source} instead")
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def build_library(root: str, files: list[tuple[VideoRecord, StartTime | None, Path]], skipped: list[str],
-                  order_source: str) -> Library:
+                  order_source: str, notes: list[str] | None = None) -> Library:
     """Entries back to back from (VideoRecord, start, path) already in timeline order; repeated content once."""
     entries: list[LibraryEntry] = []
     seen: set[str] = set()
     offset = 0.0
     for record, start, file in files:
         if record.id in seen:
-            skipped.append(f"{record.path}: same content as another file of the library; left out")
+            skipped.append(f"{safe_path_text(file)}: same content as another file of the library; left out")
             continue
         seen.add(record.id)
         entries.append(LibraryEntry(record, round(offset, 3), start, str(file)))
         offset += float(record.duration)
-    return Library(root, entries, skipped, order_source)
+    return Library(root, entries, skipped, order_source, notes if notes is not None else [])
 
 
-def open_library(memory: "VideoMemory", target: object, *, on_skip: Callable[[str], None] | None = None) -> Library:
+def manifest_entry_problem(name: str) -> str | None:
+    """Why a manifest entry cannot name a file of its folder (absolute, `..` out of it), or None.
+
+    Judged on the text, as written: a link inside the folder is the folder's own file (as without a manifest)."""
+    if "\0" in name:
+        return "is not a file name (it holds a NUL character)"
+    if posixpath.isabs(name) or os.path.isabs(name):
+        return "is an absolute path: a manifest lists files inside its own folder"
+    normal = posixpath.normpath(name.replace(os.sep, "/"))
+    if normal == ".." or normal.startswith("../"):
+        return "points outside the folder: a manifest lists files inside its own folder"
+    return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, say
+        return False
+
+
+def open_library(memory: "VideoMemory", target: object, *, on_skip: Callable[[str], None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> Library:
     """Register every video of a folder / glob / list of paths with `memory` and place them on a timeline.
 
-    A file that cannot be read is left out with one line in `Library.skipped` (and passed to `on_skip`)."""
+    A file that cannot be read is left out with one line in `Library.skipped`; a kept file with something
+    to say (a manifest start that is not a time, and the order used instead) gets one in `Library.notes`.
+    Each line goes once to `on_skip` / `on_note` when given, else to the log as a warning."""
     if isinstance(target, Library):
         return target
     targets = [str(t) for t in target] if isinstance(target, (list, tuple)) else [str(target)]
     root_path = Path(targets[0]).expanduser()
     manifest = read_manifest(root_path) if len(targets) == 1 and root_path.is_dir() else None
     skipped: list[str] = []
+    notes: list[str] = []
+    rows: list[tuple[str, str | None]] | None = None
+    mpath: Path | None = None
+    paths: list[Path] = []
     if manifest is not None:
-        mpath, rows = manifest
-        paths = []
-        for name, _ in rows:
-            p = (root_path / name)
-            if not p.is_file():
-                skipped.append(f"{p}: listed in {mpath.name} but not found")
+        mpath, listed = manifest
+        rows = []
+        for name, start in listed:
+            if (why := manifest_entry_problem(name)) is not None:
+                skipped.append(f"{safe_path_text(mpath)}: entry {safe_text(name)!r} {why}; refused")
+                continue
+            p = root_path / name
+            if not _is_file(p):
+                skipped.append(f"{safe_path_text(p)}: listed in {mpath.name} but not found")
+                continue
+            if p in paths:
+                skipped.append(f"{safe_path_text(mpath)}: entry {safe_text(name)!r} lists a file a second time; "
+                               "the first listing is used")
+                continue
+            rows.append((name, start))
             paths.append(p)
-        rows = [r for r, p in zip(rows, paths) if p.is_file()]
-        paths = [p for p in paths if p.is_file()]
     else:
         paths, skipped = expand_targets(targets)
-        rows = None
+        skipped = [safe_text(line) for line in skipped]
     records = {}
     for path in paths:  # bad files first, so they cannot spoil the ordering of the good ones
+        if (problem := unstorable_name(path)) is not None:  # before probing: the store cannot keep its name
+            skipped.append(problem)
+            continue
         try:
             records[path] = memory.register(path)
         except BAD_FILE_ERRORS as exc:
-            text = first_line(exc)
-            skipped.append(text if str(path) in text else f"{path}: {text}")
+            text, shown = safe_text(first_line(exc)), safe_path_text(path)
+            skipped.append(text if shown in text else f"{shown}: {text}")
     if rows is not None:
         rows = [r for r, p in zip(rows, paths) if p in records]
-    ordered, source = order_files([p for p in paths if p in records], rows)
+    ordered, source = order_files([p for p in paths if p in records], rows, notes=notes, manifest_path=mpath)
     registered = [(records[p], start, p) for p, start in ordered]
-    for line in skipped:
-        log.warning("library: %s", line)
-        if on_skip:
-            on_skip(line)
-    root = str(root_path.resolve()) if len(targets) == 1 and root_path.exists() else ", ".join(targets)
-    return build_library(root, registered, skipped, source)
+    root = safe_text(str(root_path.resolve()) if len(targets) == 1 and root_path.exists() else ", ".join(targets))
+    try:
+        return build_library(root, registered, skipped, source, notes)
+    finally:  # every line once, to the caller's callback or else the log; also when no file was usable
+        for line in skipped:
+            (on_skip or _log_line)(line)
+        for line in notes:
+            (on_note or _log_line)(line)
+
+
+def _log_line(line: str) -> None:
+    log.warning("library: %s", line)
 
 
 def _secs(t: float) -> str:

@@ -3,6 +3,11 @@
 One file `<store>/memory.db` holds many videos. Writes commit at once (autocommit + WAL), so a killed
 process loses at most the caption it was computing, and other processes can read while one writes.
 SQLite is the source of truth; the FAISS index beside it is a cache rebuilt from these rows.
+
+Paths are stored as text. A file name that is not valid UTF-8 (Python holds its bytes as lone surrogates)
+cannot go into SQLite, JSON or a web page, so such a file is refused with one line showing the name
+escaped (`bad\\xff\\xfename.mp4`): every VideoRecord.path the store writes or returns is a str that
+encodes as UTF-8 (strictly) and opens the file.
 """
 from __future__ import annotations
 
@@ -23,10 +28,11 @@ import sqlite_utils
 
 from vidrecall.core import sqlite_files
 from vidrecall.core.progress import ProgressEvent, ProgressSink, silent
-from vidrecall.core.sqlite_files import DamagedDatabase, DatabaseBusy, write_transaction
+from vidrecall.core.sqlite_files import DamagedDatabase, DatabaseBusy, DatabaseNotWritable, write_transaction
 from vidrecall.core.types import TIME_EPS, MemoryNode, Span
 
 HASH_CHUNK = 4 << 20  # bytes read at a time while hashing a video
+SAMPLE_BYTES = 64 << 10  # bytes read at the start, middle and end of a file for its identity
 PROGRESS_ABOVE_BYTES = 512 << 20
 SCHEMA_VERSION = 1
 DAMAGE_CONSEQUENCE = "its captions will be rebuilt from the videos (the videos are not touched)"
@@ -34,6 +40,41 @@ DAMAGE_CONSEQUENCE = "its captions will be rebuilt from the videos (the videos a
 
 class MemoryStoreError(RuntimeError):
     """The memory store cannot do what was asked (unreadable database, unknown node); one line with the fix."""
+
+
+# The disk holding the store is full, or the store is read-only: raised by every write (and on open), one
+# line naming the file. Deliberately not a MemoryStoreError (that one marks a bad *video* to skip).
+StoreNotWritable = DatabaseNotWritable
+
+
+def safe_text(text: str) -> str:
+    """`text` as a str that encodes as UTF-8: bytes of a non-UTF-8 file name (held by Python as lone
+    surrogates) written as \\xNN, any other lone surrogate as \\udNNN. Unchanged when already clean."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name produced (e.g. from JSON "\\ud800")
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def safe_path_text(path: str | os.PathLike) -> str:
+    """A path as text that any encoder (SQLite, JSON, a terminal) takes; see `safe_text`."""
+    raw = os.fspath(path)
+    return raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else safe_text(raw)
+
+
+def unstorable_name(path: str | os.PathLike) -> str | None:
+    """Why the store cannot keep `path` (its name is not valid UTF-8), as one line naming it escaped; else None."""
+    raw = os.fspath(path)
+    text = raw if isinstance(raw, str) else os.fsdecode(raw)
+    if safe_text(text) == text:
+        return None
+    return (f"{safe_text(text)}: the file name is not valid UTF-8 (the bytes shown as \\xNN); "
+            "rename the file to index it")
 
 
 def video_id_for(path: str | os.PathLike, progress: ProgressSink = silent) -> str:
@@ -72,9 +113,31 @@ _NODE_COLUMNS = [f.name for f in fields(MemoryNode)]
 
 
 def _file_identity(path: Path) -> str:
-    """What must stay the same for a remembered hash to still be the file's hash."""
-    st = path.stat()
-    return f"{path.resolve()}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+    """What must stay the same for a remembered hash to still be the file's hash: where the file is, its
+    size and mtime, and a sample of its bytes (start, middle, end), so a file overwritten in place with the
+    same size and its old mtime put back is hashed again. Three 64 KiB reads, however big the file."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        sample = hashlib.sha256()
+        for offset in sorted({0, max(0, st.st_size // 2 - SAMPLE_BYTES // 2), max(0, st.st_size - SAMPLE_BYTES)}):
+            fh.seek(offset)
+            sample.update(fh.read(SAMPLE_BYTES))
+    return (f"{path.resolve()}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|"
+            f"{sample.hexdigest()[:32]}")
+
+
+def _check_storable(path: Path) -> None:
+    """MemoryStoreError (one line, the name escaped) for a path SQLite cannot store as text."""
+    problem = unstorable_name(path)
+    if problem is None:
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):
+            return
+        if unstorable_name(resolved) is not None:  # a link whose target's name is not UTF-8
+            problem = f"{safe_path_text(path)}: links to {unstorable_name(resolved)}"
+    if problem is not None:
+        raise MemoryStoreError(problem)
 
 
 class _Database(sqlite_utils.Database):
@@ -110,6 +173,8 @@ class MemoryStore:
         except sqlite3.DatabaseError as exc:
             if sqlite_files.is_damage(exc):
                 raise MemoryStoreError(str(DamagedDatabase(self.path, str(exc), DAMAGE_CONSEQUENCE))) from None
+            if (unwritable := sqlite_files.not_writable(exc, self.path)) is not None:
+                raise unwritable from None  # read-only or full: nothing to move away
             raise MemoryStoreError(f"{self.path}: not a usable memory database ({exc}); "
                                "move it away or choose another --store") from None
 
@@ -168,8 +233,11 @@ class MemoryStore:
 
     # --- videos -------------------------------------------------------------------------------
     def video_id(self, path: str | os.PathLike, progress: ProgressSink = silent) -> str:
-        """`video_id_for(path)`, remembered per (path, inode, size, mtime) so big files hash once."""
+        """`video_id_for(path)`, remembered per (path, inode, size, mtime, sampled bytes) so big files hash once.
+
+        MemoryStoreError for a file that cannot be read or whose name is not valid UTF-8 (see the module)."""
         path = Path(path)
+        _check_storable(path)
         try:
             identity = _file_identity(path)
         except OSError as exc:
@@ -186,6 +254,8 @@ class MemoryStore:
 
     def upsert_video(self, rec: VideoRecord) -> VideoRecord:
         """Insert or refresh a video; keeps the first `added_at`, records the latest path."""
+        if (problem := unstorable_name(rec.path)) is not None:
+            raise MemoryStoreError(problem)
         with self._lock, self.db.atomic():
             old = self.video(rec.id)
             if old is not None:
@@ -292,7 +362,7 @@ class MemoryStore:
         Atomic across processes: a free key is taken by INSERT OR IGNORE, an expired lease (or one whose
         holder `take_over(holder)` says is dead) by an UPDATE conditioned on the holder seen."""
         now = time.time()
-        with self._lock:
+        with self._lock, self._writes():
             cur = self.db.execute("INSERT OR IGNORE INTO claims (key, owner, expires_at) VALUES (?, ?, ?)",
                                   [key, owner, now + ttl])
             if cur.rowcount == 1:
@@ -310,15 +380,15 @@ class MemoryStore:
 
     def renew_claims(self, owner: str, ttl: float) -> None:
         """Push back the expiry of every lease `owner` holds (its heartbeat)."""
-        with self._lock:
+        with self._lock, self._writes():
             self.db.execute("UPDATE claims SET expires_at = ? WHERE owner = ?", [time.time() + ttl, owner])
 
     def release(self, key: str, owner: str) -> None:
-        with self._lock:
+        with self._lock, self._writes():
             self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", [key, owner])
 
     def release_all(self, owner: str) -> None:
-        with self._lock:
+        with self._lock, self._writes():
             self.db.execute("DELETE FROM claims WHERE owner = ?", [owner])
 
     def claim_holder(self, key: str) -> str | None:
@@ -330,6 +400,17 @@ class MemoryStore:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    @contextmanager
+    def _writes(self) -> Iterator[None]:
+        """Around a write outside `db.atomic()` (an autocommit statement): a read-only store or a full disk
+        is StoreNotWritable, as inside a transaction."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if (unwritable := sqlite_files.not_writable(exc, self.path)) is not None:
+                raise unwritable from None
+            raise
 
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, params)), None)

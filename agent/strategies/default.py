@@ -44,14 +44,15 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
                      quote=d.evidence)
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=False,
                     settings=JudgeSettings.of(ctx.config))
-    message = (f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} "
-               f"(by {verdict.decided_by}; LLM said {short_text(d.answer) or 'nothing usable'!r} {d.confidence:.2f})")
+    # What the agent concluded and how; the model's own words stay in the detail (llm_answer), not the line.
+    message = f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} (by {verdict.decided_by})"
     if got.out_of_time:
         message += "; the time budget ran out before the model replied"
     elif not got.ok:
         message += f"; malformed model output after {got.attempts} attempts"
     return {"decision": verdict, **rec.done(message, spans=[(e.start, e.end) for e in verdict.evidence_spans],
-                                           decision=verdict, parsed=got.ok, attempts=got.attempts)}
+                                           decision=verdict, parsed=got.ok, attempts=got.attempts,
+                                           llm_answer=d.answer, llm_confidence=d.confidence)}
 
 
 def _timed_step(rec: StepRecorder, located: Located, kind: TimeQuestion, lead: str = "answer", **extra) -> dict:

@@ -56,10 +56,19 @@ def lucy_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     answered = verdict.option is not None if state["options"] else d.answer.lower() not in ("", "no answer")
     by_evidence = verdict.decided_by in ("evidence", "llm+evidence")
     verdict.confidence = 1.0 if ((d.confidence and answered) or by_evidence) else 0.0
-    message = f"{'coarse ' if coarse_only else ''}answer {short_text(d.answer)!r}, confident: {verdict.confidence >= 1.0}"
-    if by_evidence:
-        message += f" (decided by {verdict.decided_by}: {short_text(verdict.answer)})"
-    return {"decision": verdict, **rec.done(message, spans=list(d.time_period), decision=verdict, parsed=got.ok)}
+    # What the agent concluded and how; the model's own words stay in the detail (llm_answer), not the line.
+    lead = f"{'coarse ' if coarse_only else ''}answer"
+    if answered or by_evidence:
+        sure = "confident" if verdict.confidence >= 1.0 else "not confident"
+        message = f"{lead} {short_text(verdict.answer) or '—'}: {sure} (by {verdict.decided_by})"
+    else:
+        message = f"{lead}: none yet (not confident)"
+    if got.out_of_time:
+        message += "; the time budget ran out before the model replied"
+    elif not got.ok:
+        message += f"; malformed model output after {got.attempts} attempts"
+    return {"decision": verdict, **rec.done(message, spans=list(d.time_period), decision=verdict, parsed=got.ok,
+                                           llm_answer=d.answer, llm_confident=d.confidence)}
 
 
 def lucy_after_answer(state: AgentState, runtime: Runtime[AgentContext]) -> str:

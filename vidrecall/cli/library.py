@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,20 +38,28 @@ def run(args: argparse.Namespace) -> int:
     memory = qa.memory
     levels = [lv.name for lv in qa.config.levels]
     rows: list[tuple[VideoRecord, str, float | None]]  # (video, its start time, its timeline offset)
+    skipped: list[str] = []  # each skip and note is shown once, below (the library does not log them too)
+    notes: list[str] = []
     if args.targets:
-        from vidrecall.memory.library import open_library
+        from vidrecall.memory.library import LibraryError, open_library
 
         for t in args.targets:
             question_target(t)
-        library = open_library(memory, args.targets if len(args.targets) > 1 else args.targets[0])
+        try:
+            library = open_library(memory, args.targets if len(args.targets) > 1 else args.targets[0],
+                                   on_skip=skipped.append, on_note=notes.append)
+        except LibraryError:  # no usable file: why each one was left out, then the error line
+            for line in skipped:
+                print(f"skipped {line}", file=sys.stderr)
+            raise
         rows = [(e.record, e.start.label if e.start else "", e.offset) for e in library.entries]
-        title, skipped, order = library.root, library.skipped, library.order_source
+        title, order = library.root, library.order_source
     else:
         rows = [(v, "", None) for v in memory.videos()]
-        title, skipped, order = str(qa.config.store_path), [], "added"
+        title, order = str(qa.config.store_path), "added"
     counts = [{lv: memory.count(rec.id, lv) for lv in levels} for rec, _, _ in rows]
     if args.json:
-        print(json.dumps({"library": title, "order": order, "skipped": skipped, "videos": [
+        print(json.dumps({"library": title, "order": order, "skipped": skipped, "notes": notes, "videos": [
             {"path": rec.path, "video_id": rec.id, "start": start or None, "timeline_offset": offset,
              "duration": rec.duration, "captions": c, "indexed": all(c[lv] for lv in levels[:1])}
             for (rec, start, offset), c in zip(rows, counts)]}, indent=1))
@@ -65,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     out.print(table)
     for line in skipped:
         out.print(styled(("skipped ", "yellow"), line))
+    for line in notes:
+        out.print(styled(("note ", "yellow"), line))
     return 0
 
 

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from vidrecall.web.app import create_app
+    from vidrecall.web.security import redact_access_log
 
     app = create_app(settings)
     out = console()
@@ -30,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
               + (f" · videos may be added from {', '.join(map(str, settings.allow))}" if settings.allow else ""))
     if settings.token and settings.token != (args.token or os.environ.get("VIDRECALL_TOKEN")):
         out.print("a token was generated because the host is not 127.0.0.1; it is in the URL below (shown once)")
-    out.print(f"open {settings.url}   (API: http://{args.host}:{settings.port}/docs)", soft_wrap=True)
+    out.print(f"open {settings.url}   (API: {settings.url.split('?')[0]}docs)", soft_wrap=True)
+    redact_access_log()  # --verbose logs each request's URL: ?token=*** there, never the token (the app's
+    # lifespan installs the filter again once uvicorn has configured its loggers)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info" if args.verbose else "warning",
                 access_log=args.verbose)
     return 0

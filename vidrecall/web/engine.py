@@ -1,7 +1,9 @@
 """The one VideoQA of a server, its models loaded lazily in a worker thread, and the per-video locks around it.
 
 Models load once, on the first request that needs them (the library, the media and the memory views
-read the VideoQA's memory, which loads no model, so the page is usable at once). All model work runs in this
+read the VideoQA's memory, which loads no model, so the page is usable at once): an index job loads the
+captioner; a question loads the captioner, the LLM and the embedder, all before its "thinking" begins, while
+`loading` is True (the page says "loading models"). All model work runs in this
 engine's thread pool, never in the event loop. Work on one video (indexing, a question) holds that
 video's lock, so two questions at once both get answers and no clip is captioned twice.
 """
@@ -30,7 +32,8 @@ class Engine:
         self._qa = self._build()  # a configuration: no model loads until qa()
         self._qa.progress = silent  # a server's log stays quiet; jobs report progress to the page
         self.memory: VideoMemory = self._qa.memory  # every route reads the store through this one memory
-        self._loaded = False
+        self._loaded = False  # the captioner (what indexing needs)
+        self._ready = False  # and the LLM and embedder (what a question needs)
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vidrecall-model")
         self._qa_lock = threading.Lock()
         self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
@@ -65,18 +68,37 @@ class Engine:
     def config(self) -> Config:
         return self._qa.config
 
-    def qa(self) -> "VideoQA":
-        """The VideoQA with its models (captioner, LLM) loaded; loads them on first use. Blocking."""
-        if not self._loaded:
+    @property
+    def ready_for_questions(self) -> bool:
+        return self._ready
+
+    def qa(self, *, for_questions: bool = False) -> "VideoQA":
+        """The VideoQA with its captioner loaded, and with `for_questions` its LLM (checked, weights loaded) and
+        embedder too; each loads on first use. Blocking."""
+        if not self._loaded or (for_questions and not self._ready):
             with self._qa_lock:
-                if not self._loaded:
+                if not self._loaded or (for_questions and not self._ready):
                     self.loading = True
                     try:
-                        self._qa.indexer  # noqa: B018 - load the captioner now, not mid-question
-                        self._loaded = True
+                        self._load(for_questions)
                     finally:
                         self.loading = False
         return self._qa
+
+    def _load(self, for_questions: bool) -> None:
+        if not self._loaded:
+            self._qa.indexer  # noqa: B018 - load the captioner now, not mid-question
+            self._loaded = True
+        if for_questions and not self._ready:
+            from vidrecall.tools.llm.local_transformers import load_local_weights
+
+            # What VideoQA.stream would otherwise load after the page says "thinking": a bad LLM or captioner
+            # fails here (one line), local weights load (or the loopback llama.cpp server starts), and the
+            # embedder's weights load for retrieval.
+            self._qa.preflight()
+            load_local_weights(self._qa.backbones.llm)
+            self._qa.memory.embedder.model  # noqa: B018
+            self._ready = True
 
     def _build(self) -> "VideoQA":
         if self.settings.qa_factory is not None:

@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from vidrecall.core.result import Answer
 from vidrecall.web.jobs import Job
-from vidrecall.web.session_book import SessionInfo
+from vidrecall.web.session_book import RunningQuestion, SessionInfo
 
 
 class LevelCount(BaseModel):
@@ -78,13 +78,15 @@ class MemoryView(BaseModel):
 
 
 class SearchHit(BaseModel):
-    score: float
+    score: float  # cosine similarity of the query and the caption (all-MiniLM-L6-v2: 1 = same meaning)
     node: NodeView
 
 
 class SessionView(BaseModel):
     session: SessionInfo
     turns: list[Answer]
+    running: list[RunningQuestion] = Field(
+        default_factory=list, description="questions being answered now: follow each with GET /api/sessions/{id}/live")
 
 
 class ServerStatus(BaseModel):

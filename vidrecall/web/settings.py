@@ -12,6 +12,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_UPLOAD_LIMIT = 2 << 30  # bytes: an hour of 720p H.264 is ~1-2 GB
 UPLOADS_DIR = "uploads"
+MEDIA_IDENTITY_FILE = "web_media.json"  # what each served video file was when first checked (size, mtime, samples)
 
 
 class SettingsError(ValueError):
@@ -43,6 +44,15 @@ class ServeSettings:
     @property
     def uploads(self) -> Path:
         return self.store / UPLOADS_DIR
+
+    @property
+    def readable_roots(self) -> tuple[Path, ...]:
+        """The folders whose files the server may read: the --allow folders and the uploads folder."""
+        return (*self.allow, self.uploads)
+
+    @property
+    def media_identity(self) -> Path:
+        return self.store / MEDIA_IDENTITY_FILE
 
     @property
     def url(self) -> str:

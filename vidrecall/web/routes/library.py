@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import uuid
 from collections import Counter
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from vidrecall.memory.store import VideoRecord
 from vidrecall.tools.video import VideoError
@@ -21,8 +23,11 @@ from vidrecall.core.errors import first_line
 from vidrecall.core.types import SPEECH_LEVEL
 
 router = APIRouter(prefix="/api", tags=["library"])
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+MAX_NAME = 120  # characters of an uploaded file's name, its extension included
+PARTIAL = ".partial-"  # the server's own unfinished uploads (.partial-<random>); refused as a user's name
 
 
 def entry(svc: Services, record: VideoRecord) -> VideoEntry:
@@ -81,16 +86,20 @@ async def upload(request: Request, filename: str = Query(..., description="the f
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"{name}: {int(declared):,} bytes is over the upload limit of {limit:,} bytes")
     uploads = svc.settings.uploads
-    partial = uploads / f".partial-{uuid.uuid4().hex}"
+    partial = uploads / f"{PARTIAL}{uuid.uuid4().hex}"
     size, digest = 0, hashlib.sha256()
     try:
         with partial.open("wb") as fh:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"{name}: over the upload limit of {limit:,} bytes")
-                digest.update(chunk)
-                fh.write(chunk)
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"{name}: over the upload limit of {limit:,} bytes")
+                    digest.update(chunk)
+                    fh.write(chunk)
+            except ClientDisconnect:  # the browser went away (a closed tab, a cancelled upload): nothing to answer
+                log.debug("upload of %s cut off by the client after %d bytes; nothing kept", name, size)
+                return Response(status_code=400)
         if size == 0:
             raise HTTPException(400, f"{name}: the upload is empty")
         known = svc.engine.video(digest.hexdigest())  # a video's id is the sha256 of its bytes
@@ -102,19 +111,38 @@ async def upload(request: Request, filename: str = Query(..., description="the f
         partial.unlink(missing_ok=True)
     try:
         record = await run_in_threadpool(_register, svc, final)
-    except HTTPException:
+    except HTTPException as exc:
         final.unlink(missing_ok=True)
-        raise
+        # the user sent a file, not a path on this server: the message names the file as they named it
+        raise HTTPException(exc.status_code, _without_server_paths(str(exc.detail), final, name)) from None
     return entry(svc, record)
 
 
+def _without_server_paths(message: str, stored: Path, name: str) -> str:
+    for path in sorted({str(stored), str(stored.resolve())}, key=len, reverse=True):
+        message = message.replace(path, name)
+    for folder in sorted({str(stored.parent), str(stored.parent.resolve())}, key=len, reverse=True):
+        message = message.replace(folder + "/", "").replace(folder, "uploads")
+    return message
+
+
 def _safe_name(filename: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(filename.replace("\\", "/")).name).strip(" .")
+    """The name an upload is stored under: its base name in safe characters, at most MAX_NAME characters
+    with its extension kept (media and frames are served by the extension)."""
+    base = Path(filename.replace("\\", "/")).name
+    if base.lower().startswith(PARTIAL):
+        raise HTTPException(400, f"{base}: names starting with {PARTIAL} are kept for the server's unfinished uploads; "
+                                 "rename the file")
+    name = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")
     if not name:
         raise HTTPException(400, f"{filename!r}: give the file's name, e.g. talk.mp4")
-    if Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
-        raise HTTPException(415, f"{name}: not a video file (expected one of {', '.join(sorted(VIDEO_EXTENSIONS))})")
-    return name[:120]
+    suffix = Path(name).suffix
+    if suffix.lower() not in VIDEO_EXTENSIONS:
+        raise HTTPException(415, f"{name[:MAX_NAME]}: not a video file "
+                                 f"(expected one of {', '.join(sorted(VIDEO_EXTENSIONS))})")
+    if len(name) > MAX_NAME:
+        name = name[: MAX_NAME - len(suffix)].rstrip(" .") + suffix
+    return name
 
 
 def _free_name(folder: Path, name: str) -> Path:

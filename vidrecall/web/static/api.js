@@ -36,6 +36,7 @@ export async function upload(file, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/videos/upload?filename=${encodeURIComponent(file.name)}`);
     xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.setRequestHeader("x-vidrecall", "1"); // a page on another site cannot set it: the server asks for it on uploads
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => {
       let body = {};
@@ -50,9 +51,19 @@ export async function upload(file, onProgress) {
 
 // POST a question; call onEvent(name, data) for each server-sent event as it arrives.
 export async function ask(videoId, request, onEvent, signal) {
-  const response = await check(await fetch(`/api/videos/${encodeURIComponent(videoId)}/ask`, {
+  return readEvents(await fetch(`/api/videos/${encodeURIComponent(videoId)}/ask`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request), signal,
-  }));
+  }), onEvent);
+}
+
+// Follow a question still being answered (after a reload): the events it sent so far, then the rest.
+export async function live(sessionId, questionId, onEvent, signal) {
+  const path = `/api/sessions/${encodeURIComponent(sessionId)}/live?question_id=${encodeURIComponent(questionId)}`;
+  return readEvents(await fetch(path, { signal }), onEvent);
+}
+
+async function readEvents(fetched, onEvent) {
+  const response = await check(fetched);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";

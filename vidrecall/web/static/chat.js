@@ -26,16 +26,19 @@ export class Chat {
   async listSessions() {
     const sessions = await api.get(`/api/sessions?video_id=${this.video.id}`);
     clear(this.sessions).append(el("option", { value: "", text: "new session" }),
-      ...sessions.map((s) => el("option", { value: s.id, text: `${s.title} (${s.turns})`, selected: s.id === this.sessionId })));
+      ...sessions.map((s) => el("option", { value: s.id, selected: s.id === this.sessionId,
+        text: `${s.title} (${s.turns}${s.running ? ", answering now" : ""})` })));
   }
 
   async open(sessionId) {
+    this.stopFollowing();
     this.sessionId = sessionId;
     clear(this.log);
     this.timeline.setQuestion([], []);
     this.onSession(sessionId);
     if (!sessionId) return this.listSessions();
     const view = await api.get(`/api/sessions/${sessionId}`);
+    if (this.sessionId !== sessionId) return; // another session was opened meanwhile
     for (const answer of view.turns) {
       const turn = this.turn(answer.question, answer.options);
       answer.trajectory.forEach((s) => turn.steps.append(stepItem(s)));
@@ -44,30 +47,72 @@ export class Chat {
     const last = view.turns[view.turns.length - 1];
     if (last) this.timeline.setQuestion(last.trajectory, last.evidence);
     await this.listSessions();
+    // A question still being answered (the page was reloaded mid-question): follow it where it is.
+    if (view.running?.length) this.followAll(view.running);
   }
 
-  turn(question, options) {
-    const steps = el("ol", { class: "steps" });
-    const progress = el("div", { class: "progress-line muted" });
-    const card = el("div", { class: "answer-slot" });
-    this.log.append(el("div", { class: "turn" },
-      el("div", { class: "q", text: question }),
-      options.length ? el("ul", { class: "options" }, options.map((o, i) => el("li", { text: o, dataset: { letter: optionLetter(o, i) } }))) : null,
-      el("details", { class: "steps-box", open: true }, el("summary", { text: "what the agent did" }), steps, progress), card));
-    this.log.scrollTop = this.log.scrollHeight;
-    return { steps, progress, card };
+  // Stop reading the stream this panel shows (the question itself goes on on the server).
+  stopFollowing() {
+    this.controller?.abort();
+    this.released();
+  }
+
+  released() {
+    this.controller = null;
+    this.busy = false;
+    this.askButton.disabled = false;
+  }
+
+  async followAll(running) {
+    for (const question of running) {
+      if (this.sessionId !== question.session_id) return;
+      const turn = this.turn(question.question, question.options);
+      turn.progress.textContent = "answering…";
+      let finished = false;
+      await this.stream(turn, (onEvent, signal) => api.live(question.session_id, question.id, onEvent, signal),
+        async (err) => { finished = err.status === 404; return finished; });
+      // it finished between the two requests: its answer is stored now
+      if (finished && this.sessionId === question.session_id) return this.open(question.session_id);
+    }
   }
 
   async ask() {
     const question = this.question.value.trim();
     if (!question || this.busy) return;
     const options = this.options.value.split("\n").map((o) => o.trim()).filter(Boolean);
+    const sent = { question: this.question.value, options: this.options.value };
+    const turn = this.turn(question, options);
+    let accepted = false;
+    const failed = await this.stream(turn, (onEvent, signal) => api.ask(this.video.id, { question, options, session_id: this.sessionId },
+      (name, data) => {
+        if (name === "session" && !accepted) {
+          // the server has the question: empty the boxes, so a follow-up does not resend these options
+          accepted = true;
+          this.question.value = "";
+          this.options.value = "";
+        }
+        onEvent(name, data);
+      }, signal));
+    if (failed && !this.question.value && !this.options.value) {
+      // not answered: give the question back to edit and send again
+      this.question.value = sent.question;
+      this.options.value = sent.options;
+    }
+  }
+
+  // Show one question's events in `turn` as they arrive; `open(onEvent, signal)` starts the stream. True if the
+  // question failed (an error event, or the stream could not start), false once it was answered.
+  async stream(turn, open, onFailure = async () => false) {
+    this.stopFollowing();
+    const controller = new AbortController();
+    this.controller = controller;
     this.busy = true;
     this.askButton.disabled = true;
-    const turn = this.turn(question, options);
     const steps = [];
+    let failed = false;
     try {
-      await api.ask(this.video.id, { question, options, session_id: this.sessionId }, (name, data) => {
+      await open((name, data) => {
+        if (controller.signal.aborted) return;
         if (name === "session" && data.session_id !== this.sessionId) { this.sessionId = data.session_id; this.onSession(this.sessionId); }
         else if (name === "status") turn.progress.textContent = data.message;
         else if (name === "progress") {
@@ -81,20 +126,27 @@ export class Chat {
           turn.progress.textContent = "";
           turn.card.append(this.answerCard(data));
           this.timeline.setQuestion(data.trajectory, data.evidence);
-          this.question.value = "";
         } else if (name === "error") {
+          failed = true;
+          turn.progress.textContent = "";
           turn.card.append(el("div", { class: "error", text: data.detail }));
         }
         this.log.scrollTop = this.log.scrollHeight;
-      });
+      }, controller.signal);
     } catch (err) {
-      turn.card.append(el("div", { class: "error", text: err.message }));
+      if (controller.signal.aborted) return false; // this panel moved on (another session); not a failure
+      turn.progress.textContent = "";
+      if (!(await onFailure(err))) {
+        failed = true;
+        turn.card.append(el("div", { class: "error", text: err.message }));
+      }
     } finally {
-      this.busy = false;
-      this.askButton.disabled = false;
-      this.onMemoryChanged?.();
-      this.listSessions();
+      if (this.controller === controller) this.released();
     }
+    if (controller.signal.aborted) return false;
+    this.onMemoryChanged?.();
+    this.listSessions();
+    return failed;
   }
 
   answerCard(a) {
