@@ -19,3 +19,16 @@ def spent_budget(budgets: Budgets, meter: CostMeter, iteration: int) -> str | No
 
 def captions_left(budgets: Budgets, meter: CostMeter) -> int:
     return max(0, budgets.max_captions - sum(meter.captions_by_level.values()))
+
+
+def spent_search_budget(budgets: Budgets, meter: CostMeter, tool_calls: int) -> str | None:
+    """The search strategy's first used-up budget (tool calls, captions, LLM tokens, seconds), as a short phrase
+    for the trajectory; None while all remain."""
+    captions = sum(meter.captions_by_level.values())
+    checks = [
+        (tool_calls >= budgets.max_tool_calls, f"tool calls {tool_calls}/{budgets.max_tool_calls}"),
+        (captions >= budgets.max_captions, f"captions {captions}/{budgets.max_captions}"),
+        (meter.llm_tokens >= budgets.max_llm_tokens, f"LLM tokens {meter.llm_tokens}/{budgets.max_llm_tokens}"),
+        (meter.seconds >= budgets.max_seconds, f"seconds {meter.seconds:.0f}/{budgets.max_seconds:.0f}"),
+    ]
+    return next((f"budget spent: {what}" for hit, what in checks if hit), None)

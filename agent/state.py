@@ -69,6 +69,7 @@ class AgentState(TypedDict, total=False):
     stop: str  # why the loop stopped: "confident" | a spent budget | "nothing left to explore"
     result: Verdict | None  # the final answer (None until finish has run)
     trajectory: list[Step]  # in order
+    conversation: list[dict]  # the search strategy's messages with its LLM (LangChain message dicts)
     # a chat session's earlier turns; the only channel that accumulates across turns
     history: Annotated[list[Turn], operator.add]
 
@@ -125,4 +126,5 @@ def decided(state: AgentState) -> Verdict:
 def fresh_question_state(question: str, options: list[str] | None) -> AgentState:
     """The input of one turn: resets every per-question channel, leaves `history` to accumulate."""
     return AgentState(question=question, options=list(options or []), focus_ids=[], window=[], filtered=False,
-                      explored=[], plan=[], iteration=0, decision=None, stop="", result=None, trajectory=[])
+                      explored=[], plan=[], iteration=0, decision=None, stop="", result=None, trajectory=[],
+                      conversation=[])

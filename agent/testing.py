@@ -54,6 +54,45 @@ class ScriptedChatModel(BaseChatModel):
         return [r for r, _ in self.calls]
 
 
+class ScriptedToolChatModel(ScriptedChatModel):
+    """A chat model with native tool calling, for the search strategy: each call with tools bound takes the next
+    reply of `turns` -- a list of {"name", "args"} tool calls, one such dict, a plain string (a reply with no
+    tool call), or a function of the messages returning one of those -- and an exhausted script repeats
+    `default_turn`. Calls without tools (the forced answer's structured call) answer per role as
+    ScriptedChatModel does. `tool_names` records the tools each call was given."""
+
+    turns: list[Any] = Field(default_factory=list)
+    default_turn: Any = None
+    tool_names: list[list[str]] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any):
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        tools = kwargs.get("tools")
+        if not tools:
+            return super()._generate(messages, stop, run_manager, **kwargs)
+        self.tool_names.append([t["function"]["name"] for t in tools])
+        prompt = "\n".join(str(m.content) for m in messages)
+        self.calls.append(("tools", prompt))
+        turn = self.turns.pop(0) if self.turns else self.default_turn
+        if callable(turn):
+            turn = turn(messages)
+        if turn is None:
+            turn = "I cannot tell."
+        usage = {"input_tokens": len(prompt) // 4, "output_tokens": 10, "total_tokens": len(prompt) // 4 + 10}
+        if isinstance(turn, str):
+            message = AIMessage(content=turn, usage_metadata=usage)
+        else:
+            calls = [turn] if isinstance(turn, dict) else list(turn)
+            message = AIMessage(content="", usage_metadata=usage, tool_calls=[
+                {"name": c["name"], "args": dict(c.get("args") or {}), "id": f"call_{len(self.calls)}_{i}",
+                 "type": "tool_call"} for i, c in enumerate(calls)])
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
 class ScriptedCaptioner:
     """Captions real sampled frames with `text_for(span, level, instruction)`; counts what it captioned."""
 

@@ -97,6 +97,7 @@ class Budgets:
     max_captions: int = 40
     max_llm_tokens: int = 60_000
     max_seconds: float = 600.0  # a question's wall time: local models stop generating then, remote calls are abandoned
+    max_tool_calls: int = 12  # the search strategy: memory tools the LLM may call before it must answer
 
 
 SPEECH_SOURCES = ("off", "asr", "subtitles", "both")

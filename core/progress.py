@@ -6,6 +6,7 @@ caller shows: `TqdmBars` (terminal and notebook), a web job's counters, LangGrap
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,27 @@ def fan_out(*sinks: ProgressSink) -> ProgressSink:
     return send
 
 
+# C0 controls but \t and \n, DEL, C1 (ESC, CSI, OSC and the rest) and lone surrogates (the undecodable bytes
+# of a non-UTF-8 file name, which no UTF-8 terminal can even be sent)
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSAFE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def terminal_text(text: str, *, one_line: bool = False) -> str:
+    """`text` safe to write to a terminal: every control character (ESC of `\\x1b[2J` or an OSC-8 link
+    among them) written out as a visible escape (`\\x1b`), the undecodable bytes of a file name as `\\xff`;
+    tabs and newlines stay unless `one_line`. Captions, OCR, subtitles, model replies and file names are
+    data: printed, never obeyed."""
+    return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's surrogate escape of byte code - 0xDC00
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
+
+
 class TqdmBars:
     """A tqdm bar per task (tqdm.auto: a widget in notebooks), opened on a task's first event that has
     something left to do and closed when it finishes. Tasks that were already complete show nothing."""
@@ -70,7 +92,8 @@ class TqdmBars:
                 if event.finished or (event.total is not None and event.total < self.min_total):
                     return
                 bar = self._bars[event.task] = tqdm(total=event.total, initial=round(event.done), unit=event.unit,
-                                                    desc=event.task, leave=self.leave)
+                                                    desc=terminal_text(event.task, one_line=True),
+                                                    leave=self.leave)
             bar.update(round(event.done) - bar.n)
             if event.finished:
                 bar.close()

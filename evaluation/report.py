@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from vidrecall.evaluation.scoring import MethodSummary, read_results, summarize_by_method
+from vidrecall.evaluation.scoring import MethodSummary, load_results, summarize_by_method
 
 METHOD_ORDER = ("videolucy", "default", "uniform", "dense")
 
@@ -126,14 +126,24 @@ def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path
     return png
 
 
-def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.PathLike, *, title: str | None = None
-                 ) -> Path:
-    """Read every results file, write `out_md` and `<out_md stem>.png` beside it; returns the Markdown path."""
+def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.PathLike, *, title: str | None = None,
+                 notes: list[str] | None = None) -> Path:
+    """Read every results file, write `out_md` and `<out_md stem>.png` beside it; returns the Markdown path.
+
+    Lines of a file that are not result rows are left out and counted: one line per such file is added
+    to `notes` (when given) and to the report. A file with no result row at all (empty, random bytes, only
+    `[1, 2]` lines) is a ResultsError naming it, before anything is written."""
     paths = [Path(p) for p in jsonl_paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"results file(s) not found: {', '.join(missing)}")
-    rows = [r for p in paths for r in read_results(p)]
+    files = [load_results(p) for p in paths]
+    for f in files:
+        f.require_rows()
+    left_out = [line for f in files if (line := f.left_out_line()) is not None]
+    if notes is not None:
+        notes.extend(left_out)
+    rows = [r for f in files for r in f.rows]
     summaries = _ordered(summarize_by_method(rows))
     out_md = Path(out_md)
     out_md.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +152,7 @@ def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.Path
     parts = [f"# {title or 'Evaluation report'}", "",
              f"{len(rows)} result rows from {', '.join(p.name for p in paths)}"
              + (f" (benchmarks: {', '.join(sources)})" if sources else "") + ".", "",
+             *([f"Left out (not result rows): {'; '.join(left_out)}.", ""] if left_out else []),
              "Accuracy counts error rows as wrong; items without a gold answer are run but not scored. "
              "Evidence hit: a predicted evidence span overlaps a gold span (items with gold spans only). "
              "Costs are means per question; captions are new ones (reused captions cost nothing).", "",

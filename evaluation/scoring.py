@@ -2,6 +2,11 @@
 
 A result row is one JSON object per question as written by evaluation/runner.py. Items without a gold
 answer (test splits, grounding queries) are counted but never scored; error rows count as wrong.
+
+Result files are read line by line and checked (`row_problem`): a line that is not UTF-8, not JSON, not an
+object, or whose fields have the wrong types (`"correct": "yes"` -- only a real `true` is correct) is left
+out and counted (`ResultsFile.left_out`), never scored; a file with no usable row at all is a ResultsError
+naming it.
 """
 from __future__ import annotations
 
@@ -72,22 +77,134 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 # --- result files --------------------------------------------------------------------------------------------
 
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """All rows of a results JSONL; the last row of an (id, method) pair wins; a torn last line is skipped."""
+class ResultsError(ValueError):
+    """A results file with no usable row in it; one line naming the file."""
+
+
+BOOL_FIELDS = ("correct", "evidence_hit", "forced", "multiple_choice")  # true, false or null; nothing else
+TEXT_FIELDS = ("method", "question_type", "decided_by", "gold", "option", "source")  # text or null
+LEFT_OUT_LISTED = 3  # line numbers named per reason
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def row_problem(row: Any) -> str | None:
+    """Why a parsed line is not a result row that can be scored, or None when it is one."""
+    if not isinstance(row, dict):
+        return f"not an object (it is {_json_kind(row)})"
+    if isinstance(row.get("id"), bool) or not isinstance(row.get("id"), (str, int)):
+        return "no 'id' (text)"
+    if not isinstance(row.get("method"), str):
+        return "no 'method' (text)"
+    for key in BOOL_FIELDS:
+        if row.get(key) is not None and not isinstance(row[key], bool):
+            return f"'{key}' is {_json_kind(row[key])}, not true, false or null"
+    for key in TEXT_FIELDS:
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return f"'{key}' is {_json_kind(row[key])}, not text"
+    cost = row.get("cost")
+    if cost is None:
+        return None
+    if not isinstance(cost, dict):
+        return f"'cost' is {_json_kind(cost)}, not an object"
+    for key in COST_FIELDS:
+        if cost.get(key) is not None and not _is_number(cost[key]):
+            return f"'cost.{key}' is {_json_kind(cost[key])}, not a finite number"
+    levels = cost.get("captions_by_level")
+    if levels is not None and not (isinstance(levels, dict) and all(_is_number(v) for v in levels.values())):
+        return "'cost.captions_by_level' is not an object of numbers"
+    return None
+
+
+@dataclass
+class ResultsFile:
+    """The usable rows of one results file (the last row of an (id, method) pair wins), and the lines
+    left out with why ("line 7: 'correct' is a string, not true, false or null")."""
+
+    path: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    left_out: list[tuple[int, str]] = field(default_factory=list)  # (line number, why)
+    lines: int = 0  # non-blank lines read
+
+    def left_out_line(self) -> str | None:
+        """One line: how many lines were left out and why (each reason with its first line numbers)."""
+        if not self.left_out:
+            return None
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for n, why in self.left_out:
+            by_reason[why].append(n)
+        parts = []
+        for why, numbers in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+            shown = ", ".join(str(n) for n in numbers[:LEFT_OUT_LISTED]) + (", ..." if len(numbers) > LEFT_OUT_LISTED else "")
+            parts.append(f"{len(numbers)} {why} (line{'s' if len(numbers) > 1 else ''} {shown})")
+        return f"{self.path}: {len(self.left_out)} of {self.lines} lines left out: " + "; ".join(parts)
+
+    def require_rows(self) -> None:
+        """ResultsError, one line naming the file, when it holds no usable row (empty, or only bad lines)."""
+        if self.rows:
+            return
+        if not self.lines:
+            raise ResultsError(f"{self.path}: no result rows (the file is empty); give a results file that "
+                               "`vidrecall eval` wrote")
+        first = self.left_out[0]
+        raise ResultsError(f"{self.path}: none of its {self.lines} lines is a result row (line {first[0]}: "
+                           f"{first[1]}); give a results file that `vidrecall eval` wrote")
+
+
+def load_results(path: str | Path) -> ResultsFile:
+    """Every line of a results JSONL checked (`row_problem`); a missing file has no rows and no lines."""
     path = Path(path)
+    out = ResultsFile(path)
     if not path.exists():
-        return []
+        return out
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read the results file ({exc.strerror or exc})") from None
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    for n, raw in enumerate(data.splitlines(), 1):
+        if not raw.strip():
             continue
+        out.lines += 1
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            log.warning("%s: line %d is not valid JSON (an interrupted write?); ignored", path, n)
+            row = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.left_out.append((n, "not UTF-8 text"))
             continue
-        rows[(str(row.get("id")), str(row.get("method")))] = row
-    return list(rows.values())
+        except (json.JSONDecodeError, RecursionError):
+            out.left_out.append((n, "not valid JSON (an interrupted write?)"))
+            continue
+        problem = row_problem(row)
+        if problem is not None:
+            out.left_out.append((n, problem))
+            continue
+        rows[(str(row["id"]), str(row["method"]))] = row
+    out.rows = list(rows.values())
+    return out
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """The usable rows of a results JSONL (see `load_results`); lines left out are logged in one warning."""
+    results = load_results(path)
+    if (line := results.left_out_line()) is not None:
+        log.warning("%s; ignored", line)
+    return results.rows
 
 
 # --- many questions ------------------------------------------------------------------------------------------
@@ -156,7 +273,7 @@ def summarize(rows: Iterable[dict[str, Any]], method: str = "") -> MethodSummary
     for r in rows:
         if r.get("error"):
             s.errors += 1
-        s.forced += bool(r.get("forced"))
+        s.forced += r.get("forced") is True
         cost = dict(r.get("cost") or {})
         cost["captions_made"] = _captions_made(cost)
         s.malformed_outputs += int(cost.get("malformed_outputs", 0) or 0)
@@ -167,14 +284,14 @@ def summarize(rows: Iterable[dict[str, Any]], method: str = "") -> MethodSummary
         if r.get("decided_by"):
             s.decided_by[r["decided_by"]] = s.decided_by.get(r["decided_by"], 0) + 1
         correct = r.get("correct")
-        if correct is None:
+        if not isinstance(correct, bool):  # null: nothing to score against; anything else is no verdict
             continue
         s.scored += 1
-        s.correct += bool(correct)
-        per_type[r.get("question_type") or "-"].append(bool(correct))
-        if r.get("evidence_hit") is not None:
+        s.correct += correct  # only a real true: "yes", 1 or "false" never count (row_problem refuses them)
+        per_type[r.get("question_type") or "-"].append(correct)
+        if isinstance(r.get("evidence_hit"), bool):
             s.evidence_items += 1
-            s.evidence_hits += bool(r["evidence_hit"])
+            s.evidence_hits += r["evidence_hit"]
     s.by_type = {t: TypeScore(len(v), sum(v)) for t, v in sorted(per_type.items())}
     mc = [r for r in rows if r.get("multiple_choice")]
     s.gold_prior = letter_prior(r.get("gold") for r in mc if r.get("gold"))

@@ -28,10 +28,10 @@ from vidrecall.indexing.leases import LEASE_SECONDS, Claim, Leases
 from vidrecall.indexing.pipelined import PipelinedEngine
 from vidrecall.indexing.plans import CaptionPlan, level_grid, plan_caption
 from vidrecall.indexing.reports import FileIndexResult, IndexReport
-from vidrecall.indexing.speech import SpeechModels, SpeechReport, build_speech
+from vidrecall.indexing.speech import NOT_SPEECH_ERRORS, SpeechModels, SpeechReport, build_speech, skipped
 from vidrecall.memory.memory import BAD_FILE_ERRORS, VideoMemory
 from vidrecall.memory.protocol import Memory
-from vidrecall.memory.store import VideoRecord
+from vidrecall.memory.store import MemoryStoreError, VideoRecord
 from vidrecall.tools.captioners.base import Captioner
 from vidrecall.tools.video import VideoReader
 
@@ -130,12 +130,16 @@ class Indexer:
                 result.reports.append(done.report)
                 if done.failure is not None:
                     _failed(result, done.failure)
-        for result, record in batch:
+        for result, record in batch:  # speech per file, a lane that fails alone: never the file's failure
             if speech and result.ok:
                 try:
                     result.speech = self.build_speech(record, run)
-                except BAD_FILE_ERRORS as exc:
+                except MemoryStoreError as exc:  # the store failed, not speech: as for captions
                     _failed(result, exc)
+                except NOT_SPEECH_ERRORS:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - build_speech skips its own; this is the last guard
+                    result.speech = [skipped(record, "speech", exc)]
             result.seconds = round(time.monotonic() - started, 3)
 
     def _work(self, video: VideoRecord, level: str, run: RunContext) -> LevelWork:

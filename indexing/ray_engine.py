@@ -14,6 +14,11 @@
   never stored again, so nothing is lost or duplicated.
 - Leases as in every engine: a clip another run holds is left to it and waited for.
 - A file that cannot be read is reported and skipped; the other files go on.
+- `--address host:port` is checked before Ray is asked to join it (a TCP connect and a gRPC hello, a few
+  seconds at most): Ray itself retries an unreachable address for many minutes, printing C++ warnings,
+  deaf to Ctrl-C. An unreachable cluster is one line (RayUnreachable), exit 2.
+- Quiet unless --verbose: no worker output, no "(raylet) A worker died" / "Task ... will be retried"
+  notices on the driver's stdout (they would break `index --json`); a worker restart is still survived.
 
 Test hook: with VIDRECALL_TEST_CRASH_ONCE=<path> a worker exits hard on its first task when <path> does
 not exist yet (creating it first), so a test can kill a worker mid-run exactly once.
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +49,72 @@ log = logging.getLogger(__name__)
 
 CRASH_ENV = "VIDRECALL_TEST_CRASH_ONCE"
 IN_FLIGHT = 2  # tasks queued per worker: one running, one ready, so a worker never waits on the driver
+CONNECT_TIMEOUT_S = 3.0  # for the reachability check of --address (each of: TCP connect, gRPC hello)
+CLIENT_PORT = 10001  # Ray Client's port when a ray:// address names none
+HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # preface + SETTINGS
+
+
+class RayUnreachable(RuntimeError):
+    """The Ray cluster `--address` names cannot be reached; one line with the fix."""
+
+
+def _unreachable(address: str, why: str) -> RayUnreachable:
+    return RayUnreachable(f"cannot reach the Ray cluster at {address} ({why}); start it with `ray start --head` "
+                          "or drop --address to start a local Ray")
+
+
+def bootstrap_address(address: str) -> tuple[str, int] | None:
+    """(host, port) that joining `address` connects to first; None when Ray starts a local instance
+    ("local") or the address is not one this check understands (Ray's own error then says why)."""
+    text = address.strip()
+    if text == "local":
+        return None
+    if text == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+
+            text = canonicalize_bootstrap_address("auto") or ""
+        except ConnectionError as exc:
+            raise RayUnreachable(f"--address auto: no running Ray cluster found ({_first(exc)}); start one with "
+                                 "`ray start --head` or drop --address to start a local Ray") from None
+        except Exception:  # noqa: BLE001 - Ray's internals moved: leave the check to ray.init
+            return None
+        if not text:
+            return None
+    client = "://" in text
+    if client:
+        text = text.split("://", 1)[1].rstrip("/")
+    m = re.fullmatch(r"\[(.+)\](?::(\d+))?", text) or re.fullmatch(r"([^:/]+)(?::(\d+))?", text)
+    if m is None:
+        return None
+    if m.group(2) is None:
+        return (m.group(1), CLIENT_PORT) if client else None
+    return m.group(1), int(m.group(2))
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """RayUnreachable unless something answers at `address` the way a Ray cluster (gRPC over HTTP/2) does,
+    within `timeout` per step."""
+    target = bootstrap_address(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout) as sock:
+            if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true"):
+                return  # TLS first: the plain gRPC hello below cannot be answered
+            sock.settimeout(timeout)
+            sock.sendall(HTTP2_HELLO)
+            reply = sock.recv(9)
+    except socket.timeout:
+        raise _unreachable(address, f"no answer within {timeout:.0f} s") from None
+    except OSError as exc:
+        raise _unreachable(address, exc.strerror or _first(exc)) from None
+    if len(reply) < 4 or reply[3] != 0x04:  # an HTTP/2 server answers the preface with its SETTINGS frame
+        raise _unreachable(address, "something listens there, but it does not answer like a Ray cluster")
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 @dataclass(frozen=True)
@@ -118,24 +191,45 @@ class RayEngine:
         self.settings = settings or RaySettings()
         self._actors: list[Any] = []
         self._started_ray = False
+        self._logs_were: bool | None = None
 
     # --- cluster ----------------------------------------------------------------------------------
     def _connect(self) -> Any:
         import ray
 
+        from vidrecall.core.quiet import verbose
+
+        self._quiet(not verbose())
         if not ray.is_initialized():
             s = self.settings
-            from vidrecall.core.quiet import verbose
-
             # Ray's own start-up notices are library noise unless --verbose
             level = logging.INFO if verbose() else logging.ERROR
             if s.address:
-                ray.init(address=s.address, include_dashboard=False, log_to_driver=verbose(), logging_level=level)
+                check_reachable(s.address)
+                try:
+                    ray.init(address=s.address, include_dashboard=False, log_to_driver=verbose(),
+                             logging_level=level)
+                except ConnectionError as exc:
+                    raise _unreachable(s.address, _first(exc)) from None
             else:
                 ray.init(num_cpus=s.num_cpus or s.workers or os.cpu_count(), include_dashboard=False,
                          log_to_driver=verbose(), logging_level=level)
             self._started_ray = True
         return ray
+
+    def _quiet(self, on: bool) -> None:
+        """Ray prints its error notices ("(raylet) A worker died ...", "Task ... will be retried") to the
+        driver's stdout from a thread, whatever log_to_driver says; its module switch turns that off while
+        this engine runs (restored at shutdown)."""
+        try:
+            import ray._private.worker as ray_worker
+        except ImportError:
+            return
+        if not hasattr(ray_worker, "_worker_logs_enabled"):
+            return
+        if self._logs_were is None:
+            self._logs_were = ray_worker._worker_logs_enabled
+        ray_worker._worker_logs_enabled = not on and self._logs_were
 
     def _workers(self, ray: Any, captioner_id: str) -> list[Any]:
         if self._actors:
@@ -160,8 +254,16 @@ class RayEngine:
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+        if self._logs_were is not None:
+            import ray._private.worker as ray_worker
+
+            ray_worker._worker_logs_enabled = self._logs_were
+            self._logs_were = None
 
     def __enter__(self) -> "RayEngine":
+        """Checks that `--address` can be reached (seconds), before any file is read; joins it lazily."""
+        if self.settings.address:
+            check_reachable(self.settings.address)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,32 +7,40 @@ ASR walks the audio in windows of `speech.window_seconds`, committing each windo
 far it got, so an interrupted run resumes at the last committed window. A window ends at the last
 segment that finished well before its edge; the next window starts there, so no word is cut in two.
 
-No audio track: nothing happens (not even a warning). A corrupt audio track: one warning, the speech
-lane is skipped and the caption index carries on.
+No audio track: nothing happens (not even a warning). Speech is a lane that fails alone: a corrupt
+audio track, an unreadable or empty subtitle file, a subtitle stream ffmpeg cannot extract -- one warning
+line naming the file and what is skipped, the source's report says `skipped: <why>`, and the caption index
+carries on (what was transcribed before a decoding error stays). Only set-up errors that hit every file
+alike (SpeechSetupError: no model, an unreachable server, a named subtitle file that is missing) stop the run.
 """
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from vidrecall.core.config import Config
+from vidrecall.core.errors import first_line
 from vidrecall.core.progress import ProgressEvent
-from vidrecall.core.run_context import RunContext
+from vidrecall.core.run_context import Cancelled, RunContext
 from vidrecall.core.types import SPEECH_DEPTH, SPEECH_LEVEL, MemoryNode, Usage, stable_hash
 from vidrecall.memory.embedder import Embedder
 from vidrecall.memory.memory import VideoMemory
-from vidrecall.memory.store import VideoRecord
+from vidrecall.memory.store import MemoryStoreError, VideoRecord
 from vidrecall.tools.speech.audio import SAMPLE_RATE, AudioStream, audio_fingerprint, audio_info
 from vidrecall.tools.speech.diarization import Diarizer, label_segments
 from vidrecall.tools.speech.transcriber import Transcriber
-from vidrecall.tools.speech.types import AudioDecodeError, Segment, SpeechError
+from vidrecall.tools.speech.types import AudioDecodeError, Segment, SpeechError, SpeechSetupError
 
 log = logging.getLogger(__name__)
 
 EDGE_GUARD_S = 4.0  # a segment ending this close to a window's edge may be cut; the next window redoes it
 DONE = "done"
+# errors that are not the speech lane's own: the run's (cancelled), the store's, set-up errors of every file
+NOT_SPEECH_ERRORS: tuple[type[BaseException], ...] = (SpeechSetupError, Cancelled, MemoryStoreError, sqlite3.Error)
 
 
 @dataclass
@@ -63,22 +71,47 @@ class SpeechModels:
             if self._models is None:
                 from vidrecall.tools.speech.factory import make_speaker_labeller, make_transcriber
 
-                transcriber = make_transcriber(self.config.speech)
-                transcriber.preflight()
-                self._models = (transcriber, make_speaker_labeller(self.config.speech))
+                try:
+                    transcriber = make_transcriber(self.config.speech)
+                    transcriber.preflight()
+                    self._models = (transcriber, make_speaker_labeller(self.config.speech))
+                except SpeechSetupError:
+                    raise
+                except SpeechError as exc:  # the same for every file: stop the run, do not skip file by file
+                    raise SpeechSetupError(str(exc)) from None
             return self._models
 
 
 def build_speech(memory: VideoMemory, models: SpeechModels, video: VideoRecord,
                  run: RunContext) -> list[SpeechReport]:
-    """Index the speech sources `memory.config.speech` asks for; one report per source tried."""
+    """Index the speech sources `memory.config.speech` asks for; one report per source tried. A source that
+    fails for this file is skipped with one warning (its report says why); SpeechSetupError, the store's
+    errors and a cancelled run are raised."""
     speech = memory.config.speech
     reports: list[SpeechReport] = []
     if speech.uses_subtitles:
-        reports.append(_subtitle_lane(memory, video))
+        reports.append(_guarded("subtitles", video, lambda: _subtitle_lane(memory, video)))
     if speech.uses_asr:
-        reports.append(_asr_lane(memory, models, video, run))
+        reports.append(_guarded("asr", video, lambda: _asr_lane(memory, models, video, run)))
     return reports
+
+
+def _guarded(source: str, video: VideoRecord, lane) -> SpeechReport:
+    try:
+        return lane()
+    except NOT_SPEECH_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - speech is a lane that fails alone: the captions go on
+        return skipped(video, source, exc)
+
+
+def skipped(video: VideoRecord, source: str, exc: BaseException, **counts) -> SpeechReport:
+    """The report of a speech source left out for this file, after its one warning line."""
+    why = first_line(exc, 240)
+    said = why.removeprefix(f"{video.path}: ")  # the warning names the file first already
+    what = "subtitles" if source == "subtitles" else "speech (audio)"
+    log.warning("%s: %s left out of the memory, captions kept: %s", Path(video.path).name, what, said)
+    return SpeechReport(video.id, source, f"skipped: {why}", **counts)
 
 
 # --- subtitles --------------------------------------------------------------------------------------
@@ -95,7 +128,7 @@ def _subtitle_lane(memory: VideoMemory, video: VideoRecord) -> SpeechReport:
     progress_key = f"speech:{video.id}:{run_key}"
     if memory.mark(progress_key) == DONE:
         return SpeechReport(video.id, "subtitles", "reused", _count(memory, video.id, producer, run_key))
-    segments = read_subtitles(source)
+    segments = read_subtitles(source, video.duration)
     created = _keep(memory, video, segments, producer, run_key)
     memory.set_mark(progress_key, DONE)
     return SpeechReport(video.id, "subtitles", DONE, _count(memory, video.id, producer, run_key), created,
@@ -113,8 +146,7 @@ def _asr_lane(memory: VideoMemory, models: SpeechModels, video: VideoRecord, run
     try:
         fingerprint = audio_fingerprint(video.path)
     except AudioDecodeError as exc:
-        log.warning("%s; speech is left out of the memory", exc)
-        return SpeechReport(video.id, "asr", f"skipped: {exc}")
+        return skipped(video, "asr", exc)
     speech = memory.config.speech
     run_key = stable_hash([fingerprint, transcriber.id, transcriber.settings.key(),
                        diarizer.id if diarizer is not None else None, speech.window_seconds], 16)
@@ -156,10 +188,10 @@ def _asr_lane(memory: VideoMemory, models: SpeechModels, video: VideoRecord, run
                 if last:
                     break
                 t = t_next
-    except AudioDecodeError as exc:
-        log.warning("%s; speech after %.0f s is left out of the memory", exc, t)
-        return SpeechReport(video.id, "asr", f"skipped: {exc}", _count(memory, video.id, transcriber.id, run_key),
-                            created, round(audio_done, 3), round(time.monotonic() - started, 3))
+    except AudioDecodeError as exc:  # what was transcribed before the damage stays (and resumes from there)
+        return skipped(video, "asr", exc, segments=_count(memory, video.id, transcriber.id, run_key),
+                       created=created, audio_seconds=round(audio_done, 3),
+                       seconds=round(time.monotonic() - started, 3))
     if memory.mark(progress_key) != DONE:  # audio ended exactly on a window edge
         memory.set_mark(progress_key, DONE)
     return SpeechReport(video.id, "asr", DONE, _count(memory, video.id, transcriber.id, run_key), created,
@@ -196,4 +228,4 @@ def _count(memory: VideoMemory, video_id: str, producer: str, run_key: str) -> i
                if n.captioner == producer and n.prompt_hash == run_key)
 
 
-__all__ = ["SpeechModels", "SpeechReport", "build_speech", "SpeechError"]
+__all__ = ["SpeechModels", "SpeechReport", "build_speech", "skipped", "SpeechError", "SpeechSetupError"]

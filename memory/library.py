@@ -353,9 +353,9 @@ def order_files(paths: list[Path], manifest: list[tuple[str, str | None]] | None
         known: list[tuple[Path, StartTime]] = [(p, s) for p, s in listed if s is not None]
         if len(known) == len(listed):
             return [(p, t) for p, t in sorted(known, key=lambda ps: ps[1].seconds)], "manifest"
-        unread = [(name, s) for (name, s), t in zip(manifest, starts) if s and t is None]
-        for name, s in unread:
-            notes.append(f"{where}: entry {safe_text(name)!r}: start {safe_text(s)[:60]!r} is not {START_FORMS}")
+        unread = [(name, text) for (name, text), t in zip(manifest, starts) if text and t is None]
+        for name, text in unread:
+            notes.append(f"{where}: entry {safe_text(name)!r}: start {safe_text(text)[:60]!r} is not {START_FORMS}")
         if unread or known:  # some starts were meant to order the files: say that they did not
             without = [safe_text(name) for (name, _), t in zip(manifest, starts) if t is None]
             notes.append(f"{where}: no usable start for {_some(without)}, so the files are not sorted by start "

@@ -87,6 +87,9 @@ class VideoQA:
 
         b = self.backbones
         if not self._preflighted:
+            strategy = get_strategy(self.config.strategy)
+            if strategy.preflight is not None:  # what the strategy needs of the LLM (search: tool calling)
+                strategy.preflight(b.llm)
             preflight_backbones(b, self.config)
             self._preflighted = True
         if chat:
@@ -149,7 +152,9 @@ class VideoQA:
         ctx = AgentContext(self.config, memory, self.indexer, self.backbones.llm, record,
                            RunContext(graph_progress, meter), deadline=meter.started + self.config.budgets.max_seconds)
         thread = session_id or new_session_id()
-        run = _run_config(config, self.callbacks, thread, 20 + 4 * self.config.budgets.max_iterations)
+        extra = get_strategy(self.config.strategy).extra_steps
+        run = _run_config(config, self.callbacks, thread, 20 + 4 * self.config.budgets.max_iterations
+                          + (extra(self.config) if extra else 0))
         final: AgentState = fresh_question_state(question, options)  # until the graph's first values
         failure: str | None = None
         try:

@@ -5,10 +5,10 @@ Each strategy is one module declaring its nodes and edges (`STRATEGY`); shared n
 from __future__ import annotations
 
 from vidrecall.agent.strategies.base import Strategy
-from vidrecall.agent.strategies import default, videolucy
+from vidrecall.agent.strategies import default, search, videolucy
 from vidrecall.core.config import ConfigError
 
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in (default.STRATEGY, videolucy.STRATEGY)}
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in (default.STRATEGY, videolucy.STRATEGY, search.STRATEGY)}
 
 
 def strategy_names() -> list[str]:

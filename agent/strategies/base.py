@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,7 @@ class Strategy:
     nodes: Mapping[str, Callable]
     edges: tuple[tuple[str, str], ...]
     branches: Mapping[str, tuple[Callable, tuple[str, ...]]] = field(default_factory=dict)
+    # what the strategy needs of the LLM, checked before any video work (one-line error): e.g. tool calling
+    preflight: Callable[[Any], None] | None = None
+    # graph steps a question may take beyond the common allowance, from its config (LangGraph recursion limit)
+    extra_steps: Callable[[Any], int] | None = None

@@ -45,7 +45,10 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     verdict = judge(state["question"], state["options"], claim, view, ctx.embedder, forced=False,
                     settings=JudgeSettings.of(ctx.config))
     # What the agent concluded and how; the model's own words stay in the detail (llm_answer), not the line.
-    message = f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} (by {verdict.decided_by})"
+    if state["options"] and verdict.option is None:  # the model named none of the options
+        message = f"no option chosen yet (confidence {verdict.confidence:.2f}, by {verdict.decided_by})"
+    else:
+        message = f"answer {short_text(verdict.answer) or '—'} at confidence {verdict.confidence:.2f} (by {verdict.decided_by})"
     if got.out_of_time:
         message += "; the time budget ran out before the model replied"
     elif not got.ok:

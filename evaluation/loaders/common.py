@@ -5,14 +5,21 @@ import csv
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+from vidrecall.core.errors import first_line
 
 from vidrecall.evaluation.items import LETTERS, QAItem, option_letter
 from vidrecall.core.types import Span
 
 from vidrecall.core.video_files import VIDEO_EXTENSIONS
+
+
+REPORT_LISTED = 20  # malformed items listed one by one in LoadResult.report()
+REPORT_REASONS = 5  # distinct reasons counted in its summary line
 
 
 class LoaderError(ValueError):
@@ -55,11 +62,19 @@ class LoadResult:
     def with_videos(self) -> list[QAItem]:
         return [it for it in self.items if it.video_path]
 
-    def report(self) -> str:
+    def report(self, listed: int = REPORT_LISTED) -> str:
+        """What was loaded, and how many items were left out and why: every reason with its count, then the
+        first `listed` items by id (a 10,000-item file with many bad rows stays a short report)."""
         lines = [f"{self.source}: {len(self.items)} items from {self.path}"]
         if self.malformed:
-            lines.append(f"  {len(self.malformed)} malformed item(s) left out:")
-            lines += [f"    {m.id}: {m.reason}" for m in self.malformed]
+            reasons = Counter(m.reason for m in self.malformed).most_common()
+            counted = [f"{reason} ({n})" for reason, n in reasons[:REPORT_REASONS]]
+            if len(reasons) > REPORT_REASONS:
+                counted.append(f"{len(reasons) - REPORT_REASONS} other reasons")
+            lines.append(f"  {len(self.malformed)} malformed item(s) left out: " + "; ".join(counted))
+            lines += [f"    {m.id}: {m.reason}" for m in self.malformed[:listed]]
+            if len(self.malformed) > listed:
+                lines.append(f"    ... and {len(self.malformed) - listed} more")
         if self.unlabelled:
             lines.append(f"  {len(self.unlabelled)} item(s) have no gold answer (run, not scored)")
         if self.video_dir is not None:
@@ -71,27 +86,38 @@ class LoadResult:
 
 # --- reading files -------------------------------------------------------------------------------------------
 
-def read_json(path: Path) -> Any:
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; LoaderError naming it when missing, unreadable or not text."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LoaderError(f"{path}: annotation file not found") from None
+    except UnicodeDecodeError as exc:
+        raise LoaderError(f"{path}: not UTF-8 text (byte {exc.start}); is it an annotation file?") from None
+    except OSError as exc:
+        raise LoaderError(f"{path}: cannot read the annotation file ({exc.strerror or exc})") from None
+
+
+def read_json(path: Path) -> Any:
+    text = _read_text(path)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise LoaderError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise LoaderError(f"{path}: not readable JSON (nested too deeply)") from None
 
 
 def read_jsonl(path: Path) -> list[Any]:
     rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise LoaderError(f"{path}: annotation file not found") from None
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(_read_text(path).splitlines(), 1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise LoaderError(f"{path}: line {n} is not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise LoaderError(f"{path}: line {n} is not readable JSON (nested too deeply)") from None
     return rows
 
 
@@ -101,6 +127,10 @@ def read_csv(path: Path) -> list[dict[str, str]]:
             return list(csv.DictReader(fh, delimiter="\t" if str(path).endswith(".tsv") else ","))
     except FileNotFoundError:
         raise LoaderError(f"{path}: annotation file not found") from None
+    except UnicodeDecodeError as exc:
+        raise LoaderError(f"{path}: not UTF-8 text (byte {exc.start}); is it an annotation file?") from None
+    except csv.Error as exc:
+        raise LoaderError(f"{path}: not a readable CSV file ({first_line(exc, 100)})") from None
 
 
 def read_parquet(path: Path) -> list[dict[str, Any]]:
@@ -129,6 +159,60 @@ def read_rows(path: Path) -> list[Any]:
     if not isinstance(data, list):
         raise LoaderError(f"{path}: expected a list of question records")
     return data
+
+
+# --- one row at a time ---------------------------------------------------------------------------------------
+
+ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
+
+
+def json_kind(value: Any) -> str:
+    """How JSON would name a value's type: null, a string, a number, a list, an object, true/false."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def each_item(rows: Iterable[Any], build: Callable[[int, dict[str, Any]], QAItem | Malformed],
+              row_id: Callable[[int, dict[str, Any]], str]) -> Iterator[QAItem | Malformed]:
+    """`build(n, row)` for every row, n counting from 0. A row that is not a JSON object (`null`, a string,
+    a list), or whose fields have the wrong types (`"options": null`), is one Malformed with the reason;
+    the rows after it are read as usual."""
+    for n, row in enumerate(rows):
+        if not isinstance(row, dict):
+            yield Malformed(f"#{n + 1}", f"not an object: the item is {json_kind(row)}")
+            continue
+        try:
+            yield build(n, row)
+        except ROW_ERRORS as exc:
+            try:
+                qid = row_id(n, row)
+            except ROW_ERRORS:
+                qid = f"#{n + 1}"
+            yield Malformed(qid, f"unreadable fields: {first_line(exc, 100)}")
+
+
+def text_list(row: dict[str, Any], key: str, *, required: bool = True) -> list[str]:
+    """`row[key]` as a list of stripped strings; ValueError naming the field when it is not a list of scalars
+    (`null`, a string, an object), or missing when `required`."""
+    value = row.get(key)
+    if value is None and not required and key not in row:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"'{key}' is {json_kind(value)}, not a list")
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"'{key}' holds something other than text")
+    return [str(v).strip() for v in value]
 
 
 # --- checking items ------------------------------------------------------------------------------------------

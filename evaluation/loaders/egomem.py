@@ -7,27 +7,29 @@ library whose timeline the clips' DAYn_HHMMSSff names order."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from vidrecall.evaluation.items import QAItem
-from vidrecall.evaluation.loaders.common import Malformed, read_rows
+from vidrecall.evaluation.loaders.common import Malformed, each_item, read_rows, text_list
 from vidrecall.memory.library import video_files
 
 NAME = "egomem"
 
 
+def _item(n: int, row: dict[str, Any]) -> QAItem | Malformed:
+    qid = str(row.get("question_id", "?"))
+    answer = str(row.get("answer") or "").strip()
+    if not answer:
+        # EgoMem has no hidden test split, so an empty answer is an annotation error, not "unlabelled".
+        return Malformed(qid, "empty answer")
+    return QAItem(id=qid, video_id=str(row.get("videoID", "")), video_path=None,
+                  question=str(row.get("question", "")).strip(), options=text_list(row, "options", required=False),
+                  answer=answer, question_type=str(row.get("type", "")), source=NAME)
+
+
 def parse(path: Path) -> Iterator[QAItem | Malformed]:
     path = path / "EgoMem.json" if path.is_dir() else path
-    for row in read_rows(path):
-        qid = str(row.get("question_id", "?"))
-        answer = str(row.get("answer") or "").strip()
-        if not answer:
-            # EgoMem has no hidden test split, so an empty answer is an annotation error, not "unlabelled".
-            yield Malformed(qid, "empty answer")
-            continue
-        yield QAItem(id=qid, video_id=str(row.get("videoID", "")), video_path=None,
-                     question=str(row.get("question", "")).strip(), options=[str(o).strip() for o in row.get("options", [])],
-                     answer=answer, question_type=str(row.get("type", "")), source=NAME)
+    yield from each_item(read_rows(path), _item, lambda n, row: str(row.get("question_id", f"#{n + 1}")))
 
 
 def find_video(item: QAItem, video_dir: Path) -> str | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vidrecall.evaluation.items import QAItem
-from vidrecall.evaluation.loaders.common import LoaderError, Malformed, read_json
+from vidrecall.evaluation.loaders.common import LoaderError, Malformed, each_item, read_json, text_list
 from vidrecall.core.types import Span
 
 NAME = "haystack"
@@ -32,14 +32,16 @@ def parse(path: Path) -> Iterator[QAItem | Malformed]:
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         raise LoaderError(f"{path}: expected {{'video': ..., 'questions': [...]}} (a *.needle_qa.json file)")
     video = str(data.get("video", ""))
-    for row in data["questions"]:
+
+    def build(n: int, row: dict[str, Any]) -> QAItem | Malformed:
         qid = str(row.get("id", "?"))
         try:
             spans = evidence_spans(row.get("evidence_s"))
         except (TypeError, ValueError) as exc:
-            yield Malformed(qid, f"bad evidence_s ({exc})")
-            continue
-        yield QAItem(id=qid, video_id=Path(video).stem, video_path=None, question=str(row.get("question", "")),
-                     options=list(row.get("options", [])), answer=str(row.get("answer", "")),
-                     question_type=str(row.get("question_type") or _type_from_id(qid)),
-                     gold_spans=spans, source=NAME, extra={"video_file": video, "needle": row.get("needle")})
+            return Malformed(qid, f"bad evidence_s ({exc})")
+        return QAItem(id=qid, video_id=Path(video).stem, video_path=None, question=str(row.get("question", "")),
+                      options=text_list(row, "options", required=False), answer=str(row.get("answer", "")),
+                      question_type=str(row.get("question_type") or _type_from_id(qid)),
+                      gold_spans=spans, source=NAME, extra={"video_file": video, "needle": row.get("needle")})
+
+    yield from each_item(data["questions"], build, lambda n, row: str(row.get("id", f"#{n + 1}")))

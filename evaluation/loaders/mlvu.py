@@ -3,10 +3,10 @@ question_type}; one file per task, so a folder loads every *.json in it (recursi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from vidrecall.evaluation.items import LETTERS, QAItem, letter_options
-from vidrecall.evaluation.loaders.common import Malformed, read_rows
+from vidrecall.evaluation.loaders.common import Malformed, each_item, read_rows, text_list
 
 NAME = "mlvu"
 
@@ -14,19 +14,22 @@ NAME = "mlvu"
 def parse(path: Path) -> Iterator[QAItem | Malformed]:
     files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
     for file in files:
-        for n, row in enumerate(read_rows(file)):
+        def build(n: int, row: dict[str, Any], file: Path = file) -> QAItem | Malformed:
             qtype = str(row.get("question_type") or file.stem)
             qid = str(row.get("question_id") or f"{qtype}-{n}")
-            candidates = [str(c).strip() for c in row.get("candidates") or []]
+            candidates = text_list(row, "candidates") if row.get("candidates") is not None else []
             answer = str(row.get("answer") or "").strip()
             if not candidates:
-                yield Malformed(qid, "no candidates (open-ended MLVU tasks are not loaded)")
-                continue
+                return Malformed(qid, "no candidates (open-ended MLVU tasks are not loaded)")
             if answer not in candidates:
-                yield Malformed(qid, f"answer {answer[:40]!r} is not one of the candidates")
-                continue
+                return Malformed(qid, f"answer {answer[:40]!r} is not one of the candidates")
             video = str(row.get("video") or "")
-            yield QAItem(id=qid, video_id=Path(video).stem, video_path=None, question=str(row.get("question", "")).strip(),
-                         options=letter_options(candidates), answer=LETTERS[candidates.index(answer)],
-                         question_type=qtype, source=NAME,
-                         extra={"video_file": video, "duration": row.get("duration"), "answer_text": answer})
+            return QAItem(id=qid, video_id=Path(video).stem, video_path=None, question=str(row.get("question", "")).strip(),
+                          options=letter_options(candidates), answer=LETTERS[candidates.index(answer)],
+                          question_type=qtype, source=NAME,
+                          extra={"video_file": video, "duration": row.get("duration"), "answer_text": answer})
+
+        def row_id(n: int, row: dict[str, Any], file: Path = file) -> str:
+            return str(row.get("question_id") or f"{row.get('question_type') or file.stem}-{n}")
+
+        yield from each_item(read_rows(file), build, row_id)

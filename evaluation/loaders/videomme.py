@@ -7,30 +7,35 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vidrecall.evaluation.items import QAItem
-from vidrecall.evaluation.loaders.common import Malformed, read_rows
+from vidrecall.evaluation.loaders.common import Malformed, each_item, read_rows, text_list
 
 NAME = "videomme"
 
 
-def _flatten(rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _flatten(rows: list[Any]) -> Iterator[Any]:
+    """Question rows, the nested layout's per-video `questions` flattened; anything that is not an object
+    passes as it is (to be reported as malformed)."""
     for row in rows:
-        if isinstance(row.get("questions"), list):
+        if isinstance(row, dict) and isinstance(row.get("questions"), list):
             video = {k: v for k, v in row.items() if k != "questions"}
             for q in row["questions"]:
-                yield {**video, **q}
+                yield {**video, **q} if isinstance(q, dict) else q
         else:
             yield row
 
 
+def _item(n: int, row: dict[str, Any]) -> QAItem | Malformed:
+    qid = str(row.get("question_id") or f"{row.get('video_id', '?')}-{n}")
+    if not row.get("question") or not row.get("options"):
+        return Malformed(qid, "missing question or options")
+    youtube = str(row.get("videoID") or row.get("video_id") or "")
+    return QAItem(id=qid, video_id=youtube, video_path=None, question=str(row["question"]).strip(),
+                  options=text_list(row, "options"), answer=str(row.get("answer") or "").strip(),
+                  question_type=str(row.get("task_type") or ""), source=NAME,
+                  extra={"duration": row.get("duration"), "domain": row.get("domain"),
+                         "sub_category": row.get("sub_category"), "video_number": row.get("video_id")})
+
+
 def parse(path: Path) -> Iterator[QAItem | Malformed]:
-    for n, row in enumerate(_flatten(read_rows(path))):
-        qid = str(row.get("question_id") or f"{row.get('video_id', '?')}-{n}")
-        if not row.get("question") or not row.get("options"):
-            yield Malformed(qid, "missing question or options")
-            continue
-        youtube = str(row.get("videoID") or row.get("video_id") or "")
-        yield QAItem(id=qid, video_id=youtube, video_path=None, question=str(row["question"]).strip(),
-                     options=[str(o).strip() for o in row["options"]], answer=str(row.get("answer") or "").strip(),
-                     question_type=str(row.get("task_type") or ""), source=NAME,
-                     extra={"duration": row.get("duration"), "domain": row.get("domain"),
-                            "sub_category": row.get("sub_category"), "video_number": row.get("video_id")})
+    yield from each_item(_flatten(read_rows(path)), _item,
+                         lambda n, row: str(row.get("question_id") or f"{row.get('video_id', '?')}-{n}"))

@@ -83,6 +83,7 @@ class LlamaCppServer:
             params.port = self.port
             params.verbosity = 3 if verbose() else -1
             params.ui = False
+            params.use_jinja = True  # the GGUF's own chat template: it renders `tools` (the search strategy's calls)
             params.warmup = False
             try:
                 self._server = xllamacpp.Server(params)

@@ -65,6 +65,7 @@ class _Reply:
     permanent: bool = False  # retrying cannot help (a rejected key, an unknown model, no time left)
     out_of_time: bool = False
     cache_key: str | None = None  # the response-cache entry this reply came from or went to
+    message: BaseMessage | None = None  # the reply itself (its tool calls, for `chat_message`)
 
 
 def structured_call(model: BaseChatModel, messages: Any, schema: type[T], *, fallback: T, retries: int = 2,
@@ -130,6 +131,23 @@ def chat_text(model: BaseChatModel, messages: Any, *, role: str = "", meter: Cos
     if cache is not None:
         (cache.keep if text else cache.forget)(reply.cache_key)
     return text
+
+
+def chat_message(model: Any, messages: Any, *, role: str = "", meter: CostMeter | None = None,
+                 deadline: float | None = None, **kwargs: Any) -> AIMessage | None:
+    """One call with accounting that returns the reply message itself (its tool calls included): for a
+    model with tools bound. None when the question's time budget ran out first; LLMCallError (one line, no
+    secrets) when the call failed. A reply with text or tool calls is kept in the response cache."""
+    reply = _invoke(model, _as_messages(messages), role=role, meter=meter, deadline=deadline, **kwargs)
+    if reply.out_of_time:
+        return None
+    if reply.error is not None:
+        raise LLMCallError(reply.error)
+    message = reply.message if isinstance(reply.message, AIMessage) else AIMessage(content=reply.text)
+    cache = response_cache(model)
+    if cache is not None:
+        (cache.keep if (message.tool_calls or reply.text.strip()) else cache.forget)(reply.cache_key)
+    return message
 
 
 def parse_reply(text: str, schema: type[T]) -> T:
@@ -275,7 +293,7 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], *, role: str, met
                       permanent=bool(kinds & _PERMANENT_ERRORS))
     record(meter, usage_from_message(message, model=name, role=role, latency_s=time.perf_counter() - started,
                                      cached=cached))
-    return _Reply(_message_text(message), cache_key=key)
+    return _Reply(_message_text(message), cache_key=key, message=message)
 
 
 def _cut_off_reply(exc: Exception) -> tuple[str, tuple[int, int, int]] | None:

@@ -22,6 +22,8 @@ MODEL_ID_KEY = "vidrecall_model_id"
 
 def model_id(model: Any) -> str:
     """A readable id for accounting: the spec the factory built it from, else the provider's model name."""
+    if hasattr(model, "bound"):  # a RunnableBinding (a model with tools bound): the model inside
+        model = model.bound
     metadata = getattr(model, "metadata", None) or {}
     if metadata.get(MODEL_ID_KEY):
         return str(metadata[MODEL_ID_KEY])

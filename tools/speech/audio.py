@@ -61,8 +61,12 @@ def audio_fingerprint(path: str | os.PathLike) -> str:
                 if packet.size:
                     digest.update(bytes(packet))
         except av.error.FFmpegError as exc:
-            raise AudioDecodeError(f"{path}: the audio track cannot be read ({exc})") from None
+            raise AudioDecodeError(f"{path}: the audio track cannot be read ({_why(exc)})") from None
     return digest.hexdigest()[:32]
+
+
+def _why(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 class AudioStream:
@@ -81,7 +85,12 @@ class AudioStream:
         self._stream = stream
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         if start > 0:
-            self._container.seek(int(start * 1_000_000), any_frame=False)  # av.time_base units
+            try:
+                self._container.seek(int(start * 1_000_000), any_frame=False)  # av.time_base units
+            except (av.error.FFmpegError, ValueError) as exc:
+                self._container.close()
+                raise AudioDecodeError(f"{path}: the audio track cannot be read from {start:.0f} s "
+                                       f"({_why(exc)})") from None
         self._frames = self._container.decode(stream)
         self._buffer = np.zeros(0, dtype=np.float32)
         self._pending: list[np.ndarray] = []  # decoded since the last window(); joined once, not per frame
@@ -103,16 +112,27 @@ class AudioStream:
             if pcm.size:
                 self._append(pcm, None)
             return False
-        except av.error.FFmpegError as exc:
-            raise AudioDecodeError(f"{self.path}: the audio track cannot be decoded ({exc})") from None
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise AudioDecodeError(f"{self.path}: the audio track cannot be decoded ({_why(exc)})") from None
         time = float(frame.pts * frame.time_base) if frame.pts is not None else None
-        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)] or
-                             [np.zeros(0, np.float32)])
+        try:
+            # a damaged track can change its sample rate or channels mid-stream: PyAV's resampler then
+            # refuses the frame with ValueError("Frame does not match AudioResampler setup.")
+            pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)] or
+                                 [np.zeros(0, np.float32)])
+        except (av.error.FFmpegError, ValueError) as exc:
+            at = f" at {time:.1f} s" if time is not None else ""
+            raise AudioDecodeError(f"{self.path}: the audio track cannot be decoded{at} ({_why(exc)})") from None
         self._append(pcm.astype(np.float32, copy=False), time)
         return True
 
     def _flush(self) -> np.ndarray:
-        parts = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
+        import av
+
+        try:
+            parts = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise AudioDecodeError(f"{self.path}: the audio track cannot be decoded ({_why(exc)})") from None
         return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
     def _append(self, pcm: np.ndarray, time: float | None) -> None:

@@ -1,8 +1,16 @@
 """Subtitles as speech: an explicit file, sidecar files next to the video (`talk.srt`, `talk.en.vtt`), or
-text subtitle streams inside the container (mov_text, subrip, webvtt, ass), parsed with pysubs2."""
+text subtitle streams inside the container (mov_text, subrip, webvtt, ass).
+
+SRT and WebVTT (and embedded streams, which ffmpeg hands over as SRT) are read cue by cue here, so one
+malformed cue is skipped alone instead of swallowing the next cue's text; ASS/SSA/MicroDVD go to pysubs2.
+A file's text may be UTF-8 (with or without BOM), UTF-16 with a BOM, or a legacy 8-bit encoding
+(cp1252, else latin-1). Cues starting after the video's end are dropped and cues running past it are cut
+there: on a library timeline they would otherwise land inside the next file."""
 from __future__ import annotations
 
+import codecs
 import hashlib
+import html
 import os
 import re
 import shutil
@@ -10,11 +18,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidrecall.tools.speech.types import Segment, SpeechError
+from vidrecall.tools.speech.types import Segment, SpeechError, SpeechSetupError
 
 SIDECAR_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa", ".sub")
 TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "webvtt", "ass", "ssa", "text"}
 _TAGS = re.compile(r"\{[^}]*\}|<[^>]+>")
+CUE_FORMATS = (".srt", ".vtt")  # read cue by cue here; the other formats by pysubs2
+_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.:](\d{1,3}))?"
+_TIMING = re.compile(rf"^{_TIME}\s*-{{1,2}}>\s*{_TIME}(?:\s.*)?$")  # "00:01,000 --> 00:02,500 [settings]"
+_ARROW = re.compile(r"-{1,2}>")  # a line meant as a timing line, well-formed or not
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ def find_subtitles(video: str | os.PathLike, explicit: str | None = None,
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise SpeechError(f"no subtitle file {str(path)!r}: fix --subtitles / speech.subtitles_file")
+            raise SpeechSetupError(f"no subtitle file {str(path)!r}: fix --subtitles / speech.subtitles_file")
         return SubtitleSource("file", str(path))
     sidecars = sidecar_files(video, language)
     if sidecars:
@@ -108,31 +120,108 @@ def _embedded_text(source: SubtitleSource) -> str:
     return done.stdout.decode("utf-8", errors="replace")
 
 
-def read_subtitles(source: SubtitleSource) -> list[Segment]:
-    """Subtitle events as segments (text without styling tags; empty and duplicate lines dropped)."""
+def read_subtitles(source: SubtitleSource, duration: float | None = None) -> list[Segment]:
+    """Subtitle cues as segments (text without styling tags; empty and duplicate lines dropped), cut to
+    `duration` when given. SpeechError (one line naming the file) when nothing in it can be read."""
+    if source.kind == "file":
+        try:
+            data = Path(source.path).read_bytes()
+        except OSError as exc:
+            raise SpeechError(f"{source.label()}: cannot read the subtitle file ({exc.strerror or exc})") from None
+        if not data.strip():
+            raise SpeechError(f"{source.label()}: the subtitle file is empty")
+        text = decode_text(data)
+        suffix = Path(source.path).suffix.lower()
+    else:
+        text, suffix = _embedded_text(source), ".srt"
+    if suffix in CUE_FORMATS and not text.lstrip().startswith("[Script Info]"):
+        cues = parse_cues(text)
+        if not cues and text.strip() and not _has_timing(text):
+            raise SpeechError(f"{source.label()}: not a readable subtitle file (no cue timings in it)")
+    else:
+        cues = _pysubs2_cues(text, source)
+    out: list[Segment] = []
+    for start, end, raw in sorted(cues, key=lambda c: c[0]):
+        said = " ".join(html.unescape(_TAGS.sub("", raw)).split())
+        if not said:
+            continue
+        end = max(end, start)
+        if duration is not None and duration > 0:
+            if start >= duration:  # after the video's end: on a library timeline, inside the next file
+                continue
+            end = min(end, duration)
+        if out and out[-1].text == said and abs(out[-1].end - start) < 0.05:  # a line split across events
+            out[-1].end = round(end, 3)
+            continue
+        out.append(Segment(round(start, 3), round(end, 3), said))
+    return out
+
+
+def decode_text(data: bytes) -> str:
+    """Subtitle bytes as text: a BOM's encoding, else UTF-8, else cp1252 (Windows' Western European, where
+    most legacy subtitles come from), else latin-1 (which decodes any byte)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def parse_cues(text: str) -> list[tuple[float, float, str]]:
+    """(start, end, text) of every well-formed SRT / WebVTT cue. A cue is a timing line and the lines under
+    it up to a blank line (or the next timing line); a cue whose timing line is broken is skipped up to the
+    next blank line, alone. Cue numbers, the WEBVTT header, NOTE / STYLE / REGION blocks are not text."""
+    cues: list[tuple[float, float, str]] = []
+    current: list | None = None  # [start, end, lines]
+
+    def close() -> None:
+        if current is not None and current[2]:
+            cues.append((current[0], current[1], "\n".join(current[2])))
+
+    for line in text.splitlines():
+        stripped = line.strip().lstrip("\ufeff")
+        timing = _TIMING.match(stripped)
+        if timing:
+            if current is not None and current[2] and current[2][-1].isdigit():
+                current[2].pop()  # the next cue's number, with no blank line before it
+            close()
+            g = timing.groups()
+            current = [_seconds(*g[:4]), _seconds(*g[4:]), []]
+        elif _ARROW.search(stripped) and re.match(r"^\d", stripped):  # a broken timing line: skip this cue
+            close()
+            current = None
+        elif not stripped:
+            close()
+            current = None
+        elif current is not None:
+            current[2].append(stripped)
+    close()
+    return cues
+
+
+def _seconds(hours: str | None, minutes: str, seconds: str, fraction: str | None) -> float:
+    frac = int(fraction) / 10 ** len(fraction) if fraction else 0.0
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + frac
+
+
+def _has_timing(text: str) -> bool:
+    return any(_ARROW.search(line) for line in text.splitlines())
+
+
+def _pysubs2_cues(text: str, source: SubtitleSource) -> list[tuple[float, float, str]]:
     import pysubs2
 
     try:
-        if source.kind == "file":
-            subs = pysubs2.load(source.path, encoding="utf-8")
-        else:
-            subs = pysubs2.SSAFile.from_string(_embedded_text(source), format_="srt")
-    except (pysubs2.exceptions.Pysubs2Error, UnicodeDecodeError, ValueError, OSError) as exc:
+        subs = pysubs2.SSAFile.from_string(text)
+    except (pysubs2.exceptions.Pysubs2Error, UnicodeDecodeError, ValueError, KeyError, IndexError) as exc:
         raise SpeechError(f"{source.label()}: not a readable subtitle file ({_first(exc)})") from None
-    out: list[Segment] = []
-    for event in subs:
-        if event.is_comment:
-            continue
-        text = " ".join(_TAGS.sub("", event.plaintext).split())
-        if not text:
-            continue
-        start, end = event.start / 1000, max(event.end, event.start) / 1000
-        if out and out[-1].text == text and abs(out[-1].end - start) < 0.05:  # a line split across events
-            out[-1].end = end
-            continue
-        out.append(Segment(round(start, 3), round(end, 3), text))
-    out.sort(key=lambda s: s.start)
-    return out
+    return [(e.start / 1000, e.end / 1000, e.plaintext) for e in subs if not e.is_comment]
 
 
 def _first(exc: BaseException) -> str:

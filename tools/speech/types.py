@@ -13,6 +13,11 @@ class AudioDecodeError(SpeechError):
     """The audio track is there but cannot be decoded (corrupt); indexing skips speech with one warning."""
 
 
+class SpeechSetupError(SpeechError):
+    """Speech is set up wrong for every file alike (no model, unreachable server, a named subtitle file that
+    is missing): the run stops with this one line instead of skipping speech file after file."""
+
+
 @dataclass(frozen=True)
 class Word:
     start: float

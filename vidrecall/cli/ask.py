@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from vidrecall.cli.library import question_target
-from vidrecall.cli.common import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, add_command, console,
-                                  follow_steps, make_qa, print_answer, stream_answer, styled)
+from vidrecall.cli.common import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, add_command,
+                                  console, follow_steps, make_qa, print_answer, safe, stream_answer, styled)
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -20,7 +20,7 @@ def run_ask(args: argparse.Namespace) -> int:
     else:
         print_answer(out, answer)
     if answer.error:
-        print(f"vidrecall: error: the model never answered: {answer.error}", file=sys.stderr)
+        print(f"vidrecall: error: the model never answered: {safe(answer.error)}", file=sys.stderr)
         return EXIT_MODEL_FAILED
     return 0
 
@@ -94,7 +94,7 @@ def register(sub) -> None:
     p = add_command(sub, "ask", run_ask, "ask a question about a video (indexes the coarse level if needed)")
     p.epilog = (f"exit status: 0 answered (possibly forced by a budget), {EXIT_BAD_INPUT} bad input or setup, "
                 f"{EXIT_MODEL_FAILED} the model never answered (the cause is printed and in the JSON 'error' field), "
-                f"{EXIT_INTERRUPTED} interrupted")
+                f"{EXIT_INTERRUPTED} interrupted, {EXIT_BROKEN_PIPE} the output's reader went away (`ask --json | head`)")
     p.add_argument("video", help="a video file, or a folder / glob of videos asked as one timeline (a library)")
     p.add_argument("question")
     p.add_argument("--option", action="append", default=[], help='a multiple-choice option, e.g. --option "A. red" (repeat)')

@@ -3,6 +3,7 @@ printing an answer and following a stream of steps."""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,27 +18,115 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_FAILED = 3  # the question got no answer: the LLM never replied (HTTP error, rejected key, ...)
+EXIT_SOME_SKIPPED = 4  # `index`: some inputs were skipped (unreadable files, names that name nothing); the rest indexed
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # the reader of our output went away (`... | head`): 128 + SIGPIPE, as a shell reports it
+
+
+def safe(text: object) -> str:
+    """`text` as it may reach a terminal: control characters and undecodable file-name bytes escaped."""
+    from vidrecall.core.progress import terminal_text
+
+    return terminal_text(str(text))
 
 
 def console():
     """A console that prints text as text: captions, OCR, model replies and paths are data, so a price tag
-    "[/] 42" or a caption "[bold]" must print verbatim, never be parsed as Rich markup or emoji codes.
-    What we style, we style with `styled(...)`."""
-    from rich.console import Console
-
+    "[/] 42" or a caption "[bold]" must print verbatim, never be parsed as Rich markup or emoji codes, and
+    an escape sequence in a subtitle, on screen or in a file name ("\\x1b[2J", an OSC-8 link) prints as
+    the visible text `\\x1b[2J`, never obeyed by the terminal. What we style, we style with `styled(...)`."""
     import sys
 
     # Piped or redirected output is not wrapped at 80 columns mid-message: lines stay whole for grep and files.
     soft = not sys.stdout.isatty()
-    return Console(markup=False, highlight=False, emoji=False, soft_wrap=soft)
+    return _safe_console_class()(markup=False, highlight=False, emoji=False, soft_wrap=soft)
+
+
+@functools.cache
+def _safe_console_class():
+    from rich.console import Console
+    from rich.segment import Segment
+    from rich.text import Text
+
+    from vidrecall.core.progress import terminal_text
+
+    class SafeConsole(Console):
+        """Strings and Text printed with their control characters escaped; as a last guard (tables, status
+        lines), every segment of text is escaped again just before it is written (a no-op when clean)."""
+
+        def print(self, *objects, **kwargs) -> None:
+            super().print(*(_safe_renderable(o) for o in objects), **kwargs)
+
+        def _render_buffer(self, buffer) -> str:
+            return super()._render_buffer(
+                Segment(terminal_text(seg.text), seg.style, seg.control) if not seg.control else seg
+                for seg in buffer)
+
+    def _safe_renderable(obj):
+        if isinstance(obj, str):
+            return terminal_text(obj)
+        if isinstance(obj, Text) and terminal_text(obj.plain) != obj.plain:
+            return styled(*((terminal_text(obj.plain[span.start:span.end]), span.style) if span.style else
+                            terminal_text(obj.plain[span.start:span.end]) for span in _runs(obj)))
+        return obj
+
+    return SafeConsole
+
+
+def _runs(text):
+    """A Text cut into runs of one style each (unstyled runs with style ""), covering its whole plain text."""
+    from rich.text import Span
+
+    cuts = sorted({0, len(text.plain), *(s.start for s in text.spans), *(s.end for s in text.spans)})
+    for a, b in zip(cuts, cuts[1:]):
+        styles = [s.style for s in text.spans if s.start <= a and s.end >= b]
+        yield Span(a, b, styles[-1] if styles else "")
 
 
 def styled(*parts: str | tuple[str, str]):
-    """One line from plain strings (data, printed verbatim) and (string, style) pairs (our own labels)."""
+    """One line from plain strings (data, printed verbatim) and (string, style) pairs (our own labels); the
+    control characters of both escaped (see `console`)."""
     from rich.text import Text
 
-    return Text.assemble(*parts)
+    from vidrecall.core.progress import terminal_text
+
+    return Text.assemble(*((terminal_text(p[0]), p[1]) if isinstance(p, tuple) else terminal_text(p)
+                           for p in parts))
+
+
+def install_safe_logging() -> None:
+    """Warnings the libraries and vidrecall log to stderr (a skipped speech lane naming its file, say) get
+    their control characters escaped like everything else printed."""
+    import logging
+
+    handlers = [logging.lastResort, *logging.getLogger().handlers]
+    for handler in handlers:
+        if handler is not None and not any(isinstance(f, _SafeRecords) for f in handler.filters):
+            handler.addFilter(_SafeRecords())
+
+
+class _SafeRecords:
+    def filter(self, record) -> bool:
+        from vidrecall.core.progress import terminal_text
+
+        message = record.getMessage()
+        safe_message = terminal_text(message)
+        if safe_message != message:
+            record.msg, record.args = safe_message, None
+        return True
+
+
+def exit_on_broken_pipe() -> int:
+    """After BrokenPipeError on stdout (`vidrecall ask --json | head -c 10`): no error message, and no second
+    one when Python flushes stdout at exit (the Python docs' recipe: point stdout at /dev/null)."""
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout file (captured, closed): nothing to redirect
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def add_backbone_flags(p: argparse.ArgumentParser) -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from vidrecall.cli.common import add_command, make_config
+from vidrecall.cli.common import EXIT_BAD_INPUT, add_command, make_config
 from vidrecall.core.config import ConfigError
 
 
@@ -75,7 +76,14 @@ def run_eval(args: argparse.Namespace) -> int:
             path = out_dir / f"{twin.name}.jsonl"
             run_items(items, None, method=twin, out_jsonl=path)
             paths.append(path)
-    report = write_report(paths, out_dir / "report.md")
+    paths = [p for p in paths if p.is_file()]  # a method with nothing to run (no video found) wrote no file
+    if not paths:
+        print("vidrecall: no question was run (see the items report above); no report written", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    notes: list[str] = []
+    report = write_report(paths, out_dir / "report.md", notes=notes)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     print(f"wrote {report}")
     return 0
 

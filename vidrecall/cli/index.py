@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vidrecall.cli.common import add_command, console, make_qa, styled, video_path
+from vidrecall.cli.common import (EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_SOME_SKIPPED, add_command,
+                                  console, make_qa, styled, video_path)
 from vidrecall.cli.index_many import add_many_flags, run_many
 from vidrecall.core.config import ConfigError
 from vidrecall.core.progress import TqdmBars, silent
@@ -69,6 +70,10 @@ def parse_levels(value: str) -> tuple[str, ...]:
 
 def register(sub) -> None:
     p = add_command(sub, "index", run, "build the memory of a video (resumable; re-captions nothing)")
+    p.epilog = (f"exit status: 0 indexed, {EXIT_BAD_INPUT} bad input or setup, {EXIT_SOME_SKIPPED} some inputs were "
+                f"skipped (each is named; the others are indexed), {EXIT_INTERRUPTED} interrupted, "
+                f"{EXIT_BROKEN_PIPE} the output's reader went away. A file whose speech cannot be read is indexed "
+                "without it, after one warning")
     p.add_argument("video", nargs="+", help="video files, folders (searched recursively) or glob patterns")
     add_many_flags(p)
     p.add_argument("--levels", default="coarse", help="comma-separated levels to build, coarse first (default: coarse)")

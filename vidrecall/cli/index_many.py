@@ -1,7 +1,10 @@
 """`vidrecall index DIR|GLOB|FILE …` over many videos, serially or on Ray (`--engine ray`).
 
-Progress is printed per file and in total; a bad file is reported and skipped, the rest are indexed;
-like the one-file form, a rerun continues where an interrupted run stopped (per clip).
+Progress is printed per file and in total; a bad file is reported and skipped, the rest are indexed
+(exit 4 when any was skipped); a file whose speech cannot be read (a damaged audio track, an unreadable
+subtitle file) is indexed without it, after one warning. Like the one-file form, a rerun continues where
+an interrupted run stopped (per clip). With --json, stdout carries the JSON alone: whatever else would be
+printed there meanwhile (Ray's notices under --verbose) goes to stderr.
 """
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 
-from vidrecall.cli.common import console, make_qa, styled
+from vidrecall.cli.common import EXIT_SOME_SKIPPED, console, make_qa, safe, styled
 from vidrecall.core.config import Config, ConfigError
 from vidrecall.core.progress import TqdmBars, silent
 from vidrecall.core.run_context import RunContext
@@ -20,7 +23,7 @@ from vidrecall.indexing.engines import CaptionEngine, SerialEngine
 from vidrecall.indexing.indexer import Indexer
 from vidrecall.indexing.pipelined import PipelinedEngine
 
-EXIT_SOME_FILES_BAD = 3
+EXIT_SOME_FILES_BAD = EXIT_SOME_SKIPPED  # 4: some inputs were skipped, the others are indexed
 
 
 def run_many(args: argparse.Namespace, levels: tuple[str, ...]) -> int:
@@ -44,20 +47,28 @@ def run_many(args: argparse.Namespace, levels: tuple[str, ...]) -> int:
             return
         head = f"[{done}/{total}] "
         if not result.ok:
-            out.print(styled(head, ("skipped ", "yellow"), f"{result.path}: {result.error}"))
+            shown, why = safe(result.path), safe(result.error)
+            out.print(styled(head, ("skipped ", "yellow"), why if why.startswith(shown) else f"{shown}: {why}"))
             return
         levels_text = ", ".join(f"{r.level} {r.created} new + {r.reused} stored" for r in result.reports)
-        out.print(styled(head, (Path(result.path).name, "bold"), f": {levels_text}, {result.seconds:.1f} s"))
+        left_out = sorted({s.source or "speech" for s in result.speech if s.status.startswith("skipped")})
+        speech_text = f", {' and '.join(left_out)} skipped (see the warning)" if left_out else ""
+        out.print(styled(head, (Path(result.path).name, "bold"),
+                         f": {levels_text}{speech_text}, {result.seconds:.1f} s"))
 
     run = RunContext(silent if args.quiet or as_json else TqdmBars())
-    with engine_for(args, qa.config) as engine:
-        results = Indexer(qa.memory, qa.backbones.captioner, engine=engine).index(files, levels, run=run,
-                                                                                  on_file=report)
+    stdout = sys.stdout
+    # --json: stdout is the JSON alone; anything a library prints there meanwhile goes to stderr
+    with redirect_stdout(sys.stderr) if as_json else nullcontext():
+        with engine_for(args, qa.config) as engine:
+            results = Indexer(qa.memory, qa.backbones.captioner, engine=engine).index(files, levels, run=run,
+                                                                                      on_file=report)
     bad = [r for r in results if not r.ok] + [None] * len(problems)
     if as_json:
         print(json.dumps({"files": [{"path": r.path, "video_id": r.video_id, "error": r.error, "seconds": r.seconds,
-                                     "levels": [x.to_dict() for x in r.reports]} for r in results],
-                          "problems": problems}, indent=1))
+                                     "levels": [x.to_dict() for x in r.reports],
+                                     "speech": [x.to_dict() for x in r.speech]} for r in results],
+                          "problems": problems}, indent=1), file=stdout)
     else:
         made = sum(r.created for r in results)
         stored = sum(r.reused for r in results)
@@ -65,7 +76,8 @@ def run_many(args: argparse.Namespace, levels: tuple[str, ...]) -> int:
                          f"{made} clips captioned, {stored} already stored"
                          + (f", {len(bad)} skipped" if bad else "")))
     if bad:
-        print(f"vidrecall: {len(bad)} input(s) skipped (see above); the others are indexed", file=sys.stderr)
+        print(f"vidrecall: {len(bad)} input(s) skipped (see above); the others are indexed (exit {EXIT_SOME_SKIPPED})",
+              file=sys.stderr)
         return EXIT_SOME_FILES_BAD
     return 0
 

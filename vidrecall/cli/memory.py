@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vidrecall.cli.common import add_command, console, make_config, make_qa, styled, video_path
+from vidrecall.cli.common import add_command, console, make_config, make_qa, safe, styled, video_path
 
 
 def run_memory(args: argparse.Namespace) -> int:
@@ -38,7 +38,8 @@ def run_memory(args: argparse.Namespace) -> int:
             text = f"{node.speaker}: {text}"
         cells = (node.level, f"{fmt_time(node.start)}-{fmt_time(node.end)}", str(node.frames), node.captioner,
                  (node.instruction or "")[:40], f"{text} {f'({score})' if score else ''}")
-        table.add_row(*(Text(cell) for cell in cells))  # Text: a caption's "[/]" is not markup
+        # Text: a caption's "[/]" is not markup; safe: its "\x1b[2J" (subtitles, OCR) is not obeyed
+        table.add_row(*(Text(safe(cell)) for cell in cells))
     out.print(table)
     return 0
 
@@ -78,7 +79,7 @@ def run_show(args: argparse.Namespace) -> int:
     nodes = qa.memory.nodes(video.id)
     save_timeline_png(nodes, video.duration, out, answer, title=Path(video.path).name)
     drawn = f", evidence and zoom path of {args.answer}" if answer else ""
-    print(f"wrote {out} ({len(nodes)} captions{drawn})")
+    print(safe(f"wrote {out} ({len(nodes)} captions{drawn})"))
     return 0
 
 

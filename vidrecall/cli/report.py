@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vidrecall.cli.common import add_command
@@ -17,7 +18,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{missing[0]}: no such results file (vidrecall eval writes runs/eval/<method>.jsonl)")
     if Path(args.out).suffix.lower() != ".md":
         raise ConfigError(f"--out {args.out}: the report is Markdown; give a path ending in .md")
-    print(f"wrote {write_report(args.results, args.out, title=args.title)}")
+    # A file with no result row (empty, random bytes, only `[1, 2]` lines) is a ResultsError (a ValueError):
+    # one line naming it, exit 2. Lines left out of a usable file are one note per file.
+    notes: list[str] = []
+    written = write_report(args.results, args.out, title=args.title, notes=notes)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
+    print(f"wrote {written}")
     return 0
 
 

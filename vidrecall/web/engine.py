@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vidrecall.core.config import Config
-from vidrecall.core.progress import silent
+from vidrecall.core.progress import ProgressEvent, ProgressSink
 from vidrecall.memory.memory import VideoMemory
 from vidrecall.memory.store import VideoRecord
 from vidrecall.web.settings import ServeSettings
@@ -26,11 +28,46 @@ if TYPE_CHECKING:
 WORKERS = 4
 
 
+class ThreadSinks:
+    """The server's one progress sink. A question sends the indexing it waits for (an unindexed video's first
+    level) to its page: events from its own thread go there, and so do those of the captioning threads it starts
+    while it is the only question doing so (events carry no video, so with two at once those are dropped).
+    Nothing else reaches a sink: the server's log stays quiet (no tqdm bars); index jobs report to their page."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._active: list[ProgressSink] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        sink = getattr(self._local, "sink", None)
+        if sink is None:
+            with self._lock:
+                sink = self._active[0] if len(self._active) == 1 else None
+        if sink is not None:
+            sink(event)
+
+    @contextmanager
+    def to(self, sink: ProgressSink) -> Iterator[None]:
+        """Within the block, this thread's events (and its helpers', see above) go to `sink`."""
+        before = getattr(self._local, "sink", None)
+        self._local.sink = sink
+        with self._lock:
+            self._active.append(sink)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active.remove(sink)
+            self._local.sink = before
+
+
 class Engine:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
         self._qa = self._build()  # a configuration: no model loads until qa()
-        self._qa.progress = silent  # a server's log stays quiet; jobs report progress to the page
+        self.progress = ThreadSinks()
+        self._qa.progress = self.progress  # a server's log stays quiet; jobs and questions report to the page
         self.memory: VideoMemory = self._qa.memory  # every route reads the store through this one memory
         self._loaded = False  # the captioner (what indexing needs)
         self._ready = False  # and the LLM and embedder (what a question needs)

@@ -79,6 +79,7 @@ class MemoryView(BaseModel):
 
 class SearchHit(BaseModel):
     score: float  # cosine similarity of the query and the caption (all-MiniLM-L6-v2: 1 = same meaning)
+    weak: bool = Field(default=False, description="under the search floor: no close match, only the nearest caption")
     node: NodeView
 
 

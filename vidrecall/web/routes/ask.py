@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import StreamingResponse
 
 from vidrecall.core.errors import first_line
+from vidrecall.core.progress import ProgressEvent
 from vidrecall.core.result import Answer, Progress, Step
 from vidrecall.session import new_session_id
 from vidrecall.web.schemas import AskRequest
@@ -71,6 +72,11 @@ async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)
     def status(message: str) -> None:
         live.emit("status", json.dumps({"message": message}))
 
+    def indexing(event: ProgressEvent) -> None:
+        what = event.task if event.span is None else f"{event.task} ({event.span.label()})"
+        live.emit("progress", Progress(node="index", message=what, done=round(event.done),
+                                       total=round(event.total) if event.total is not None else None).model_dump_json())
+
     def work() -> None:
         try:
             if not svc.engine.ready_for_questions:
@@ -82,14 +88,16 @@ async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)
                 lock.acquire()
             try:
                 status(THINKING)
-                for item in qa.stream(record.path, body.question, body.options or None, session_id=session_id):
-                    if isinstance(item, Answer):
-                        svc.book.answered(live, item)
-                        live.emit("answer", item.model_dump_json())
-                    elif isinstance(item, Progress):
-                        live.emit("progress", item.model_dump_json())
-                    elif isinstance(item, Step):
-                        live.emit("step", item.model_dump_json())
+                # an unindexed video's first level is captioned before the agent starts: its clips show as progress
+                with svc.engine.progress.to(indexing):
+                    for item in qa.stream(record.path, body.question, body.options or None, session_id=session_id):
+                        if isinstance(item, Answer):
+                            svc.book.answered(live, item)
+                            live.emit("answer", item.model_dump_json())
+                        elif isinstance(item, Progress):
+                            live.emit("progress", item.model_dump_json())
+                        elif isinstance(item, Step):
+                            live.emit("step", item.model_dump_json())
             finally:
                 lock.release()
         except Exception as exc:  # reported to the page as one line; the server keeps serving

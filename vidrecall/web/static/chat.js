@@ -76,6 +76,18 @@ export class Chat {
     }
   }
 
+  turn(question, options) {
+    const steps = el("ol", { class: "steps" });
+    const progress = el("div", { class: "progress-line muted" });
+    const card = el("div", { class: "answer-slot" });
+    this.log.append(el("div", { class: "turn" },
+      el("div", { class: "q", text: question }),
+      options.length ? el("ul", { class: "options" }, options.map((o, i) => el("li", { text: o, dataset: { letter: optionLetter(o, i) } }))) : null,
+      el("details", { class: "steps-box", open: true }, el("summary", { text: "what the agent did" }), steps, progress), card));
+    this.log.scrollTop = this.log.scrollHeight;
+    return { steps, progress, card };
+  }
+
   async ask() {
     const question = this.question.value.trim();
     if (!question || this.busy) return;
