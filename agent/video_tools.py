@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from vidrecall.core.accounting import CostMeter
 from vidrecall.core.config import Config
 from vidrecall.core.errors import first_line
-from vidrecall.core.progress import ProgressEvent
+from vidrecall.core.progress import ProgressEvent, ProgressSink
 from vidrecall.core.result import Answer, Cost, Progress, Step
 from vidrecall.core.run_context import RunContext
 from vidrecall.core.types import SPEECH_LEVEL, TIME_EPS, MemoryNode, Span, Usage, fmt_time
@@ -334,8 +334,12 @@ class VideoTools:
         transcribe its speech. Resumable: what is stored is reused and costs nothing. Long: reports progress."""
         names = self._levels(levels, default=[self.config.levels[0].name], speech=False)
         target = self._target(video)
-        records = ([e.record for e in target.view.library.entries] if isinstance(target.view, LibraryMemory)
-                   else [target.record])
+        if isinstance(target.view, LibraryMemory):
+            records = [e.record for e in target.view.library.entries]
+        elif isinstance(target.record, VideoRecord):
+            records = [target.record]
+        else:  # a library id whose files this tool set did not open
+            raise ToolInputError(f"index_video: give the folder or glob of library {target.id}")
         meter = self.meter.child()
         report = self._reporter()
         run = RunContext(_progress_events(report), meter)
@@ -635,7 +639,7 @@ def _cost(meter: CostMeter) -> Cost:
     return Cost(**meter.summary())
 
 
-def _progress_events(report: ProgressCallback) -> Callable[[ProgressEvent], None]:
+def _progress_events(report: ProgressCallback) -> ProgressSink:
     def sink(event: ProgressEvent) -> None:
         what = event.task if event.span is None else f"{event.task} ({event.span.label()})"
         report(what, event.done, event.total)

@@ -15,10 +15,10 @@ PEOPLE = "intel_one-by-one-person-detection.mp4"  # 139.4 s: three coarse clips
 
 
 def test_registry_names_the_strategies_and_rejects_others_in_one_line():
-    assert strategy_names() == ["default", "videolucy"] == list(STRATEGIES)
+    assert strategy_names() == ["default", "videolucy", "search"] == list(STRATEGIES)
     with pytest.raises(ConfigError) as err:
         get_strategy("lucy")
-    assert str(err.value) == "unknown strategy 'lucy'; choose one of: default, videolucy"
+    assert str(err.value) == "unknown strategy 'lucy'; choose one of: default, videolucy, search"
 
 
 @pytest.mark.parametrize("name", strategy_names())
@@ -46,7 +46,7 @@ def test_cli_and_evaluation_offer_exactly_the_registry():
 
 
 def test_an_unknown_strategy_fails_before_any_model_loads(tmp_path):
-    with pytest.raises(ConfigError, match="unknown strategy 'fast'; choose one of: default, videolucy"):
+    with pytest.raises(ConfigError, match="unknown strategy 'fast'; choose one of: default, videolucy, search"):
         VideoQA("offline", strategy="fast", store_dir=tmp_path)
 
 

@@ -20,7 +20,7 @@ def test_index_a_folder_skips_the_bad_file_and_library_lists_the_rest(tmp_path, 
         os.symlink(clip(name), folder / name)
     (folder / "zz_broken.mp4").write_text("not a video at all")
     res = run_cli("index", str(folder), "--quiet", store=store_dir)
-    assert res.returncode == 3, res.stderr  # some input was bad; the others are indexed
+    assert res.returncode == 4, res.stderr  # some input was skipped; the others are indexed
     assert "zz_broken.mp4" in res.stdout and "2/3 videos indexed" in res.stdout, res.stdout
     assert "[1/3] askany_yoga.mp4" in res.stdout and "Traceback" not in res.stderr
 

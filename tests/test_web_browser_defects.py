@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import CLIPS, clip
+from tests.test_web_defects import GatedChatModel
 from tests.webserver import live_server, scripted_factory
 from vidrecall.web import ServeSettings, create_app
 
@@ -71,32 +73,38 @@ def no_sideways_scroll(page) -> dict:
 
 # 3 -----------------------------------------------------------------------------------------------------------
 def test_a_reload_mid_question_follows_the_running_question_to_its_answer(page, store_dir, embedder):
-    with live_server(serve(store_dir, embedder, llm_delay=3.0, delay=0.3)) as base:
-        vid = add(base)
-        open_video(page, base, vid)
-        page.fill("#question", "How many bottles are on the table?")
-        page.click("#ask-button")
-        page.wait_for_selector(".turn .step", timeout=30_000)  # a step is on screen; the agent still works
-        assert page.locator(".turn .answer").count() == 0
-        assert "/session/" in page.url
+    gate = threading.Event()  # the model replies when the test says so
+    llm = GatedChatModel(gate=gate, defaults={"answer": {"answer": "three bottles", "confidence": 0.9, "clips": [1]}})
+    try:
+        with live_server(serve(store_dir, embedder, llm=llm)) as base:
+            vid = add(base)
+            open_video(page, base, vid)
+            page.fill("#question", "How many bottles are on the table?")
+            page.click("#ask-button")
+            page.wait_for_selector(".turn .step", timeout=30_000)  # a step is on screen; the agent still works
+            assert page.locator(".turn .answer").count() == 0
+            assert "/session/" in page.url
 
-        page.reload()
-        page.wait_for_selector("body[data-ready='1']")
-        page.wait_for_selector(".turn .q")  # the question is back at once, not lost until another reload
-        assert page.inner_text(".turn .q") == "How many bottles are on the table?"
-        assert page.is_disabled("#ask-button")  # it is still being answered
-        assert "answering now" in page.inner_text("#session-select")
-        page.wait_for_selector(".turn .step")  # the steps so far are replayed ...
-        page.screenshot(path=str(SHOTS / "h33_reloaded.png"), full_page=True)
-        page.wait_for_selector(".turn .answer", timeout=60_000)  # ... and the answer arrives without a reload
-        assert "three bottles" in page.inner_text(".turn .answer .answer-text")
-        nodes = [s.get_attribute("data-node") for s in page.locator(".turn .step").all()]
-        assert nodes[0] == "recall" and nodes[-1] == "finish" and len(nodes) == len(set(
-            s.inner_text() for s in page.locator(".turn .step").all()))  # each step once
-        assert page.locator(".turn").count() == 1 and page.is_enabled("#ask-button")
-        page.wait_for_function("() => !document.getElementById('session-select').innerText.includes('answering now')")
-        assert "(1)" in page.inner_text("#session-select")
-        assert not page.errors, page.errors
+            page.reload()
+            page.wait_for_selector("body[data-ready='1']")
+            page.wait_for_selector(".turn .q")  # the question is back at once, not lost until another reload
+            assert page.inner_text(".turn .q") == "How many bottles are on the table?"
+            page.wait_for_selector(".turn .step")  # the steps so far are replayed
+            assert page.is_disabled("#ask-button")  # it is still being answered
+            assert "(0, answering now)" in page.inner_text("#session-select")
+            page.screenshot(path=str(SHOTS / "h33_reloaded.png"), full_page=True)
+            gate.set()
+            page.wait_for_selector(".turn .answer", timeout=60_000)  # the answer arrives without another reload
+            assert "three bottles" in page.inner_text(".turn .answer .answer-text")
+            steps = page.locator(".turn .step")
+            nodes = [s.get_attribute("data-node") for s in steps.all()]
+            assert nodes == ["recall", "answer", "finish"]  # each step once: replayed, then streamed
+            assert page.locator(".turn").count() == 1 and page.is_enabled("#ask-button")
+            page.wait_for_function("() => document.getElementById('session-select').innerText.includes('(1)')")
+            assert "answering now" not in page.inner_text("#session-select")
+            assert not page.errors, page.errors
+    finally:
+        gate.set()
 
 
 # 5 -----------------------------------------------------------------------------------------------------------

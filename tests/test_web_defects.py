@@ -9,17 +9,30 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import CLIPS, clip
 from tests.webserver import live_server, scripted_factory
+from vidrecall.agent.testing import ScriptedChatModel
 from vidrecall.core.progress import silent
 from vidrecall.web import ServeSettings, create_app
 
 BOTTLES = "intel_bottle-detection.mp4"  # 40 s: one coarse clip, four fine clips in fast_levels
 UPLOAD = {"content-type": "application/octet-stream", "x-vidrecall": "1"}  # as the page's upload sends it
+
+
+class GatedChatModel(ScriptedChatModel):
+    """A scripted LLM that replies only once `gate` (a threading.Event) is set: the test acts while the agent
+    waits for the model, however slow the machine."""
+
+    gate: Any = None
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        assert self.gate.wait(60), "the test never let the model reply"
+        return super()._generate(messages, stop, run_manager, **kwargs)
 
 
 @contextmanager
@@ -101,27 +114,34 @@ def test_upload_errors_name_the_uploaded_file_and_partial_names_are_refused(stor
 
 # 3 -----------------------------------------------------------------------------------------------------------
 def test_a_running_question_can_be_followed_again_after_a_reload(store_dir, embedder):
-    factory = scripted_factory(store_dir, embedder, llm_delay=0.4)
-    with serving(store_dir, embedder, factory=factory) as http:
+    gate = threading.Event()
+    llm = GatedChatModel(gate=gate, defaults={"answer": {"answer": "three bottles", "confidence": 0.9, "clips": [1]}})
+    with serving(store_dir, embedder, factory=scripted_factory(store_dir, embedder, llm=llm)) as http:
         vid = add(http)
-        with http.stream("POST", f"/api/videos/{vid}/ask",
-                         json={"question": "How many bottles?", "options": ["A. two", "B. three"]}) as r:
-            session = read_events(r, until="step")  # the page shows its first step, then is reloaded
-        sid = session[0][1]["session_id"]
-        question_id = session[0][1]["question_id"]
+        try:
+            with http.stream("POST", f"/api/videos/{vid}/ask",
+                             json={"question": "How many bottles?", "options": ["A. two", "B. three"]}) as r:
+                session = read_events(r, until="step")  # the page shows its first step, then is reloaded
+            sid = session[0][1]["session_id"]
+            question_id = session[0][1]["question_id"]
 
-        # what the reloaded page reads: the session, with the question still being answered
-        view = http.get(f"/api/sessions/{sid}").json()
-        assert view["turns"] == [] and [q["question"] for q in view["running"]] == ["How many bottles?"]
-        assert view["running"][0]["options"] == ["A. two", "B. three"] and view["running"][0]["id"] == question_id
-        assert [(s["id"], s["running"]) for s in http.get("/api/sessions", params={"video_id": vid}).json()] == [(sid, 1)]
+            # what the reloaded page reads: the session, with the question still being answered
+            view = http.get(f"/api/sessions/{sid}").json()
+            assert view["turns"] == [] and [q["question"] for q in view["running"]] == ["How many bottles?"]
+            assert view["running"][0]["options"] == ["A. two", "B. three"] and view["running"][0]["id"] == question_id
+            listed = http.get("/api/sessions", params={"video_id": vid}).json()
+            assert [(s["id"], s["turns"], s["running"]) for s in listed] == [(sid, 0, 1)]
 
-        with http.stream("GET", f"/api/sessions/{sid}/live") as live:
-            assert live.status_code == 200 and live.headers["content-type"].startswith("text/event-stream")
-            followed = read_events(live)
+            with http.stream("GET", f"/api/sessions/{sid}/live") as live:
+                assert live.status_code == 200 and live.headers["content-type"].startswith("text/event-stream")
+                replayed = read_events(live, until="step")  # the events so far come first ...
+                assert [n for n, _, _ in replayed][0] == "session"
+                gate.set()  # ... then the model replies and the rest streams in
+                followed = replayed + read_events(live)
+        finally:
+            gate.set()
         names = [n for n, _, _ in followed]
-        assert names[0] == "session" and names[-2:] == ["answer", "done"]
-        assert names.count("step") >= 3  # the steps before the reload are replayed, the rest streamed
+        assert names[-2:] == ["answer", "done"] and names.count("step") >= 3
         answer = dict((n, d) for n, d, _ in followed)["answer"]
         assert answer["session_id"] == sid and [d for n, d, _ in followed if n == "step"] == answer["trajectory"]
 

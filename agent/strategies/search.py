@@ -52,11 +52,11 @@ class SearchAnswer(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    answer: Text = Field("", description="the option letter, or a short answer for an open question")
-    evidence: Text = Field("", description=QUOTE_DESCRIPTION)
+    answer: Text = Field(default="", description="the option letter, or a short answer for an open question")
+    evidence: Text = Field(default="", description=QUOTE_DESCRIPTION)
     spans: Spans = Field(default_factory=list, description="time spans in seconds that show the answer, "
                                                            "e.g. [[12, 18]]")
-    confidence: Confidence = Field(0.0, description="0 to 1: how directly the memory shows the answer")
+    confidence: Confidence = Field(default=0.0, description="0 to 1: how directly the memory shows the answer")
 
 
 def _answer_schema() -> dict[str, Any]:
@@ -144,7 +144,7 @@ def agent(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     if reply is None:
         stop = f"budget spent: seconds {ctx.meter.seconds:.0f}/{ctx.config.budgets.max_seconds:.0f}"
         return {"stop": stop, **rec.done("the time budget ran out before the model replied")}
-    calls = list(reply.tool_calls)
+    calls: list[dict[str, Any]] = [dict(c) for c in reply.tool_calls]
     read_back = False
     if not calls:
         calls = tool_calls_in_text(str(reply.text), set(MEMORY_TOOLS) | {ANSWER_TOOL})

@@ -74,7 +74,7 @@ def _as_call(item: Any, names: set[str] | frozenset[str]) -> dict[str, Any] | No
     name = item.get("name")
     if not isinstance(name, str) or name not in names:
         return None
-    args = next((item[k] for k in ("arguments", "args", "parameters") if k in item), {})
+    args: Any = next((item[k] for k in ("arguments", "args", "parameters") if k in item), {})
     if isinstance(args, str):
         try:
             args = json.loads(args)

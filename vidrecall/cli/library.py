@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidrecall.cli.common import add_command, console, make_qa, styled, video_path
+from vidrecall.cli.common import add_command, console, make_qa, styled, video_path, safe
 from vidrecall.core.config import ConfigError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                                    on_skip=skipped.append, on_note=notes.append)
         except LibraryError:  # no usable file: why each one was left out, then the error line
             for line in skipped:
-                print(f"skipped {line}", file=sys.stderr)
+                print(safe(f"skipped {line}"), file=sys.stderr)
             raise
         rows = [(e.record, e.start.label if e.start else "", e.offset) for e in library.entries]
         title, order = library.root, library.order_source
