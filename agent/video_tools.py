@@ -319,10 +319,14 @@ class VideoTools:
         entries = [VideoEntry(video=r.id, path=r.path, duration=round(r.duration, 3),
                               captions={lv: n for lv in levels if (n := self.memory.count(r.id, lv))},
                               speech=self.memory.count(r.id, SPEECH_LEVEL)) for r in self.memory.videos()]
-        for target in self._opened.values():
-            if isinstance(target.record, LibraryRecord):
-                entries.append(VideoEntry(video=target.id, path=target.record.path, duration=round(target.duration, 3),
-                                          kind="library"))
+        libraries = {t.id: t for t in self._opened.values() if isinstance(t.view, LibraryMemory)}
+        for target in libraries.values():
+            assert isinstance(target.view, LibraryMemory)
+            files = [e.record.id for e in target.view.library.entries]
+            counts = {lv: sum(self.memory.count(f, lv) for f in files) for lv in levels}
+            entries.append(VideoEntry(video=target.id, path=target.record.path, duration=round(target.duration, 3),
+                                      kind="library", captions={lv: n for lv, n in counts.items() if n},
+                                      speech=sum(self.memory.count(f, SPEECH_LEVEL) for f in files)))
         return VideoList(videos=entries, cost=_cost(meter))
 
     def index_video(self, video: VideoArg,

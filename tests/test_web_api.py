@@ -23,7 +23,7 @@ BOTTLES = "intel_bottle-detection.mp4"  # 40 s: one coarse clip, four fine clips
 def make_client(store, embedder, *, allow=(CLIPS,), **kw):
     factory = kw.pop("factory", None) or scripted_factory(store, embedder, **kw.pop("model", {}))
     settings = ServeSettings(store=store, allow=tuple(allow), qa_factory=factory, **kw)
-    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1", headers={"X-Vidrecall": "1"})
     client.factory = factory
     return client
 

@@ -140,6 +140,9 @@ class VideoQA:
         callbacks, tags, metadata) reaches every LLM call, beside the VideoQA's own `callbacks`."""
         question, options = _checked(question, options)
         question, notes = capped_question(question)
+        strategy = get_strategy(self.config.strategy)
+        if strategy.preflight is not None:  # what it needs of the LLM (search: tool calling), before any video work
+            strategy.preflight(self.backbones.llm)
         # A bad file fails (VideoError, one line) before any model is checked or loaded: probed here once.
         target = video if is_library_target(video) else self.memory.register(video)
         self.preflight()

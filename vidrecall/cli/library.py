@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidrecall.cli.common import add_command, console, make_qa, styled, video_path, safe
+from vidrecall.cli.common import add_command, console, make_qa, safe, styled, video_path
 from vidrecall.core.config import ConfigError
 
 if TYPE_CHECKING:

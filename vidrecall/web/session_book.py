@@ -96,11 +96,6 @@ class LiveQuestion:
         with self._lock:
             self._followers = [(lp, q) for lp, q in self._followers if q is not queue]
 
-    @property
-    def events(self) -> list[Event]:
-        with self._lock:
-            return list(self._events)
-
 
 def _put(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, item: Event | None) -> None:
     try:

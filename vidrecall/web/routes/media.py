@@ -99,12 +99,11 @@ def _checked(svc: Services, book: MediaBook, video_id: str) -> Served:
     except (OSError, RuntimeError):
         raise HTTPException(410, f"{recorded}: the video file is gone (moved or deleted); add it again") from None
     roots = [Path(r).resolve() for r in svc.settings.readable_roots]
-    if not any(real.is_relative_to(root) for root in roots):
-        if real != recorded:
-            raise HTTPException(403, f"{recorded.name}: the file was replaced by a link that leads outside the "
-                                     "--allow folders and the uploads folder; not served (add the video again)")
-        raise HTTPException(403, f"{recorded.name}: not under the --allow folders or the uploads folder; restart "
-                                 f"with --allow {recorded.parent} to serve it")
+    # A file the store recorded outside those folders (indexed by `vidrecall index`) is served only where it was
+    # recorded: a link put in its place (or in place of a folder above it) resolves elsewhere and is refused.
+    if real != recorded and not any(real.is_relative_to(root) for root in roots):
+        raise HTTPException(403, f"{recorded.name}: the file was replaced by a link that leads outside the "
+                                 "--allow folders and the uploads folder; not served (add the video again)")
     if not real.is_file():
         raise HTTPException(410, f"{recorded.name}: not a regular file any more; add the video again")
     try:
