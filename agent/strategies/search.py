@@ -100,6 +100,14 @@ def _pending(state: AgentState) -> list[dict[str, Any]]:
     return []
 
 
+NUDGE = ("Do not answer yet: call search_memory, read_span or look first to check the memory, then call answer "
+         "with the option letter and the time spans that show it.")
+
+
+def _nudged(state: AgentState) -> bool:
+    return any(isinstance(m, HumanMessage) and m.content == NUDGE for m in _messages(state))
+
+
 def _tool_calls(state: AgentState) -> int:
     return sum(1 for step in state["trajectory"] if step.node == TOOL_NODE)
 
@@ -152,6 +160,12 @@ def agent(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         if calls:
             reply = AIMessage(content=reply.content, tool_calls=calls, usage_metadata=reply.usage_metadata,
                               response_metadata=reply.response_metadata)
+    if not calls and _tool_calls(state) == 0 and not _nudged(state):
+        # a small model often answers at once from the overview: asked once to look it up first
+        added = messages_to_dict([reply, HumanMessage(content=NUDGE)])
+        return {"conversation": state["conversation"] + added,
+                **rec.done("replied without a tool call before looking anything up: asked once to use the tools",
+                           calls=[], text=str(reply.text)[:2000], nudged=True)}
     if calls:
         message = "calls " + ", ".join(_call_label(c) for c in calls)
     else:
@@ -256,6 +270,8 @@ def final(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
 def after_agent(state: AgentState, runtime: Runtime[AgentContext]) -> str:
     if state["stop"]:
         return "final"
+    if isinstance(_messages(state)[-1], HumanMessage):  # asked to use the tools: its turn again
+        return "agent"
     pending = _pending(state)
     if not pending or any(c["name"] == ANSWER_TOOL for c in pending):
         return "conclude"
@@ -313,7 +329,7 @@ STRATEGY = Strategy(
     summary="an LLM with native tool calling drives the memory tools (search, read, look) in a ReAct loop",
     nodes={"brief": brief, "agent": agent, TOOL_NODE: tool, "conclude": conclude, "final": final, "finish": finish},
     edges=((START, "brief"), ("brief", "agent"), ("conclude", "finish"), ("final", "finish"), ("finish", END)),
-    branches={"agent": (after_agent, ("conclude", TOOL_NODE, "final")),
+    branches={"agent": (after_agent, ("conclude", TOOL_NODE, "final", "agent")),
               TOOL_NODE: (after_tool, (TOOL_NODE, "agent", "final"))},
     preflight=preflight,
     extra_steps=extra_steps,
