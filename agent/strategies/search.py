@@ -44,6 +44,7 @@ from vidrecall.prompts import render
 MEMORY_TOOLS = ("search_memory", "read_span", "look")  # what the LLM may call (the video is the question's)
 ANSWER_TOOL = "answer"
 TOOL_NODE = "tool"
+SHORTENED = 400  # characters an old tool result keeps when the conversation must shrink
 
 
 class SearchAnswer(BaseModel):
@@ -108,6 +109,26 @@ def _nudged(state: AgentState) -> bool:
     return any(isinstance(m, HumanMessage) and m.content == NUDGE for m in _messages(state))
 
 
+def _chars(ctx: AgentContext) -> int:
+    """The conversation the model is sent, in characters (about four a token): twice the memory budget."""
+    return max(6000, 8 * ctx.config.context_tokens)
+
+
+def _fitted(messages: list, budget: int) -> list:
+    """The conversation within `budget` characters: the oldest tool results are shortened first (the model
+    can call the tool again), the newest stay whole."""
+    total = sum(len(str(m.content)) for m in messages)
+    out = list(messages)
+    for i, m in enumerate(out):
+        if total <= budget:
+            break
+        if isinstance(m, ToolMessage) and len(str(m.content)) > SHORTENED and i < len(out) - 1:
+            short = str(m.content)[:SHORTENED] + "… (shortened to fit; call the tool again to read it whole)"
+            total -= len(str(m.content)) - len(short)
+            out[i] = m.model_copy(update={"content": short})
+    return out
+
+
 def _tool_calls(state: AgentState) -> int:
     return sum(1 for step in state["trajectory"] if step.node == TOOL_NODE)
 
@@ -148,7 +169,8 @@ def agent(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     rec = StepRecorder(ctx, state, "agent")
     report_progress("asking the LLM what to look up…")
     model = ctx.llm.bind_tools(tool_schemas())
-    reply = chat_message(model, _messages(state), role="search", meter=rec.meter, deadline=ctx.deadline)
+    reply = chat_message(model, _fitted(_messages(state), _chars(ctx)), role="search", meter=rec.meter,
+                         deadline=ctx.deadline)
     if reply is None:
         stop = f"budget spent: seconds {ctx.meter.seconds:.0f}/{ctx.config.budgets.max_seconds:.0f}"
         return {"stop": stop, **rec.done("the time budget ran out before the model replied")}
@@ -205,6 +227,8 @@ def tool(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         content, line = f"error: {error}", f"{_call_label(call)}: error: {error}"
     else:
         content, line = as_text(result), _result_line(name, result)
+        if len(content) > _chars(ctx) // 3:  # one result never crowds out the rest of the conversation
+            content = content[: _chars(ctx) // 3] + "… (cut: ask for a shorter range or fewer hits)"
         entries = _entries(result)
         focus += [e.node_id for e in entries if e.node_id is not None]
         spans = [(e.start, e.end) for e in entries][:12]
