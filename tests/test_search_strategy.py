@@ -124,3 +124,20 @@ def test_the_strategy_is_registered_and_reachable_from_ask_and_eval(store, embed
         summary = run_eval([item], qa, method="search", out_jsonl=tmp_path / "search.jsonl", progress=False)
     row = json.loads((tmp_path / "search.jsonl").read_text().splitlines()[0])
     assert (summary.correct, row["method"], row["correct"]) == (1, "search", True)
+
+
+def test_the_conversation_sent_to_the_model_keeps_within_its_budget_oldest_results_first():
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from vidrecall.agent.strategies.search import SHORTENED, _fitted
+    from vidrecall.tools.llm.tool_calling import tool_calls_in_text
+
+    old, new = ToolMessage(content="o" * 5000, tool_call_id="1"), ToolMessage(content="n" * 5000, tool_call_id="2")
+    sent = _fitted([HumanMessage(content="q"), AIMessage(content=""), old, AIMessage(content=""), new], 7000)
+    assert len(str(sent[2].content)) < SHORTENED + 100 and sent[4].content == "n" * 5000
+    # a call written as text, in <tool_call> tags or a fence, is read back only for the tools named
+    text = '<tool_call>\n{"name": "look", "arguments": {"start": 1, "end": 2}}\n</tool_call>'
+    assert [(c["name"], c["args"]) for c in tool_calls_in_text(text, {"look"})] == [("look", {"start": 1, "end": 2})]
+    assert tool_calls_in_text('{"name": "rm_rf", "arguments": {}}', {"look"}) == []
+    tagged = '<tools></tools>\n\n<answer>\n{"answer": "A", "evidence": "green", "spans": [], "confidence": 0.8}\n</answer>'
+    assert [(c["name"], c["args"]["answer"]) for c in tool_calls_in_text(tagged, {"look", "answer"})] == [("answer", "A")]

@@ -37,7 +37,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ImageContent, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from vidrecall.agent.video_tools import (LONG_TOOLS, READ_ONLY_TOOLS, TOOL_NAMES, FramesResult, VideoTools, as_text,
+from vidrecall.agent.video_tools import (READ_ONLY_TOOLS, TOOL_NAMES, FramesResult, VideoTools, as_text,
                                          fenced, reporting, tool_description, tool_parameters, tool_result_type,
                                          validation_line)
 from vidrecall.core.errors import first_line

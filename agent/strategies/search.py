@@ -15,7 +15,9 @@ the judge forces one. The Answer has the same evidence, trajectory and cost as t
 Tool calling must be native (`bind_tools`: ChatOpenAI for OpenAI-compatible servers and llama.cpp,
 ChatOllama, ...); a model without it (the transformers backbone, smollm2) is refused in one line before any
 video work (`preflight`). A call a small model writes as JSON text instead of a parsed call is read back
-(tools/llm/tool_calling.py).
+(tools/llm/tool_calling.py); a model that answers before looking anything up is asked once to use the tools;
+the conversation it is sent stays within twice the memory budget (`context_tokens`), the oldest tool results
+shortened first.
 """
 from __future__ import annotations
 

@@ -52,9 +52,18 @@ _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 
 def tool_calls_in_text(text: str, names: set[str] | frozenset[str]) -> list[dict[str, Any]]:
     """LangChain tool calls ({"name", "args", "id", "type"}) written as JSON in a reply's text: objects with a
-    `name` among `names` and `arguments` (or `args`, `parameters`) holding an object. [] when there is none."""
-    pieces = [m.group(1) for m in _TAGGED.finditer(text or "")] or [text or ""]
+    `name` among `names` and `arguments` (or `args`, `parameters`) holding an object, in `<tool_call>` tags, a
+    code fence or plain; or the arguments alone inside a tag named after the tool (`<answer>{...}</answer>`).
+    [] when there is none."""
     calls: list[dict[str, Any]] = []
+    for name in sorted(names):  # <answer>{"answer": "A", ...}</answer>: the tool's name as the tag, its arguments inside
+        for m in re.finditer(rf"<{re.escape(name)}>\s*(.*?)\s*(?:</{re.escape(name)}>|$)", text or "", re.S):
+            args = next((c for c in json_candidates(m.group(1)) if isinstance(c, dict)), None)
+            if args is not None:
+                calls.append(_as_call({"name": name, "arguments": args}, names) or {})
+    if calls:
+        return [c for c in calls if c]
+    pieces = [m.group(1) for m in _TAGGED.finditer(text or "")] or [text or ""]
     for piece in pieces:
         for candidate in json_candidates(piece):
             for item in candidate if isinstance(candidate, list) else [candidate]:
