@@ -272,6 +272,19 @@ def test_ask_streams_steps_then_the_answer_and_follow_ups_share_the_session(clie
     assert client.post("/api/videos/nope/ask", json={"question": "Who?"}).status_code == 404
 
 
+def test_a_question_may_name_any_registered_strategy(client):
+    status = client.get("/api/status").json()
+    assert status["strategies"] == ["default", "videolucy", "search"] and status["strategy"] == "default"
+    vid = add(client)
+    lucy = dict(events(client, vid, {"question": "How many bottles?", "strategy": "videolucy"}))["answer"]
+    assert lucy["strategy"] == "videolucy" and lucy["answer"]
+    # the scripted LLM cannot call tools: the search strategy refuses it in one line, as the CLI does
+    refused = dict(events(client, vid, {"question": "How many bottles?", "strategy": "search"}))
+    assert "tool" in refused["error"]["detail"] and "answer" not in refused
+    unknown = client.post(f"/api/videos/{vid}/ask", json={"question": "Who?", "strategy": "guess"})
+    assert unknown.status_code == 400 and "default, videolucy, search" in unknown.json()["detail"]
+
+
 def test_model_failures_arrive_as_an_error_event(store_dir, embedder):
     class Broken:
         id = "broken"

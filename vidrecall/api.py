@@ -42,7 +42,8 @@ MAX_QUESTION_CHARS = 2000  # longer questions are cut (and the Answer says so): 
 class VideoQA:
     def __init__(self, profile: str = "offline", *, llm=None, vlm=None, embedder=None, store_dir=None,
                  strategy: str | None = None, config: Config | None = None, callbacks: list | None = None,
-                 cache_given_llm: bool = False, progress: ProgressSink | None = None, **overrides: Any):
+                 cache_given_llm: bool = False, progress: ProgressSink | None = None,
+                 memory: VideoMemory | None = None, **overrides: Any):
         changes = {"strategy": strategy, "store_dir": str(store_dir) if store_dir else None, **overrides}
         if config is None:
             config = load_config(profile, **changes)
@@ -60,6 +61,9 @@ class VideoQA:
         self.progress: ProgressSink = progress or TqdmBars()
         self._given = {"llm": None if isinstance(llm, str) else llm, "vlm": None if isinstance(vlm, str) else vlm,
                        "embedder": embedder}
+        self._owns_memory = memory is None
+        if memory is not None:  # another VideoQA's store, shared (with_strategy): one memory per process
+            self.__dict__["memory"] = memory
         self._graphs: dict[bool, Any] = {}
         self._cache_given_llm = cache_given_llm  # a BaseChatModel passed in keeps its own .cache unless True
         self.callbacks = list(callbacks or [])  # LangChain callback handlers (LangSmith, Langfuse) on every run
@@ -71,7 +75,7 @@ class VideoQA:
             return self
         b = self.backbones
         return VideoQA(config=self.config.replace(strategy=strategy), llm=b.llm, vlm=b.captioner,
-                       embedder=self.memory.embedder, progress=self.progress)
+                       embedder=self.memory.embedder, progress=self.progress, memory=self.memory)
 
     # --- lazily built parts ---------------------------------------------------------------------
     @cached_property
@@ -199,7 +203,7 @@ class VideoQA:
     def close(self) -> None:
         if "indexer" in self.__dict__:
             self.indexer.close()
-        if "memory" in self.__dict__:
+        if "memory" in self.__dict__ and self._owns_memory:
             self.memory.close()
         if "_checkpointer" in self.__dict__:
             self._checkpointer.conn.close()

@@ -69,6 +69,7 @@ class Engine:
         self.progress = ThreadSinks()
         self._qa.progress = self.progress  # a server's log stays quiet; jobs and questions report to the page
         self.memory: VideoMemory = self._qa.memory  # every route reads the store through this one memory
+        self._twins: dict[str, "VideoQA"] = {}  # the VideoQA of each other strategy a question named
         self._loaded = False  # the captioner (what indexing needs)
         self._ready = False  # and the LLM and embedder (what a question needs)
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="vidrecall-model")
@@ -121,6 +122,13 @@ class Engine:
                     finally:
                         self.loading = False
         return self._qa
+
+    def with_strategy(self, strategy: str) -> "VideoQA":
+        """The loaded VideoQA's twin for another strategy (same models, store and progress), made once."""
+        with self._qa_lock:
+            if strategy not in self._twins:
+                self._twins[strategy] = self._qa.with_strategy(strategy)
+            return self._twins[strategy]
 
     def _load(self, for_questions: bool) -> None:
         if not self._loaded:

@@ -42,6 +42,8 @@ class AskRequest(BaseModel):
     options: list[str] = Field(default_factory=list, max_length=26, description='e.g. ["A. red", "B. blue"]')
     session_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                    description="continue this session (follow-up); omit to start a new one")
+    strategy: str | None = Field(default=None, max_length=40,
+                                 description="default, videolucy or search (see /api/status); omit for the profile's")
 
     @field_validator("question")
     @classmethod
@@ -100,6 +102,8 @@ class ServerStatus(BaseModel):
     upload_limit: int
     allow: list[str]
     index_levels: list[str]
+    strategy: str  # the profile's strategy, used when a question names none
+    strategies: list[str]  # every strategy a question may name
 
 
 class AllowedFile(BaseModel):

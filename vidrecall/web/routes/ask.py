@@ -23,6 +23,7 @@ from vidrecall.session import new_session_id
 from vidrecall.web.schemas import AskRequest
 from vidrecall.web.services import Services, services, video_or_404
 from vidrecall.web.session_book import LiveQuestion
+from vidrecall.agent.strategies import strategy_names
 
 router = APIRouter(prefix="/api/videos/{video_id}", tags=["ask"])
 HEARTBEAT_S = 15.0
@@ -62,6 +63,8 @@ def follow(live: LiveQuestion) -> StreamingResponse:
              response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)):
     record = video_or_404(svc, video_id)
+    if body.strategy is not None and body.strategy not in strategy_names():
+        raise HTTPException(400, f"unknown strategy {body.strategy!r}; choose one of: {', '.join(strategy_names())}")
     session_id = body.session_id or new_session_id()
     owner = svc.book.video_of(session_id)
     if owner is not None and owner != record.id:
@@ -82,6 +85,8 @@ async def ask(video_id: str, body: AskRequest, svc: Services = Depends(services)
             if not svc.engine.ready_for_questions:
                 status(LOADING)
             qa = svc.engine.qa(for_questions=True)  # every model a question needs, before "thinking"
+            if body.strategy and body.strategy != qa.config.strategy:
+                qa = svc.engine.with_strategy(body.strategy)
             lock = svc.engine.video_lock(record.id)
             if not lock.acquire(blocking=False):  # said only when other work really holds this video
                 status(WAITING)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 import vidrecall
 from vidrecall.web.schemas import ServerStatus
 from vidrecall.web.services import Services, services
+from vidrecall.agent.strategies import strategy_names
 
 router = APIRouter()
 STATIC = files("vidrecall.web") / "static"
@@ -29,4 +30,5 @@ def status(svc: Services = Depends(services)):
     return ServerStatus(version=vidrecall.__version__, profile=s.profile, store=str(s.store),
                         models_loaded=svc.engine.loaded, models_loading=svc.engine.loading,
                         token_required=s.token is not None, upload_limit=s.upload_limit,
-                        allow=[str(a) for a in s.allow], index_levels=list(s.index_levels))
+                        allow=[str(a) for a in s.allow], index_levels=list(s.index_levels),
+                        strategy=svc.config.strategy, strategies=strategy_names())

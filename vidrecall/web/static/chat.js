@@ -16,8 +16,14 @@ export class Chat {
     this.question = el("input", { id: "question", type: "text", placeholder: "Ask about the video…", autocomplete: "off" });
     this.options = el("textarea", { id: "options", rows: 3, placeholder: "options, one per line (optional): A. red\nB. blue" });
     this.askButton = el("button", { id: "ask-button", type: "submit", text: "Ask" });
+    this.strategy = el("select", { id: "strategy-select", title: "how the agent looks through the video" });
+    api.get("/api/status").then((status) => {
+      this.strategy.replaceChildren(...status.strategies.map((name) => el("option", { value: name, text: name })));
+      this.strategy.value = status.strategy;
+    }).catch(() => {});
     this.sessions = el("select", { id: "session-select", onchange: () => this.open(this.sessions.value || null) });
-    const form = el("form", { id: "ask-form" }, this.question, this.options, this.askButton);
+    const form = el("form", { id: "ask-form" }, this.question, this.options,
+      el("label", { for: "strategy-select", text: "strategy " }), this.strategy, this.askButton);
     form.addEventListener("submit", (e) => { e.preventDefault(); this.ask(); });
     clear(root).append(el("div", { class: "row" }, el("label", { for: "session-select", text: "Session " }), this.sessions,
       el("button", { type: "button", text: "New", onclick: () => this.open(null) })), this.log, form);
@@ -95,7 +101,7 @@ export class Chat {
     const sent = { question: this.question.value, options: this.options.value };
     const turn = this.turn(question, options);
     let accepted = false;
-    const failed = await this.stream(turn, (onEvent, signal) => api.ask(this.video.id, { question, options, session_id: this.sessionId },
+    const failed = await this.stream(turn, (onEvent, signal) => api.ask(this.video.id, { question, options, session_id: this.sessionId, strategy: this.strategy.value || null },
       (name, data) => {
         if (name === "session" && !accepted) {
           // the server has the question: empty the boxes, so a follow-up does not resend these options
