@@ -73,6 +73,38 @@ def match_option(answer: str | None, options: list[Option]) -> Option | None:
     return None
 
 
+# An option that answers "the video does not say": chosen when no other option has evidence (agent/abstention.py).
+# The whole option must be such a phrase ("A man not mentioned by name" is not one).
+_NONE_PHRASES = (
+    r"none(?: of (?:these|those|them|the above|the options|the other options|the others|the answers))?"
+    r"(?: (?:is|are) (?:correct|right|shown|mentioned))?",
+    r"(?:it is |it's |this is |that is |the answer is )?not (?:mentioned|shown|stated|said|given|specified|visible|"
+    r"seen|heard|covered|answered|included|present|known|determinable|clear|there)",
+    r"(?:the )?(?:video|clip|footage|narrator|speaker) (?:does not|doesn't|did not|didn't|never) "
+    r"(?:say|show|mention|specify|state|tell|reveal)(?: (?:it|this|that|so))?",
+    r"(?:it |this )?(?:cannot|can ?not|can't|could not|couldn't) be (?:determined|told|known|answered|seen|inferred)",
+    r"(?:there is )?(?:not enough|insufficient|no) (?:information|evidence|info)(?: to (?:tell|say|answer|know))?",
+    r"(?:impossible|unable|not possible) to (?:tell|determine|know|say|answer)",
+    r"not in the (?:video|clip|footage)", r"unknown", r"undetermined", r"no answer", r"unanswerable",
+    r"not answerable", r"(?:i )?(?:don't|do not) know",
+)
+_NONE_OPTION = re.compile(r"^(?:" + "|".join(_NONE_PHRASES) + r")"
+                          r"(?: (?:from|in|by|on) (?:the )?(?:video|clip|footage|screen|audio))?$")
+
+
+def is_none_option(text: str) -> bool:
+    """Whether an option's text says the video does not answer the question ("None of these", "Not mentioned",
+    "Cannot be determined", "Not in the video", ...)."""
+    words = " ".join(re.sub(r"[^a-z' ]+", " ", text.lower().replace("’", "'")).split())
+    return bool(_NONE_OPTION.match(words))
+
+
+def none_option(options: list[Option]) -> Option | None:
+    """The one option that says the video does not answer the question; None when there is none (or two)."""
+    found = [o for o in options if is_none_option(o.text)]
+    return found[0] if len(found) == 1 else None
+
+
 _ORDINALS = (
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
     "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth fiftieth sixtieth "

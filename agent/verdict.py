@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from vidrecall.core.result import Evidence
+from vidrecall.core.searched import SearchedSummary
 
 # "times": the program compared the times of the spans the LLM cited (agent/timeline.py)
 DecidedBy = Literal["llm", "evidence", "llm+evidence", "times", "fallback", ""]
@@ -33,3 +34,7 @@ class Verdict(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)  # the option vote (evidence_vote.Vote.to_dict)
     evidence_spans: list[Evidence] = Field(default_factory=list)
     stop: str = ""  # set by finish: why the loop stopped
+    # set by finish (agent/abstention.py): the answer abstains (open: "not found in the video"; multiple
+    # choice: a guess, or the "not mentioned" option), and what the search read
+    abstained: bool = False
+    searched: SearchedSummary | None = None

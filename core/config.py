@@ -182,6 +182,14 @@ class Config:
     # How much the LLM's stated confidence counts when the captions it cites do not back its answer:
     # 0 = only evidence may end the search, 1 = the LLM's word alone may.
     llm_confidence_weight: float = 0.5
+    # Abstention (agent/abstention.py): when the search ends with an answer that nothing it read backs (the
+    # judge's grounding) and whose confidence is below this, an open question is answered "not found in the
+    # video" with what was searched, and a multiple-choice one keeps its letter marked as a guess (or takes a
+    # "not mentioned" option when no other option has evidence). 0 never abstains (the original VideoLucy).
+    abstain_below: float = 0.6
+    # A confidence calibration fitted by `vidrecall calibrate` (a JSON file); a relative path in a profile
+    # resolves beside the profile. Empty: confidences are the judge's own, and answers say "uncalibrated".
+    calibration: str = ""
     speech: SpeechSettings = SpeechSettings()
     # Storage and caching
     store_dir: str = ""  # empty: $VIDRECALL_STORE, else the user's cache directory
@@ -239,6 +247,8 @@ def load_config(profile: str | os.PathLike = "offline", **overrides: Any) -> Con
         raise ConfigError(f"{path}: a profile must be a mapping of settings")
     data = _expand_env(data)
     data.setdefault("profile", path.stem)
+    if isinstance(data.get("calibration"), str) and data["calibration"]:  # beside the profile, not the cwd
+        data["calibration"] = str((path.parent / Path(data["calibration"]).expanduser()).absolute())
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return _from_dict(data)
@@ -297,4 +307,14 @@ def _from_dict(data: dict[str, Any]) -> Config:
     weight = data.get("llm_confidence_weight", 0.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
         raise ConfigError(f"llm_confidence_weight must be a number from 0 to 1, got {weight!r}")
+    below = data.get("abstain_below", 0.0)
+    if below is None:  # `abstain_below:` left empty in YAML: never abstain
+        below = data["abstain_below"] = 0.0
+    if isinstance(below, bool) or not isinstance(below, (int, float)) or not 0.0 <= below <= 1.0:
+        raise ConfigError(f"abstain_below must be a number from 0 (never abstain) to 1, got {below!r}")
+    calibration = data.get("calibration", "")
+    if calibration is None:
+        calibration = data["calibration"] = ""
+    if not isinstance(calibration, str):
+        raise ConfigError(f"calibration must be the path of a calibration JSON file, got {calibration!r}")
     return Config(**data)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from vidrecall.core.searched import SearchedSummary
 from vidrecall.core.types import fmt_time
 
 
@@ -85,6 +86,26 @@ class Progress(BaseModel):
     elapsed_s: float = 0.0
 
 
+class ModelIds(BaseModel):
+    """The models behind an answer, by the ids they are accounted and keyed under."""
+
+    llm: str = ""
+    captioner: str = ""
+    embedder: str = ""
+    asr: str | None = None  # only when the profile transcribes speech
+
+
+class Provenance(BaseModel):
+    """What it takes to replay an answer: the effective config (its digest), the models, the caption keys of
+    every memory node the answer read, and the vidrecall version (core/digests.py, agent/provenance.py)."""
+
+    config_digest: str = ""
+    profile: str = ""
+    models: ModelIds = Field(default_factory=ModelIds)
+    caption_keys: list[str] = Field(default_factory=list)
+    version: str = ""
+
+
 class Answer(BaseModel):
     """The typed result of VideoQA.ask."""
 
@@ -106,9 +127,31 @@ class Answer(BaseModel):
     error: str | None = None  # set when the question could not be answered (the model never replied, ...)
     stop: str = ""  # why the search ended: "confident", a spent budget ("budget spent: seconds 5/5"), ...
     notes: list[str] = Field(default_factory=list)  # how the question was handled, e.g. cut to a length cap
+    provenance: Provenance | None = None  # filled by VideoQA.stream (None: made by hand, or by an older version)
+    # Trust (agent/abstention.py, core/calibration.py): whether what the search read backs the answer; whether
+    # it abstained (an open question answered "not found in the video", a multiple-choice letter given as a
+    # guess or as the "not mentioned" option); what it searched; the judge's own confidence before calibration.
+    grounded: bool = False
+    abstained: bool = False
+    searched: SearchedSummary | None = None
+    raw_confidence: float | None = None  # None: made by hand or by an older version (then equal to confidence)
+    calibrated: bool = False  # confidence went through the profile's calibration
+
+    @property
+    def guess(self) -> bool:
+        """A multiple-choice letter given although nothing the search read backs it."""
+        return self.abstained and self.option is not None and not (self.searched and self.searched.none_option)
+
+    def trust_label(self) -> str:
+        """"guess — not found in the video", "not found in the video", or "" for an answer the search backs."""
+        if not self.abstained:
+            return ""
+        return "guess — not found in the video" if self.guess else "not found in the video"
 
     def summary(self) -> str:
         head = f"{self.option}. {self.answer}" if self.option and not self.answer.startswith(self.option) else self.answer
         spans = ", ".join(e.label() for e in self.evidence) or "none"
-        return f"{head}  (confidence {self.confidence:.2f}; evidence {spans})"
+        label = f"{self.trust_label()}; " if self.abstained and self.option is not None else ""
+        uncalibrated = "" if self.calibrated else ", uncalibrated"
+        return f"{head}  ({label}confidence {self.confidence:.2f}{uncalibrated}; evidence {spans})"
 

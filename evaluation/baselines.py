@@ -21,6 +21,7 @@ from vidrecall.agent.decisions import AnswerDecision
 from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
 from vidrecall.agent.memory_view import question_query, render_view
 from vidrecall.agent.options import parse_options
+from vidrecall.agent.provenance import answer_provenance, read_node_ids
 from vidrecall.core.result import Answer, Cost, Step
 from vidrecall.agent.state import AgentContext
 from vidrecall.evaluation.items import QAItem
@@ -95,7 +96,11 @@ class _Baseline:
                       option=verdict.option, confidence=verdict.confidence, forced=False,
                       decided_by=verdict.decided_by, reason=verdict.reason, evidence=verdict.evidence_spans,
                       trajectory=[gather_step, answer_step], cost=Cost(**meter.summary()), video=str(item.video_path),
-                      video_id=video.id, strategy=self.name)
+                      video_id=video.id, strategy=self.name,
+                      provenance=answer_provenance(config, llm=llm, captioner=self.qa.backbones.captioner,
+                                                   embedder_id=memory.embedder.id, memory=memory,
+                                                   node_ids=read_node_ids([], verdict.evidence_spans,
+                                                                          [n.id for n in nodes if n.id is not None])))
 
 
 @dataclass

@@ -2,13 +2,16 @@
 cost per question, evidence hit rate, and a PNG plot of accuracy against captions per question."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Iterable
 
-from vidrecall.evaluation.scoring import MethodSummary, load_results, summarize_by_method
+from vidrecall.evaluation.scoring import MethodSummary, ResultsFile, load_results, summarize_by_method
 
 METHOD_ORDER = ("videolucy", "default", "uniform", "dense")
+TABLES_START = "<!-- tables -->"  # where the header ends and the tables (the same for the same rows) begin
 
 
 def _pct(x: float | None) -> str:
@@ -128,7 +131,8 @@ def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path
 
 def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.PathLike, *, title: str | None = None,
                  notes: list[str] | None = None) -> Path:
-    """Read every results file, write `out_md` and `<out_md stem>.png` beside it; returns the Markdown path.
+    """Read every results file, write `out_md`, `<out_md stem>.png` and `<out_md stem>.json` (the tables'
+    numbers) beside it; returns the Markdown path.
 
     Lines of a file that are not result rows are left out and counted: one line per such file is added
     to `notes` (when given) and to the report. A file with no result row at all (empty, random bytes, only
@@ -140,6 +144,30 @@ def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.Path
     files = [load_results(p) for p in paths]
     for f in files:
         f.require_rows()
+    return _write(files, ", ".join(p.name for p in paths), out_md, title=title, notes=notes)
+
+
+def write_run_report(folder: str | os.PathLike, out_md: str | os.PathLike, *, title: str | None = None,
+                     notes: list[str] | None = None) -> Path:
+    """The report of a run folder rebuilt from its predictions.jsonl and trajectory files alone (no model, no
+    store): the same tables, and the same `<stem>.json`, as the report `vidrecall eval` wrote there."""
+    from vidrecall.evaluation.predictions import PREDICTIONS_NAME, load_predictions
+
+    folder = Path(folder)
+    results = load_predictions(folder)
+    return _write([results], f"{folder.name}/{PREDICTIONS_NAME} and its trajectory files", out_md, title=title,
+                  notes=notes)
+
+
+def report_numbers(summaries: list[MethodSummary]) -> dict:
+    """The numbers behind the tables, per method (what `<report>.json` holds; compared across re-runs)."""
+    return {"methods": [{**dataclasses.asdict(s), "accuracy": s.accuracy if s.scored else None,
+                         "accuracy_interval": list(s.accuracy_interval), "evidence_hit_rate": s.evidence_hit_rate}
+                        for s in summaries]}
+
+
+def _write(files: list[ResultsFile], sources_text: str, out_md: str | os.PathLike, *, title: str | None,
+           notes: list[str] | None) -> Path:
     left_out = [line for f in files if (line := f.left_out_line()) is not None]
     if notes is not None:
         notes.extend(left_out)
@@ -150,9 +178,10 @@ def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.Path
     png = plot_accuracy_vs_captions(summaries, out_md.with_suffix(".png"))
     sources = sorted({str(r.get("source", "")) for r in rows if r.get("source")})
     parts = [f"# {title or 'Evaluation report'}", "",
-             f"{len(rows)} result rows from {', '.join(p.name for p in paths)}"
+             f"{len(rows)} result rows from {sources_text}"
              + (f" (benchmarks: {', '.join(sources)})" if sources else "") + ".", "",
              *([f"Left out (not result rows): {'; '.join(left_out)}.", ""] if left_out else []),
+             TABLES_START, "",
              "Accuracy counts error rows as wrong; items without a gold answer are run but not scored. "
              "Evidence hit: a predicted evidence span overlaps a gold span (items with gold spans only). "
              "Costs are means per question; captions are new ones (reused captions cost nothing).", "",
@@ -168,4 +197,12 @@ def write_report(jsonl_paths: Iterable[str | os.PathLike], out_md: str | os.Path
     if decided:
         parts += ["## What decided the answers", "", *decided, ""]
     out_md.write_text("\n".join(parts), encoding="utf-8")
+    out_md.with_suffix(".json").write_text(json.dumps(report_numbers(summaries), indent=1, sort_keys=True) + "\n",
+                                           encoding="utf-8")
     return out_md
+
+
+def tables_of(report_text: str) -> str:
+    """The tables part of a report (everything after its header lines): equal for equal results, wherever the
+    rows were read from."""
+    return report_text.split(TABLES_START, 1)[-1]

@@ -5,6 +5,8 @@ Methods: `videolucy` and `default` (the agent, through `VideoQA.ask` with that s
 comes from the caller: evaluation sits below the API and never imports it. Same backbones, same questions, same row format, so one report compares them.
 A rerun skips every (id, method) already in the file; a question that raises is written as an error row
 (counted wrong) and the run goes on. `retry_errors=True` runs error rows again.
+Beside the results file go `predictions.jsonl` and one trajectory file per question (evaluation/predictions.py):
+what `vidrecall report FOLDER` re-scores without any model or store.
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from vidrecall.agent.strategies import strategy_names
 from vidrecall.core.config import Config
 from vidrecall.core.result import Answer
 from vidrecall.evaluation.items import QAItem
-from vidrecall.evaluation.scoring import evidence_hit, is_correct, read_results
-from vidrecall.core.types import Span
+from vidrecall.evaluation.predictions import (answer_fields, error_fields, record_prediction,  # noqa: F401
+                                              trajectory_summary)
+from vidrecall.evaluation.scoring import read_results
 from vidrecall.core.errors import first_line
 
 log = logging.getLogger(__name__)
@@ -99,36 +102,14 @@ def make_method(name: str, qa: Any, **options: Any) -> Method:
 
 # --- rows -------------------------------------------------------------------------------------------------------
 
-def _spans(evidence: Iterable[Any]) -> list[Span]:
-    out = []
-    for e in evidence:
-        try:
-            out.append(Span(float(e.start), float(e.end)))
-        except (ValueError, AttributeError):
-            continue
-    return out
-
-
-def trajectory_summary(answer: Answer) -> dict[str, Any]:
-    nodes = [step.node for step in answer.trajectory]
-    spans = [[round(s, 3), round(e, 3)] for step in answer.trajectory for s, e in step.spans]
-    return {"steps": len(nodes), "nodes": nodes, "spans": spans,
-            "levels": sorted({step.level for step in answer.trajectory if step.level})}
-
-
 def result_row(item: QAItem, method: str, answer: Answer, seconds: float) -> dict[str, Any]:
-    predicted = _spans(answer.evidence)
     cost = answer.cost.model_dump()
     cost["seconds"] = round(cost.get("seconds") or seconds, 3)
     return {
         "id": item.id, "method": method, "source": item.source, "video_id": item.video_id,
         "question_type": item.question_type, "multiple_choice": item.is_multiple_choice,
-        "answer": answer.answer, "option": answer.option, "gold": item.answer,
-        "correct": is_correct(item.answer, answer.option, answer.answer, item.is_multiple_choice),
-        "confidence": round(float(answer.confidence), 4), "forced": answer.forced, "decided_by": answer.decided_by,
-        "evidence": [s.as_list() for s in predicted], "gold_spans": [s.as_list() for s in item.gold_spans],
-        "evidence_hit": evidence_hit(predicted, item.gold_spans), "trajectory": trajectory_summary(answer),
-        "cost": cost, "strategy": answer.strategy, "error": answer.error, "finished_at": time.time(),
+        **answer_fields(answer, item.answer, list(item.gold_spans), item.is_multiple_choice),
+        "cost": cost, "finished_at": time.time(),
     }
 
 
@@ -136,11 +117,8 @@ def error_row(item: QAItem, method: str, exc: BaseException, seconds: float) -> 
     return {
         "id": item.id, "method": method, "source": item.source, "video_id": item.video_id,
         "question_type": item.question_type, "multiple_choice": item.is_multiple_choice,
-        "answer": "", "option": None, "gold": item.answer,
-        "correct": False if item.answer else None, "confidence": 0.0, "forced": False, "decided_by": "error",
-        "evidence": [], "gold_spans": [s.as_list() for s in item.gold_spans],
-        "evidence_hit": False if item.gold_spans else None, "trajectory": {"steps": 0, "nodes": [], "spans": []},
-        "cost": {"seconds": round(seconds, 3)}, "strategy": "",
+        **error_fields(item.answer, list(item.gold_spans)),
+        "cost": {"seconds": round(seconds, 3)},
         "error": f"{type(exc).__name__}: {first_line(exc)}".strip(),
         "traceback": traceback.format_exception(exc)[-3:], "finished_at": time.time(),
     }
@@ -212,15 +190,20 @@ def run_eval(items: Iterable[QAItem], qa: QA | None = None, method: str | Method
         method, built(qa) if qa is not None else None, **(method_options or {}))
     for item in tqdm(todo, desc=f"eval {name}", unit="q", disable=not progress):
         started = time.monotonic()
+        answer: Answer | None = None
         try:
-            row = result_row(item, name, runner.answer(item), time.monotonic() - started)
+            answer = runner.answer(item)
+            row = result_row(item, name, answer, time.monotonic() - started)
             summary.errors += bool(row["error"])  # the model never answered: counted as an error, kept for retry
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # one bad question must not end a long run; the row keeps the error
             log.warning("%s: question %s failed: %s", name, item.id, exc)
             row = error_row(item, name, exc, time.monotonic() - started)
+            answer = None
             summary.errors += 1
+        # predictions.jsonl + trajectories/ beside the results file: replayable, re-scored by `vidrecall report`
+        record_prediction(out_path.parent, row, answer)
         _append(out_path, row)
         summary.ran += 1
         if row["correct"] is not None:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
+
 from vidrecall.core.config import Config
 from vidrecall.core.progress import ProgressEvent, ProgressSink, silent
 from vidrecall.core.sqlite_files import narrow, private_dir
@@ -99,6 +101,22 @@ class VideoMemory:
                 if self._synced_to == before and self.store.last_node_id() == newest:  # nobody else added one
                     self._synced_to = newest
         return stored
+
+    def vectors(self, node_ids: list[int]) -> np.ndarray:
+        """The embeddings of stored nodes, one row per id (nodes the index misses are embedded first)."""
+        with self._index_lock:
+            if set(node_ids) - self.index.ids():
+                self.sync_index(self.progress)
+            return self.index.vectors(node_ids)
+
+    def add_vectors(self, node_ids: list[int], vectors: np.ndarray) -> None:
+        """Put embeddings made elsewhere by this memory's embedder (a bundle's) into the index as they are,
+        for nodes already in the store; the index file is written on the next flush."""
+        if not node_ids:
+            return
+        with self._index_lock:
+            self.index.add(node_ids, vectors)
+            self._index_dirty = True
 
     def nodes(self, video_id: str, level: str | list[str] | None = None,
               window: Span | None = None) -> list[MemoryNode]:

@@ -321,6 +321,20 @@ class MemoryStore:
             rows = list(self.db.query(f"SELECT * FROM nodes WHERE {where} ORDER BY start, depth, id", params))
         return [_node(r) for r in rows]
 
+    def keyed_nodes(self, video_id: str) -> list[tuple[str, MemoryNode]]:
+        """(stored caption key, node) for every node of a video, parents before children (by depth, then start):
+        what a memory bundle carries."""
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM nodes WHERE video_id = ? ORDER BY depth, start, id", [video_id]))
+        return [(r["key"], _node(r)) for r in rows]
+
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        """The named values (progress marks) whose names start with `prefix`."""
+        with self._lock:
+            rows = self.db.query("SELECT name, value FROM meta WHERE substr(name, 1, ?) = ? ORDER BY name",
+                                 [len(prefix), prefix])
+            return {r["name"]: r["value"] for r in rows}
+
     def node_ids(self, video_id: str | None = None, level: str | Iterable[str] | None = None,
                  window: Span | None = None) -> set[int]:
         where, params = _node_filter(video_id, level, window)

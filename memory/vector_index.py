@@ -80,6 +80,21 @@ class VectorIndex:
     def ids(self) -> set[int]:
         return set(faiss.vector_to_array(self._cpu.id_map).tolist())
 
+    def vectors(self, ids) -> np.ndarray:
+        """The stored vectors of `ids` (float32, normalised; float16 precision), one row per id in order.
+        KeyError naming the first id the index does not hold."""
+        ids = [int(i) for i in ids]
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        if not ids:
+            return out
+        sorted_ids, order = self._positions()
+        at = np.searchsorted(sorted_ids, np.asarray(ids, dtype=np.int64))
+        for row, (i, pos) in enumerate(zip(ids, at)):
+            if pos >= len(sorted_ids) or sorted_ids[pos] != i:
+                raise KeyError(f"id {i} is not in the vector index")
+            out[row] = self._cpu.index.reconstruct(int(order[pos]))
+        return out
+
     def add(self, ids, vecs: np.ndarray) -> None:
         ids = np.asarray(list(ids), dtype=np.int64)
         vecs = _normalised(vecs, self.dim)

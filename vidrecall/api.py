@@ -20,10 +20,13 @@ from vidrecall.agent.options import parse_options
 from vidrecall.agent.strategies import get_strategy
 from vidrecall.agent.steps import graph_progress, progress_from_event
 from vidrecall.tools.llm.degenerate import clean_answer
-from vidrecall.core.result import Answer, Cost, Evidence, Progress, Step
+from vidrecall.core.result import Answer, Cost, Evidence, Progress, Provenance, Step
+from vidrecall.agent.provenance import answer_provenance, read_node_ids
 from vidrecall.session import ChatSession, new_session_id, open_checkpointer
 from vidrecall.agent.state import AgentContext, AgentState, Turn, fresh_question_state
 from vidrecall.agent.verdict import Verdict
+from vidrecall.agent.abstention import supported
+from vidrecall.core.calibration import Calibration, apply_calibration, load_calibration
 from vidrecall.core.config import Config, load_config
 from vidrecall.core.accounting import CostMeter
 from vidrecall.tools.llm.local_transformers import load_local_weights
@@ -68,6 +71,8 @@ class VideoQA:
         self._cache_given_llm = cache_given_llm  # a BaseChatModel passed in keeps its own .cache unless True
         self.callbacks = list(callbacks or [])  # LangChain callback handlers (LangSmith, Langfuse) on every run
         self._preflighted = False
+        # the profile's confidence calibration, read now: a bad file fails here in one line naming it
+        self.calibration: Calibration | None = load_calibration(config.calibration) if config.calibration else None
 
     def with_strategy(self, strategy: str) -> "VideoQA":
         """A VideoQA for another strategy sharing this one's backbones and store (built if not yet)."""
@@ -182,8 +187,16 @@ class VideoQA:
         except LLMCallError as exc:  # the model never answered: an error outcome, not a fallback answer
             failure = str(exc)
         answer = _answer(final, question, options, record, meter, self.config.strategy, session_id,
-                         cite=memory.cite)
+                         cite=memory.cite, calibration=self.calibration)
+        answer = answer.model_copy(update={"provenance": self.provenance(answer, final.get("focus_ids") or [])})
         yield answer.model_copy(update={"notes": notes, "error": failure}) if failure or notes else answer
+
+    def provenance(self, answer: Answer, focus_ids: Sequence[int] = ()) -> Provenance:
+        """The answer's config digest, model ids, caption keys read and version (core/result.py Provenance)."""
+        b = self.backbones
+        node_ids = read_node_ids(answer.trajectory, answer.evidence, focus_ids)
+        return answer_provenance(self.config, llm=b.llm, captioner=b.captioner, embedder_id=self.memory.embedder.id,
+                                 memory=self.memory, node_ids=node_ids)
 
     def chat(self, video: str | Path, session_id: str | None = None) -> ChatSession:
         """A multi-turn session; pass an earlier session's id to resume it."""
@@ -252,12 +265,15 @@ def _checked(question: str, options: list[str] | None) -> tuple[str, list[str]]:
 
 
 def _answer(state: AgentState, question: str, options: list[str], record, meter: CostMeter, strategy: str,
-            session_id: str | None, cite=None) -> Answer:
+            session_id: str | None, cite=None, calibration: Calibration | None = None) -> Answer:
     verdict = state["result"] or Verdict()  # None: the graph stopped before finish (the model never replied)
     evidence = [Evidence(**cite(e.model_dump())) for e in verdict.evidence_spans] if cite else verdict.evidence_spans
     return Answer(
         question=question, options=options, answer=clean_answer(verdict.answer), option=verdict.option,
-        confidence=verdict.confidence, forced=verdict.forced, decided_by=verdict.decided_by, reason=verdict.reason,
+        confidence=apply_calibration(calibration, verdict.confidence), raw_confidence=verdict.confidence,
+        calibrated=calibration is not None, grounded=supported(verdict) if state["result"] else False,
+        abstained=verdict.abstained, searched=verdict.searched,
+        forced=verdict.forced, decided_by=verdict.decided_by, reason=verdict.reason,
         stop=verdict.stop, evidence=evidence, trajectory=state["trajectory"],
         cost=Cost(**meter.summary()), video=str(record.path), video_id=record.id, strategy=strategy,
         session_id=session_id,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
+from vidrecall.agent.abstention import searched_summary, settle, supported
 from vidrecall.agent.budget import spent_budget
 from vidrecall.agent.memory_view import MemoryView, load_nodes, question_query, recall_nodes, render_view
 from vidrecall.agent.options import parse_options
 from vidrecall.agent.state import AgentContext, AgentState, Turn, decided
 from vidrecall.agent.steps import StepRecorder, short_text
+from vidrecall.agent.verdict import Verdict
 from vidrecall.core.types import Span, fmt_time
 
 # The captioner's instruction is the LLM's text; a small model can ramble, and it rides on every caption call.
@@ -71,12 +73,30 @@ def after_localize(state: AgentState) -> str:
 
 
 def finish(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
+    """Every strategy's last node: the final verdict, abstaining when nothing the search read backs it
+    (agent/abstention.py), recorded as the turn's answer."""
     ctx = runtime.context
     rec = StepRecorder(ctx, state, "finish")
-    verdict = decided(state).model_copy(update={"stop": state["stop"] or "confident"})
+    read = load_nodes(ctx, state["focus_ids"])  # the memory the search read (recalled, zoomed, looked up)
+    searched = searched_summary(read, state["explored"], [lv.name for lv in ctx.config.levels], ctx.duration,
+                                ctx.config.speech.source)
+    verdict = settle(decided(state).model_copy(update={"stop": state["stop"] or "confident"}), state["question"],
+                     state["options"], searched, [n.text for n in read], ctx.config.abstain_below)
     turn = Turn(question=state["question"], options=state["options"], answer=verdict.answer,
                 confidence=verdict.confidence, focus_ids=list(state["focus_ids"]), explored=list(state["explored"]))
-    message = f"answer: {short_text(verdict.answer) or '—'} (confidence {verdict.confidence:.2f}, by {verdict.decided_by or '?'}"
-    message += f"; {verdict.stop})" if verdict.stop != "confident" else ")"
+    if verdict.abstained and verdict.option is None:
+        message = f"not found in the video (searched {searched.describe()})"
+    else:
+        guess = "guess " if verdict.abstained and not searched_none(verdict) else ""
+        message = (f"{guess}answer: {short_text(verdict.answer) or '—'} (confidence {verdict.confidence:.2f}, "
+                   f"by {verdict.decided_by or '?'}")
+        message += f"; {verdict.stop})" if verdict.stop != "confident" else ")"
+        if verdict.abstained:
+            message += " — not found in the video"
     return {"result": verdict, "stop": verdict.stop, "history": [turn],
-            **rec.done(message, decided_by=verdict.decided_by)}
+            **rec.done(message, decided_by=verdict.decided_by, abstained=verdict.abstained,
+                       grounded=supported(verdict), searched=searched)}
+
+
+def searched_none(verdict: Verdict) -> bool:
+    return bool(verdict.searched and verdict.searched.none_option)

@@ -12,11 +12,14 @@ import sqlite3
 import sys
 
 from vidrecall.cli import ask, backbones, evaluate, index, library, mcp, memory, report, serve
+from vidrecall.cli import calibrate
+from vidrecall.cli import export, import_bundle, replay
 from vidrecall.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, exit_on_broken_pipe, install_safe_logging, safe
 from vidrecall.core.quiet import quiet_process, set_verbose, verbose
 from vidrecall.core.errors import first_line
 
-COMMANDS = [index, library, memory, ask, backbones, evaluate, report, serve, mcp]
+COMMANDS = [index, library, memory, ask, backbones, evaluate, report, calibrate, serve, mcp, replay, export,
+            import_bundle]
 
 
 def build_parser() -> argparse.ArgumentParser:

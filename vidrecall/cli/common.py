@@ -176,7 +176,11 @@ def video_path(value: str) -> str:
 
 def print_answer(out, answer) -> None:
     out.print()
-    out.print(styled(("Answer:", "bold green"), " ", answer.summary()))
+    abstained = bool(getattr(answer, "abstained", False))
+    out.print(styled(("Answer:", "bold yellow" if abstained else "bold green"), " ", answer.summary()))
+    if abstained and answer.option is not None:  # a letter unlike a grounded one: what it is, what was searched
+        searched = answer.searched.describe() if answer.searched else "?"
+        out.print(styled((answer.trust_label(), "bold yellow"), " ", (f"searched {searched}", "dim")))
     if answer.error:
         out.print(styled(("No answer:", "bold red"), " ", f"the model never answered: {answer.error}"))
     elif answer.decided_by:

@@ -33,6 +33,10 @@ STYLE = """<style>
 .vr .vr-badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;margin-left:6px;
   border:1px solid rgba(128,128,128,.5)}
 .vr .vr-chosen{font-weight:700;background:rgba(85,168,104,.18)}
+.vr .vr-abstained{opacity:.72;font-style:italic}
+.vr .vr-abstained b{font-weight:500}
+.vr .vr-guess{border-style:dashed;border-color:#B8860B;color:#8a6500}
+.vr .vr-abstained .vr-chosen{background:rgba(184,134,11,.12);font-weight:500}
 .vr .vr-bar{display:inline-block;width:110px;height:9px;border-radius:4px;background:rgba(128,128,128,.25);
   vertical-align:middle;margin:0 6px}
 .vr .vr-bar>span{display:block;height:100%;border-radius:4px}
@@ -71,10 +75,14 @@ def answer_html(answer: "Answer", video_path: str | Path | None = None, *, durat
     thumbs, thumb_note = (_thumbnail_cells(video, [(e.start, e.end) for e in evidence], per_span)
                           if thumbnails else ({}, ""))
 
-    parts = [f'<div class="vr vr-answer">{STYLE}', f'<div class="vr-q">Q: {_esc(answer.question)}</div>']
+    abstained = bool(getattr(answer, "abstained", False))
+    parts = [f'<div class="vr vr-answer{" vr-abstained" if abstained else ""}">{STYLE}',
+             f'<div class="vr-q">Q: {_esc(answer.question)}</div>']
     if answer.options:
         parts.append(_options_html(answer.options, answer.option))
     parts.append(f'<div class="vr-ans">{_answer_line(answer)}</div>')
+    if abstained and answer.searched is not None:
+        parts.append(f'<div class="vr-muted">searched: {_esc(answer.searched.describe())}</div>')
     if answer.reason:
         parts.append(f'<div class="vr-muted">why: {_esc(_clip(answer.reason, 600))}</div>')
     if duration > 0:
@@ -101,20 +109,28 @@ def answer_head(answer: "Answer") -> str:
 def _answer_line(answer: "Answer") -> str:
     head = answer_head(answer)
     badges = []
+    if getattr(answer, "abstained", False):
+        badges.append(f'<span class="vr-badge vr-guess" title="nothing the search read backs this answer">'
+                      f'{_esc(answer.trust_label())}</span>')
     if answer.forced:
         badges.append('<span class="vr-badge" title="a budget ran out; the answer was forced">forced</span>')
     if answer.decided_by:
         badges.append(f'<span class="vr-badge" title="what decided the answer">{_esc(answer.decided_by)}</span>')
     if answer.strategy:
         badges.append(f'<span class="vr-badge" title="strategy">{_esc(answer.strategy)}</span>')
-    return f"A: <b>{_esc(head)}</b> {confidence_bar(answer.confidence)}{''.join(badges)}"
+    calibrated = bool(getattr(answer, "calibrated", False))
+    return f"A: <b>{_esc(head)}</b> {confidence_bar(answer.confidence, calibrated=calibrated)}{''.join(badges)}"
 
 
-def confidence_bar(confidence: float) -> str:
+def confidence_bar(confidence: float, *, calibrated: bool | None = None) -> str:
+    """The confidence as a bar and a number; `calibrated=False` adds "uncalibrated" (the profile has no
+    calibration: the number is the judge's own, not a measured chance of being right)."""
     c = min(1.0, max(0.0, float(confidence)))
     color = "#55A868" if c >= 0.7 else "#E0A030" if c >= 0.4 else "#C44E52"
+    note = (', <span title="the profile has no calibration: this is the judge\'s own confidence, not a measured '
+            'chance of being right">uncalibrated</span>' if calibrated is False else "")
     return (f'<span class="vr-bar" title="confidence {c:.2f}"><span style="width:{c * 100:.0f}%;background:{color}">'
-            f'</span></span><span class="vr-muted">confidence {c:.2f}</span>')
+            f'</span></span><span class="vr-muted">confidence {c:.2f}{note}</span>')
 
 
 def _options_html(options: Sequence[str], chosen: str | None) -> str:

@@ -169,7 +169,14 @@ export class Chat {
 
   answerCard(a) {
     const chosen = (a.option || "").trim().toUpperCase();
-    this.log.lastElementChild?.querySelectorAll(".options li").forEach((li) => li.classList.toggle("chosen", li.dataset.letter === chosen));
+    // An abstaining answer (nothing the search read backs it) looks unlike a found one: muted, dashed, labelled.
+    const abstained = Boolean(a.abstained);
+    const guess = abstained && Boolean(a.option) && !(a.searched && a.searched.none_option);
+    const label = abstained ? (guess ? "guess — not found in the video" : "not found in the video") : "";
+    this.log.lastElementChild?.querySelectorAll(".options li").forEach((li) => {
+      li.classList.toggle("chosen", li.dataset.letter === chosen);
+      li.classList.toggle("guessed", guess && li.dataset.letter === chosen);
+    });
     const head = a.option && !a.answer.trim().toUpperCase().startsWith(a.option.toUpperCase()) ? `${a.option}. ${a.answer}` : a.answer;
     const c = Math.min(1, Math.max(0, a.confidence));
     const chips = a.evidence.map((ev) => el("button", {
@@ -179,13 +186,17 @@ export class Chat {
       el("span", { text: `${fmtTime(ev.start)}-${fmtTime(ev.end)}${ev.level ? " " + ev.level : ""}` })));
     const cost = a.cost;
     const levels = Object.entries(cost.captions_by_level).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-    return el("div", { class: "answer" },
-      el("div", { class: "answer-text" }, el("b", { text: head })),
+    return el("div", { class: abstained ? "answer abstained" : "answer" },
+      el("div", { class: "answer-text" }, el("b", { text: head }),
+        label ? el("span", { class: "badge guess", title: "nothing the search read backs this answer", text: label }) : null),
       el("div", { class: "confidence" },
         el("span", { class: "meter" }, el("span", { class: c >= 0.7 ? "hi" : c >= 0.4 ? "mid" : "lo", style: { width: `${c * 100}%` } })),
         el("span", { class: "muted", text: ` confidence ${c.toFixed(2)}` }),
+        a.calibrated ? null : el("span", { class: "muted uncalibrated", text: ", uncalibrated",
+          title: "the profile has no calibration: this is the judge's own confidence, not a measured chance of being right" }),
         a.forced ? el("span", { class: "badge", title: "a budget ran out; the answer was forced", text: "forced" }) : null,
         a.decided_by ? el("span", { class: "badge", title: "what decided the answer", text: a.decided_by }) : null),
+      abstained && a.searched && a.option ? el("div", { class: "muted searched", text: `searched: ${describeSearched(a.searched)}` }) : null,
       a.reason ? el("div", { class: "muted reason", text: `why: ${a.reason}` }) : null,
       a.error ? el("div", { class: "error", text: a.error }) : null,
       el("div", { class: "chips" }, chips.length ? chips : el("span", { class: "muted", text: "no evidence spans" })),
@@ -193,6 +204,20 @@ export class Chat {
         `${cost.vlm_calls} captioner calls · new captions ${levels} · ${cost.captions_reused} reused · ` +
         `${cost.frames_decoded} frames · ${cost.seconds.toFixed(1)} s` }));
   }
+}
+
+// SearchedSummary.describe() (core/searched.py), for the card of a guessed letter.
+function describeSearched(s) {
+  const said = { asr: "transcribed speech", subtitles: "subtitles", both: "transcribed speech and subtitles" };
+  const parts = Object.entries(s.levels || {}).map(([level, spans]) => {
+    const total = spans.reduce((sum, [a, b]) => sum + (b - a), 0);
+    if (s.duration > 0 && total >= 0.98 * s.duration) return `the whole video (0:00-${fmtTime(s.duration)}) at ${level}`;
+    const shown = spans.slice(0, 4).map(([a, b]) => `${fmtTime(a)}-${fmtTime(b)}`).join(", ");
+    return `${shown}${spans.length > 4 ? ` and ${spans.length - 4} more spans` : ""} at ${level}`;
+  });
+  const speech = s.speech_source === "off" ? "speech: off (this profile does not listen)"
+    : `speech: ${said[s.speech_source] || s.speech_source}, ${s.speech_read ? `${s.speech_read} passage${s.speech_read === 1 ? "" : "s"} read` : "none of it read"}`;
+  return `${parts.join("; ") || "no memory at all"}; ${speech}`;
 }
 
 function stepItem(s) {
