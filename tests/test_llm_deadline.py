@@ -67,7 +67,7 @@ def ask(video: Path, store: Path, profile: Path, *, json_never_closes: bool = Fa
     done = subprocess.run([*command, "ask", str(video), "What is shown?",
                            "--option", "A. gray", "--option", "B. red", "--profile", str(profile),
                            "--store", str(store), "--json"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=150)
     assert "terminate called" not in done.stderr, done.stderr[-2000:]
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     return done, json.loads(done.stdout[done.stdout.index("{"):])

@@ -20,12 +20,12 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 # What each notebook's outputs must show, beyond running without an error.
 EXPECTED_OUTPUT = {
-    "01_quickstart": ['class="vr vr-answer"', "data:image/jpeg;base64,", "image/png", 'class="vr vr-trajectory"'],
+    "01_quickstart": ['class="vr vr-answer', "data:image/jpeg;base64,", "image/png", 'class="vr vr-trajectory"'],
     "02_memory_explorer": ['class="vr vr-memory"', "image/png", 'class="vr vr-search"', "data:image/jpeg;base64,",
                            "land of the gatekeepers", "What@12."],  # the trailer's dialogue, heard, with word times
-    "03_backbones": ['class="vr vr-compare"', 'class="vr vr-answer"', "llm_calls", "image/png"],
+    "03_backbones": ['class="vr vr-compare"', 'class="vr vr-answer', "llm_calls", "image/png"],
     "04_eval_analysis": ['class="vr vr-table"', "accuracy", "image/png", 'class="vr vr-failures"',
-                         'class="vr vr-answer"'],
+                         'class="vr vr-answer'],
 }
 
 
