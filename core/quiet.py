@@ -7,6 +7,8 @@ stderr); `quiet_process()` is for the CLI, which owns its process. `set_verbose(
 """
 from __future__ import annotations
 
+import importlib
+
 import logging
 import os
 import sys
@@ -85,7 +87,7 @@ def _silence_loaded_libraries() -> list[Callable[[], object]]:
     gguf = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
     if gguf is None:
         try:
-            import transformers.modeling_gguf_pytorch_utils as gguf
+            gguf = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
         except ImportError:
             gguf = None
     if gguf is not None and not getattr(gguf.tqdm, "_vidrecall_quiet", False):

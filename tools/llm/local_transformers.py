@@ -110,8 +110,7 @@ def _load_causal_lm(model_path: str, gguf_file: str | None, device: str, dtype: 
     with quiet_loading():
         tokenizer = AutoTokenizer.from_pretrained(model_path, **extra)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, **extra)
-    # transformers wraps PreTrainedModel.to in functools.wraps(nn.Module.to), so its type has an unbound `self`
-    model.to(resolved_device).eval()  # type: ignore[arg-type]
+    model.to(resolved_device).eval()
     return tokenizer, model
 
 
