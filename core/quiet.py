@@ -8,7 +8,6 @@ stderr); `quiet_process()` is for the CLI, which owns its process. `set_verbose(
 from __future__ import annotations
 
 import importlib
-
 import logging
 import os
 import sys
