@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default="offline", help="the backbones every strategy shares (default offline)")
     ap.add_argument("--llm", default=None, help="override the profile's LLM spec (it must call tools for search)")
     ap.add_argument("--limit", type=int, default=None, help="at most this many questions per haystack")
+    ap.add_argument("--types", nargs="+", default=None,
+                    help="only these question types (code, negation, number_words, order, when, ...)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench_strategies")
     ap.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "media" / "clips")
     ap.add_argument("--dry-run", action="store_true",
@@ -144,7 +146,8 @@ def run(args: argparse.Namespace, stacks: list[dict]) -> None:
     from vidrecall.tools.llm.local_transformers import load_local_weights
 
     shash = settings_hash(args)
-    todo = {s: [(h, q) for h in stacks for q in h["questions"][: args.limit or None]
+    todo = {s: [(h, q) for h in stacks for q in [q for q in h["questions"] if not args.types
+                                                 or q["question_type"].split("_", 1)[-1] in args.types][: args.limit or None]
                 if (h["name"], q["id"]) not in done_keys(args, s, shash, h)] for s in args.strategies}
     if not any(todo.values()):
         print("every question was answered earlier (resumed); --report-only prints the table")
