@@ -21,6 +21,7 @@ from statistics import mean
 from typing import Any, Iterable, Sequence
 
 from vidrecall.core.types import Span
+from vidrecall.evaluation.loaders.common import json_kind
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +87,6 @@ TEXT_FIELDS = ("method", "question_type", "decided_by", "gold", "option", "sourc
 LEFT_OUT_LISTED = 3  # line numbers named per reason
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    return "an object" if isinstance(value, dict) else type(value).__name__
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -107,25 +94,25 @@ def _is_number(value: Any) -> bool:
 def row_problem(row: Any) -> str | None:
     """Why a parsed line is not a result row that can be scored, or None when it is one."""
     if not isinstance(row, dict):
-        return f"not an object (it is {_json_kind(row)})"
+        return f"not an object (it is {json_kind(row)})"
     if isinstance(row.get("id"), bool) or not isinstance(row.get("id"), (str, int)):
         return "no 'id' (text)"
     if not isinstance(row.get("method"), str):
         return "no 'method' (text)"
     for key in BOOL_FIELDS:
         if row.get(key) is not None and not isinstance(row[key], bool):
-            return f"'{key}' is {_json_kind(row[key])}, not true, false or null"
+            return f"'{key}' is {json_kind(row[key])}, not true, false or null"
     for key in TEXT_FIELDS:
         if row.get(key) is not None and not isinstance(row[key], str):
-            return f"'{key}' is {_json_kind(row[key])}, not text"
+            return f"'{key}' is {json_kind(row[key])}, not text"
     cost = row.get("cost")
     if cost is None:
         return None
     if not isinstance(cost, dict):
-        return f"'cost' is {_json_kind(cost)}, not an object"
+        return f"'cost' is {json_kind(cost)}, not an object"
     for key in COST_FIELDS:
         if cost.get(key) is not None and not _is_number(cost[key]):
-            return f"'cost.{key}' is {_json_kind(cost[key])}, not a finite number"
+            return f"'cost.{key}' is {json_kind(cost[key])}, not a finite number"
     levels = cost.get("captions_by_level")
     if levels is not None and not (isinstance(levels, dict) and all(_is_number(v) for v in levels.values())):
         return "'cost.captions_by_level' is not an object of numbers"

