@@ -217,10 +217,10 @@ def _keep(memory: VideoMemory, video: VideoRecord, segments: list[Segment], prod
                         end=float(max(s.end, s.start + 0.01)), text=s.text.strip(), captioner=producer,
                         prompt_hash=run_key, speaker=s.speaker, words=s.words_json())
              for s in segments if s.text.strip()]
-    before = {n.key for n in memory.nodes(video.id, SPEECH_LEVEL)} if nodes else set()
+    new = sum(1 for n in nodes if memory.find(n.key) is None)  # a resumed window re-adds some it kept before
     memory.add(nodes)
     memory.flush()
-    return sum(1 for n in nodes if n.key not in before)
+    return new
 
 
 def _count(memory: VideoMemory, video_id: str, producer: str, run_key: str) -> int:
