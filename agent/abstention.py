@@ -67,6 +67,7 @@ def settle(verdict: Verdict, question: str, options: list[str], searched: Search
                if withheld and withheld.lower() != "no answer" else "the search found no answer")
         return verdict.model_copy(update={
             "answer": f"{NOT_FOUND}: searched {searched.describe()}", "abstained": True, "option": None,
+            "withheld": withheld,
             "reason": why + (f" (its reason: {verdict.reason[:300]})" if verdict.reason else ""),
             "evidence_spans": []})
     none = none_option(opts)
@@ -75,6 +76,7 @@ def settle(verdict: Verdict, question: str, options: list[str], searched: Search
                "is chosen" + (f" (the model had said {verdict.answer[:80]!r})" if verdict.option != none.letter else ""))
         return verdict.model_copy(update={
             "option": none.letter, "answer": none.label, "abstained": True, "reason": why,
+            "withheld": verdict.answer if verdict.option != none.letter else "",
             "searched": searched.model_copy(update={"none_option": none.letter}), "evidence_spans": []})
     if verdict.option is None:
         return verdict  # no letter to mark (the strategy forces one before finish; nothing to add here)

@@ -5,7 +5,8 @@
   boilerplate cut. An option with no distinctive word is never grounded: nothing could show it. Words
   are read as the evidence vote reads them (agent/evidence_vote.py): numbers in any spelling, near
   spellings, and a mention a negation cue denies ("never the blue one") grounds nothing.
-- An open answer is grounded when more than half of its content words occur there ("white" alone does
+- An open answer is grounded when more than half of its content words occur there (a lone letter, the
+  model answering an open question as if it had options, names nothing and is never grounded) ("white" alone does
   not ground "a white rabbit"), or, for a paraphrase, when its embedding is at least SUPPORT_MIN_SIMILARITY
   from one cited caption. That threshold is measured with the real embedder by
   benchmarks/calibrate_grounding.py: above every unrelated caption tried.
@@ -47,7 +48,7 @@ def option_grounded(chosen: Option, options: list[Option], texts: list[str], que
 
 def answer_grounded(answer: str, texts: list[str], question: str, embedder=None) -> bool:
     """An open answer against the captions it cites: its words, else calibrated semantic closeness."""
-    if not answer.strip():
+    if not any(len(w) > 1 or w.isdigit() for w in tokens(answer)):  # "", "B", "A.": names nothing to look for
         return False
     asked = set(tokens(question))
     words = [w for w in dict.fromkeys(tokens(answer)) if w not in STOPWORDS and w not in asked and len(w) > 1]

@@ -38,3 +38,4 @@ class Verdict(BaseModel):
     # choice: a guess, or the "not mentioned" option), and what the search read
     abstained: bool = False
     searched: SearchedSummary | None = None
+    withheld: str = ""  # the answer (open) or option label abstaining replaced ("" when nothing was replaced)

@@ -12,16 +12,19 @@ questions (and open versions of the code / number / name ones):
   absent questions, about things the same pools could have put there but did not -- an on-screen code or
   number of a kind never shown, a sign's name never shown, a spoken code or name never said -- each asked
   open and as multiple choice with a last option "Not mentioned in the video" (the right answer).
-Every question is asked twice with the same backbones and store: abstention off (`abstain_below: 0`, the
-answer is whatever the search ended on) and on (the profile's `abstain_below`). The second pass reuses the
-LLM's cached replies, so it costs little; only the finish differs.
+Every question is asked once, with abstention on (the profile's `abstain_below`). Abstaining happens only in the
+last step (agent/abstention.py `settle`, after the search), and an answer it replaced keeps what it withheld
+(`Answer.withheld`), so the same run also gives the answer with abstention off (`abstain_below: 0`): the
+search is identical, only the finish differs. (Asking twice would not compare the same search: the second ask
+reads the captions the first one's zoom made.)
 
 Printed and written to <out>/report.md:
   - fluent-but-ungrounded answers left: open absent questions answered with something (not "not found");
   - absent multiple choice: how often "Not mentioned" is chosen, how many letters are marked as guesses;
   - right answers lost to over-abstaining: ordinary questions right with abstention off and, with it on,
     replaced by "not found" (open) or still right but marked as a guess (multiple choice);
-  - calibration: fitted (core/calibration.py, temperature scaling) on the fit seed's answers (abstention off:
+  - calibration: fitted (evaluation/calibration.py, method "auto") on the fit seed's answers (plus --fit-extra
+    rows of earlier runs; abstention off:
     every confidence there belongs to its answer),
     ECE before/after on the held-out seed, reliability diagrams <out>/reliability_seed<N>.png, and the fitted
     file <out>/<profile>.calibration.json that a profile can name.
@@ -226,6 +229,22 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
+def without_abstention(answer):
+    """The answer as the same search would have ended with `abstain_below: 0`: what abstaining withheld, back."""
+    from vidrecall.agent.options import parse_options
+
+    if not answer.abstained:
+        return answer
+    update = {"abstained": False, "withheld": ""}
+    if answer.withheld:
+        update["answer"] = answer.withheld
+        if answer.options:  # the option the model had chosen before "not mentioned" replaced it
+            update["option"] = next((o.letter for o in parse_options(answer.options)
+                                     if o.label == answer.withheld or answer.withheld.startswith(o.letter + ".")),
+                                    answer.option)
+    return answer.model_copy(update=update)
+
+
 def row_of(h: dict, q: dict, arm: str, answer, seconds: float) -> dict:
     from vidrecall.evaluation.scoring import is_correct
 
@@ -242,12 +261,36 @@ def row_of(h: dict, q: dict, arm: str, answer, seconds: float) -> dict:
             "raw_confidence": round(float(answer.raw_confidence if answer.raw_confidence is not None
                                           else answer.confidence), 4),
             "abstained": answer.abstained, "grounded": answer.grounded, "guess": answer.guess,
+            "withheld": answer.withheld[:200],
             "decided_by": answer.decided_by, "forced": answer.forced, "error": answer.error,
             "cost": {"seconds": round(seconds, 2), "llm_calls": answer.cost.llm_calls}}
 
 
+def ask_order(hays: list[dict], done: set) -> list[tuple[dict, dict]]:
+    """(haystack, question) still to ask, in rounds that each take the haystacks in turn (a run stopped early is
+    balanced across seeds and sets): each haystack's first absent question asked open and as multiple choice;
+    then the ordinary multiple-choice questions (a minute each: the calibration's answers); then the ordinary
+    open ones (the over-abstaining check; minutes each); then the other absent questions."""
+    def left(q: dict, h: dict) -> bool:
+        return any((f"{h['name']}:{q['id']}", arm) not in done for arm in ARMS)
+
+    rounds: list[list[tuple[dict, dict]]] = [[], [], [], []]
+    for h in hays:
+        absent = [q for q in h["questions_all"] if q["kind"] == "absent"]
+        first = {q["question"] for q in absent[:1]}
+        for q in h["questions_all"]:
+            stage = (0 if q["question"] in first else 3) if q["kind"] == "absent" else 1 if q["options"] else 2
+            rounds[stage].append((h, q))
+    todo = []
+    for stage in rounds:
+        by_hay = [[(h, q) for h, q in stage if h["name"] == name] for name in dict.fromkeys(h["name"] for h in hays)]
+        for i in range(max((len(x) for x in by_hay), default=0)):
+            todo += [x[i] for x in by_hay if i < len(x) and left(x[i][1], x[i][0])]
+    return todo
+
+
 def ask_all(args, hays: list[dict]) -> None:
-    """Every question of every haystack, abstention off then on, rows appended to <out>/<arm>.jsonl."""
+    """Every question of every haystack, asked with abstention on; rows of both arms appended to <out>/<arm>.jsonl."""
     from vidrecall.api import VideoQA
     from vidrecall.core.progress import TqdmBars, silent
 
@@ -258,41 +301,51 @@ def ask_all(args, hays: list[dict]) -> None:
         embedder = load_embedder()
     done = {(r["id"], r["method"]) for arm in ARMS for r in read_rows(args.out / f"{arm}.jsonl")
             if r.get("haystack_hash") == next((h["hash"] for h in hays if h["name"] == r.get("haystack")), None)}
-    for h in hays:
-        todo = [(q, arm) for q in h["questions_all"] for arm in ARMS if (f"{h['name']}:{q['id']}", arm) not in done]
-        if not todo:
-            continue
-        if args.dry_run:
-            from vidrecall.agent.testing import fast_levels
+    todo = ask_order(hays, done)
+    bases: dict[str, Any] = {}  # the real run: one VideoQA (one store, one model load) for every haystack
+    askers: dict[str, Any] = {}
 
-            llm, captioner = dry_models(h)
-            base = VideoQA(args.profile, llm=llm, vlm=captioner, embedder=embedder,
-                           store_dir=args.out / "stores" / h["name"],
-                           levels=fast_levels(), speech={"source": "off"}, budgets={"max_iterations": 1},
-                           progress=silent)
-        else:
-            base = VideoQA(args.profile, store_dir=args.out / "stores" / args.profile,
-                           progress=TqdmBars() if args.progress else silent)
-        on_below = base.config.abstain_below if base.config.abstain_below > 0 else args.abstain_below
-        try:
-            started = time.monotonic()
-            base.index(h["video_path"])  # coarse captions and speech, before any question's clock
-            print(f"[{h['name']}] indexed in {time.monotonic() - started:.1f} s")
+    def asker_for(h: dict) -> Any:
+        key = h["name"] if args.dry_run else args.profile
+        if key not in askers:
+            if args.dry_run:
+                from vidrecall.agent.testing import fast_levels
+
+                llm, captioner = dry_models(h)
+                base = VideoQA(args.profile, llm=llm, vlm=captioner, embedder=embedder,
+                               store_dir=args.out / "stores" / h["name"], levels=fast_levels(),
+                               speech={"source": "off"}, budgets={"max_iterations": 1}, progress=silent)
+            else:
+                base = VideoQA(args.profile, store_dir=args.out / "stores" / args.profile,
+                               progress=TqdmBars() if args.progress else silent)
+            bases[key] = base
+            on_below = base.config.abstain_below if base.config.abstain_below > 0 else args.abstain_below
             b = base.backbones
-            arms = {arm: VideoQA(config=base.config.replace(abstain_below=0.0 if arm == "off" else on_below),
-                                 llm=b.llm, vlm=b.captioner, embedder=base.memory.embedder, memory=base.memory,
-                                 progress=base.progress) for arm in ARMS}
-            for q, arm in todo:
-                t0 = time.monotonic()
-                answer = arms[arm].ask(h["video_path"], q["question"], q["options"] or None)
-                row = row_of(h, q, arm, answer, time.monotonic() - t0)
+            askers[key] = VideoQA(config=base.config.replace(abstain_below=on_below), llm=b.llm, vlm=b.captioner,
+                                  embedder=base.memory.embedder, memory=base.memory, progress=base.progress)
+        return askers[key]
+
+    try:
+        for h in dict.fromkeys(h["name"] for h, _ in todo):  # coarse captions and speech, before any clock
+            hay = next(x for x in hays if x["name"] == h)
+            started = time.monotonic()
+            asker_for(hay)
+            bases[hay["name"] if args.dry_run else args.profile].index(hay["video_path"])
+            print(f"[{hay['name']}] indexed in {time.monotonic() - started:.1f} s")
+        for h, q in todo:
+            t0 = time.monotonic()
+            answer = asker_for(h).ask(h["video_path"], q["question"], q["options"] or None)
+            seconds = time.monotonic() - t0
+            for arm, shown in (("off", without_abstention(answer)), ("on", answer)):
+                row = row_of(h, q, arm, shown, seconds)
                 with (args.out / f"{arm}.jsonl").open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 mark = "ok " if row["correct"] else "BAD"
-                flag = " [guess]" if answer.guess else " [not found]" if answer.abstained else ""
-                print(f"[{h['name']}] {arm:>3} {mark} {q['id']:<26} {(answer.option or answer.answer)[:40]!r}{flag} "
-                      f"raw {row['raw_confidence']:.2f} ({row['cost']['seconds']:.1f} s)")
-        finally:
+                flag = " [guess]" if shown.guess else " [not found]" if shown.abstained else ""
+                print(f"[{h['name']}] {arm:>3} {mark} {q['id']:<26} {(shown.option or shown.answer)[:40]!r}{flag} "
+                      f"raw {row['raw_confidence']:.2f} grounded {shown.grounded} ({seconds:.1f} s)", flush=True)
+    finally:
+        for base in bases.values():
             base.close()
 
 
@@ -324,7 +377,7 @@ def tables(args, hays: list[dict]) -> str:
     replaced = [i for i in right_off if not on[i]["correct"]]
     marked = [i for i in right_off if on[i]["correct"] and on[i].get("guess")]
     lines += ["| | abstention off | abstention on |", "|---|---|---|",
-              f"| fluent-but-ungrounded answers left (open, absent) | {pct(fluent['off'], len(absent_open))} | "
+              f"| made-up answers left (open questions about absent things) | {pct(fluent['off'], len(absent_open))} | "
               f"{pct(fluent['on'], len(absent_open))} |",
               f"| absent multiple choice: 'Not mentioned' chosen | "
               f"{pct(sum(off[i]['correct'] for i in absent_mc), len(absent_mc))} | "
@@ -348,27 +401,34 @@ def tables(args, hays: list[dict]) -> str:
 
     # Fitted on the abstention-off answers: there every confidence belongs to the answer it is scored with (an
     # abstention that replaced the answer keeps the withheld answer's confidence, evaluation/calibration.py).
-    fit_rows = [r for r in off.values() if r["seed"] == args.fit_seed]
+    extra = [r for path in args.fit_extra for r in read_rows(path)]  # earlier runs of the same profile
+    fit_rows = [r for r in off.values() if r["seed"] == args.fit_seed] + extra
     test_rows = [r for r in off.values() if r["seed"] == args.test_seed]
     fit_conf, fit_ok = calibration_data(fit_rows)
     test_conf, test_ok = calibration_data(test_rows)
-    lines.append("## Calibration (temperature scaling fitted on the fit seed's answers, abstention off)")
+    lines.append("## Calibration (fitted on the fit seed's answers, abstention off"
+                 + (f", and {len(calibration_data(extra)[0])} answers of {', '.join(p.name for p in args.fit_extra)}"
+                    if extra else "") + ")")
     if len(fit_conf) < 5 or not test_conf:
         lines += ["", f"too few answers to fit ({len(fit_conf)} fit, {len(test_conf)} held out)"]
         return "\n".join(lines)
-    cal = fit_calibration(fit_conf, fit_ok, fitted_on={"runs": ["off.jsonl"], "seed": args.fit_seed,
-                                                       "benchmark": "bench_abstention"})
+    cal = fit_calibration(fit_conf, fit_ok, fitted_on={"runs": ["off.jsonl", *(str(p) for p in args.fit_extra)],
+                                                       "seed": args.fit_seed, "benchmark": "bench_abstention"})
     path = save_calibration(cal, args.out / f"{args.profile}.calibration.json")
     after = calibrated(test_conf, cal)
     png = reliability_diagram(after, test_ok, args.out / f"reliability_seed{args.test_seed}.png",
                               compare=(test_conf, "raw"),
                               title=f"held-out seed {args.test_seed}: raw vs calibrated ({len(test_ok)} answers)")
     fit_png = reliability_diagram(calibrated(fit_conf, cal), fit_ok, args.out / f"reliability_seed{args.fit_seed}.png",
-                                  compare=(fit_conf, "raw"), title=f"fit seed {args.fit_seed} ({len(fit_ok)} answers)")
-    lines += ["", f"temperature {cal.temperature:.3f}, bias {cal.bias:+.3f} (fitted on {len(fit_conf)} answers, "
-                  f"accuracy {cal.fitted_on['accuracy']:.2f}) -> {path}", "",
+                                  compare=(fit_conf, "raw"), title=f"fit set ({len(fit_ok)} answers)")
+    what = (f"temperature {cal.temperature:.3f}, bias {cal.bias:+.3f}" if cal.method == "temperature" else
+            "isotonic: " + ", ".join(f"{x:.2f}->{y:.2f}" for x, y in zip(cal.x, cal.y)))
+    cv = cal.fitted_on.get("cv_brier") or {}
+    lines += ["", f"{what} (fitted on {len(fit_conf)} answers, accuracy {cal.fitted_on['accuracy']:.2f}; "
+                  + (f"chosen by {cal.fitted_on['chosen_by']}: " + ", ".join(f"{m} {v:.3f}" for m, v in cv.items())
+                     if cv else f"method {cal.method}") + f") -> {path}", "",
               "| | answers | accuracy | mean confidence | ECE raw | ECE calibrated |", "|---|---|---|---|---|---|",
-              f"| fit seed {args.fit_seed} | {len(fit_ok)} | {sum(fit_ok) / len(fit_ok):.2f} | "
+              f"| fit set (seed {args.fit_seed}{' + earlier runs' if extra else ''}) | {len(fit_ok)} | {sum(fit_ok) / len(fit_ok):.2f} | "
               f"{sum(fit_conf) / len(fit_conf):.2f} | {expected_calibration_error(fit_conf, fit_ok):.3f} | "
               f"{expected_calibration_error(calibrated(fit_conf, cal), fit_ok):.3f} |",
               f"| held-out seed {args.test_seed} | {len(test_ok)} | {sum(test_ok) / len(test_ok):.2f} | "
@@ -388,6 +448,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", default="offline", help="the profile to run (its abstain_below is the 'on' arm)")
     ap.add_argument("--abstain-below", type=float, default=0.6,
                     help="the 'on' arm's threshold when the profile never abstains (abstain_below 0)")
+    ap.add_argument("--fit-extra", type=Path, nargs="*", default=[],
+                    help="earlier result rows of the same profile (JSONL with correct / confidence) added to the fit set")
     ap.add_argument("--sets", nargs="+", default=["speech", "text"], choices=["speech", "text"])
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench_abstention")
     ap.add_argument("--clips", type=Path, default=REPO.parent / "shared" / "media" / "clips")

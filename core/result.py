@@ -136,6 +136,8 @@ class Answer(BaseModel):
     searched: SearchedSummary | None = None
     raw_confidence: float | None = None  # None: made by hand or by an older version (then equal to confidence)
     calibrated: bool = False  # confidence went through the profile's calibration
+    withheld: str = ""  # what the search ended on when abstaining replaced it: an open answer, or the option
+    #                     the model chose before "not mentioned" was ("" when nothing was replaced)
 
     @property
     def guess(self) -> bool:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from vidrecall.agent.abstention import supported
 from vidrecall.agent.asking import decide
 from vidrecall.agent.decisions import AnswerDecision
 from vidrecall.agent.judge import JudgeSettings, LlmClaim, cited_spans, judge
@@ -94,6 +95,8 @@ class _Baseline:
                                    "decided_by": verdict.decided_by}, elapsed_s=round(time.monotonic() - started, 3))
         return Answer(question=item.question, options=list(item.options), answer=verdict.answer,
                       option=verdict.option, confidence=verdict.confidence, forced=False,
+                      # uncalibrated: a profile's calibration is fitted on its agent's answers, not a baseline's
+                      raw_confidence=verdict.confidence, calibrated=False, grounded=supported(verdict),
                       decided_by=verdict.decided_by, reason=verdict.reason, evidence=verdict.evidence_spans,
                       trajectory=[gather_step, answer_step], cost=Cost(**meter.summary()), video=str(item.video_path),
                       video_id=video.id, strategy=self.name,

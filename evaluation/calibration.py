@@ -1,18 +1,19 @@
 """Fitting a confidence calibration on evaluation runs, and measuring how calibrated confidences are.
 
     rows = [r for path in runs for r in load_results(path).rows]
-    cal = fit_calibration(*calibration_data(rows))               # temperature scaling (2 numbers)
+    cal = fit_calibration(*calibration_data(rows))               # temperature or isotonic, by cross-validation
     save_calibration(cal, "offline.calibration.json")            # a profile names it: `calibration: ...`
     expected_calibration_error(confidences, correct)             # 0 = calibrated; the gap, weighted by bin
     reliability_diagram(confidences, correct, "reliability.png") # accuracy per confidence bin vs the diagonal
 
 The method, and why: **temperature scaling with a bias** (p' = sigmoid(logit(p) / T + b), fitted by
-maximum likelihood with a weak pull towards the identity) is the default. A benchmark run holds tens of
-questions, not thousands: isotonic regression (pool-adjacent-violators) then learns one step per handful of
-rows, reaching exactly 0 or 1 at the ends and memorising the run; two parameters cannot. The bias is there
-because the judge answers 0.0 for a forced guess and 1.0 for VideoLucy's boolean "confident", which a pure
-temperature keeps near 0 and 1; with it a forced four-option guess can take its base rate. Isotonic is
-offered (`method="isotonic"`) for runs of hundreds of rows.
+maximum likelihood with a weak pull towards the identity) or **isotonic regression** (pool-adjacent-violators,
+each step shrunk towards the overall accuracy by two pseudo-answers), chosen by default (`method="auto"`) by a
+5-fold cross-validated Brier score on the rows given. Two parameters cannot memorise a run of tens of
+questions; but a judge's confidences are a few discrete values (0.4, 0.5, 0.9, 1.0), not always in the order
+of their accuracy (on issue 31's runs, 0.9 was right 8/8 and 1.0 10/12), and a monotone squashing of the
+logit cannot follow that, where a few isotonic steps can. The bias is there because the judge answers 0.0 for
+a forced guess and 1.0 for VideoLucy's boolean "confident", which a pure temperature keeps near 0 and 1.
 
 Only numpy here (matplotlib draws the diagram). Rows are results-JSONL rows (`vidrecall eval`): the fit
 reads `raw_confidence` when a row has it (the judge's own, before any calibration the run had) and else
@@ -34,19 +35,24 @@ from vidrecall.core.calibration import EPS, Calibration, apply_calibration
 MIN_ROWS = 5  # fewer scored rows than this fit nothing
 PRIOR = 0.5  # L2 pull of (1/T, b) towards (1, 0): with few rows, stay near the identity
 MIN_INVERSE_TEMPERATURE = 1e-3  # a run whose confidence is anti-correlated with being right: flat, not inverted
+ISOTONIC_SHRINK = 2.0  # pseudo-answers at the overall accuracy in every isotonic step (no step says 0 or 1)
+CV_FOLDS = 5  # method="auto": temperature or isotonic, whichever predicts held-out folds better
 
 
-def calibration_data(rows: Iterable[dict[str, Any]]) -> tuple[list[float], list[bool]]:
-    """(confidences, correct) of the scored rows: `raw_confidence` when present, else `confidence`. An answer
-    that abstained by replacing the model's ("not found in the video", or the "not mentioned" option) is left
-    out: its confidence is the one of the answer it withheld. A letter kept as a guess stays in."""
+def calibration_data(rows: Iterable[dict[str, Any]], *, shown: bool = False) -> tuple[list[float], list[bool]]:
+    """(confidences, correct) of the scored rows: `raw_confidence` when present, else `confidence` (with
+    `shown`, the `confidence` the answer gave, calibrated or not). An answer that abstained by replacing the
+    model's ("not found in the video", or the "not mentioned" option) is left out: its confidence is the one of
+    the answer it withheld. A letter kept as a guess stays in; a question that raised is left out."""
     conf: list[float] = []
     correct: list[bool] = []
     for row in rows:
         if row.get("abstained") is True and not row.get("guess", row.get("multiple_choice")):
             continue
+        if row.get("decided_by") == "error":  # the question raised: no answer, so no confidence to judge
+            continue
         ok = row.get("correct")
-        c = row.get("raw_confidence")
+        c = None if shown else row.get("raw_confidence")
         if c is None:
             c = row.get("confidence")
         if not isinstance(ok, bool) or isinstance(c, bool) or not isinstance(c, (int, float)) or not np.isfinite(c):
@@ -135,24 +141,26 @@ def reliability_diagram(confidences: ArrayLike, correct: ArrayLike, out_png: str
 
 # --- fitting ------------------------------------------------------------------------------------------------
 
-def fit_calibration(confidences: ArrayLike, correct: ArrayLike, *, method: str = "temperature",
+def fit_calibration(confidences: ArrayLike, correct: ArrayLike, *, method: str = "auto",
                     fitted_on: dict[str, Any] | None = None) -> Calibration:
     """A Calibration fitted on (confidence, correct) pairs; ValueError (one line) with too few scored rows.
-    `fitted_on` (runs, notes) is stored with it, plus rows, accuracy and the ECE before and after."""
+    `method`: "auto" (see the module doc), "temperature" or "isotonic". `fitted_on` (runs, notes) is stored
+    with it, plus rows, accuracy, the ECE before and after, and for "auto" the cross-validated scores."""
     p, y = _arrays(confidences, correct)
     if len(p) < MIN_ROWS:
         raise ValueError(f"{len(p)} scored answers; a calibration needs at least {MIN_ROWS} (rows with "
                          "'correct' true or false)")
-    if method == "temperature":
-        t, b = fit_temperature(p, y)
-        cal = Calibration("temperature", temperature=t, bias=b)
-    elif method == "isotonic":
-        xs, ys = fit_isotonic(p, y)
-        cal = Calibration("isotonic", x=tuple(xs), y=tuple(ys))
-    else:
-        raise ValueError(f"calibration method {method!r} is not one of ['temperature', 'isotonic']")
+    chosen: dict[str, Any] = {}
+    if method == "auto":
+        cv = {m: cross_validated_brier(p, y, m) for m in ("temperature", "isotonic")}
+        method = min(cv, key=lambda m: (cv[m], m != "temperature"))  # a tie keeps the two-number fit
+        chosen = {"chosen_by": f"{CV_FOLDS}-fold cross-validated Brier score",
+                  "cv_brier": {m: round(v, 4) for m, v in cv.items()}}
+    if method not in ("temperature", "isotonic"):
+        raise ValueError(f"calibration method {method!r} is not one of ['auto', 'temperature', 'isotonic']")
+    cal = _fit(p, y, method)
     after = [apply_calibration(cal, float(c)) for c in p]
-    info = {**(fitted_on or {}), "rows": int(len(p)), "accuracy": round(float(y.mean()), 4),
+    info = {**(fitted_on or {}), **chosen, "rows": int(len(p)), "accuracy": round(float(y.mean()), 4),
             "ece_before": round(expected_calibration_error(p, y), 4),
             "ece_after": round(expected_calibration_error(after, y), 4)}
     return Calibration(cal.method, cal.temperature, cal.bias, cal.x, cal.y, fitted_on=info)
@@ -189,9 +197,11 @@ def fit_temperature(p: np.ndarray, y: np.ndarray, *, prior: float = PRIOR, steps
     return 1.0 / a, float(w[1])
 
 
-def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
+def fit_isotonic(p: np.ndarray, y: np.ndarray, *, shrink: float = 0.0) -> tuple[list[float], list[float]]:
     """Isotonic regression by pool-adjacent-violators: the non-decreasing fit of y on p (ties in p pooled
-    first). Returns the blocks' mean confidences and values, the points `apply_calibration` interpolates."""
+    first). Returns the blocks' mean confidences and values, the points `apply_calibration` interpolates.
+    `shrink` pseudo-answers at the overall accuracy are added to every block, so that a block of three
+    wrong answers says "rarely right", not "never"."""
     order = np.argsort(p, kind="stable")
     ps, ys = p[order], y[order]
     # blocks: [sum of y, count, sum of p]; equal confidences start as one block
@@ -202,9 +212,34 @@ def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
             last = blocks.pop()
             blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]
+    base = float(y.mean()) if len(y) else 0.0
     xs = [b[2] / b[1] for b in blocks]
-    values = [b[0] / b[1] for b in blocks]
-    return [round(v, 6) for v in xs], [round(v, 6) for v in values]
+    # shrinking a small block more than a large one may undo the order: keep it non-decreasing
+    values = list(np.maximum.accumulate([(b[0] + shrink * base) / (b[1] + shrink) for b in blocks]))
+    return [round(float(v), 6) for v in xs], [round(float(v), 6) for v in values]
+
+
+def _fit(p: np.ndarray, y: np.ndarray, method: str) -> Calibration:
+    if method == "temperature":
+        t, b = fit_temperature(p, y)
+        return Calibration("temperature", temperature=t, bias=b)
+    xs, ys = fit_isotonic(p, y, shrink=ISOTONIC_SHRINK)
+    return Calibration("isotonic", x=tuple(xs), y=tuple(ys))
+
+
+def cross_validated_brier(p: np.ndarray, y: np.ndarray, method: str, folds: int = CV_FOLDS) -> float:
+    """The mean Brier score of `method` on held-out folds of (p, y) (a seeded shuffle, so reruns agree)."""
+    order = np.random.default_rng(0).permutation(len(p))
+    scores = []
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        if not len(test) or len(train) < MIN_ROWS:
+            continue
+        cal = _fit(p[train], y[train], method)
+        predicted = np.array([apply_calibration(cal, float(c)) for c in p[test]])
+        scores.append(float(np.mean((predicted - y[test]) ** 2)))
+    return float(np.mean(scores)) if scores else float("inf")
 
 
 def calibrated(confidences: Iterable[float], calibration: Calibration | None) -> list[float]:

@@ -60,7 +60,16 @@ def answer_fields(answer: Answer, gold: str, gold_spans: list[Span], multiple_ch
             "decided_by": answer.decided_by, "evidence": [s.as_list() for s in predicted],
             "gold_spans": [s.as_list() for s in gold_spans], "evidence_hit": evidence_hit(predicted, gold_spans),
             "trajectory": trajectory_summary(answer), "strategy": answer.strategy, "error": answer.error,
+            **trust_fields(answer),
             "provenance": answer.provenance.model_dump() if answer.provenance is not None else None}
+
+
+def trust_fields(answer: Answer) -> dict[str, Any]:
+    """Whether the answer is backed, abstained or guessed, and its confidence before and after calibration (a
+    calibration is fitted on `raw_confidence`, evaluation/calibration.py)."""
+    raw = answer.raw_confidence if answer.raw_confidence is not None else answer.confidence
+    return {"raw_confidence": round(float(raw), 4), "calibrated": answer.calibrated, "grounded": answer.grounded,
+            "abstained": answer.abstained, "guess": answer.guess}
 
 
 def error_fields(gold: str, gold_spans: list[Span]) -> dict[str, Any]:
@@ -68,7 +77,8 @@ def error_fields(gold: str, gold_spans: list[Span]) -> dict[str, Any]:
     return {"answer": "", "option": None, "gold": gold, "correct": False if gold else None, "confidence": 0.0,
             "forced": False, "decided_by": "error", "evidence": [], "gold_spans": [s.as_list() for s in gold_spans],
             "evidence_hit": False if gold_spans else None, "trajectory": {"steps": 0, "nodes": [], "spans": []},
-            "strategy": "", "provenance": None}
+            "strategy": "", "raw_confidence": 0.0, "calibrated": False, "grounded": False, "abstained": False,
+            "guess": False, "provenance": None}
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
@@ -94,7 +104,9 @@ def prediction_row(row: dict[str, Any], trajectory: str | None) -> dict[str, Any
             "prediction": (row.get("option") or "") if mc else row.get("answer", ""),
             "answer": row.get("answer", ""), "option": row.get("option"), "gold": row.get("gold"),
             "gold_spans": row.get("gold_spans") or [], "correct": row.get("correct"),
-            "confidence": row.get("confidence", 0.0), "provenance": row.get("provenance"), "cost": row.get("cost"),
+            "confidence": row.get("confidence", 0.0),
+            **{k: row.get(k) for k in ("raw_confidence", "calibrated", "grounded", "abstained", "guess")},
+            "provenance": row.get("provenance"), "cost": row.get("cost"),
             "error": row.get("error"), "source": row.get("source"), "video_id": row.get("video_id"),
             "question_type": row.get("question_type"), "multiple_choice": mc, "trajectory": trajectory}
 

@@ -1,5 +1,6 @@
 """A Markdown report from result JSONL files: one table for all methods, per-type accuracy, letter priors,
-cost per question, evidence hit rate, and a PNG plot of accuracy against captions per question."""
+cost per question, evidence hit rate, a PNG plot of accuracy against captions per question, and per method the
+expected calibration error of the confidences it gave, with a reliability diagram (PNG)."""
 from __future__ import annotations
 
 import dataclasses
@@ -101,6 +102,34 @@ def speech_table(summaries: list[MethodSummary]) -> list[str]:
     return lines
 
 
+def confidence_table(rows: list[dict], summaries: list[MethodSummary], out_md: Path) -> list[str]:
+    """Per method: how calibrated the confidences it gave are (ECE, with `<stem>.reliability-<method>.png`), and
+    how often it abstained or guessed. ECE leaves out answers replaced by "not found" (their confidence is the
+    withheld answer's); a calibrated method is also scored on its raw confidences."""
+    from vidrecall.evaluation.calibration import calibration_data, expected_calibration_error, reliability_diagram
+    from vidrecall.evaluation.predictions import safe_name
+
+    lines = ["| method | answers with a confidence | accuracy | mean confidence | ECE | ECE before calibration | "
+             "calibrated | not found | guesses | reliability diagram |", "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+    for s in summaries:
+        mine = [r for r in rows if r.get("method") == s.method]
+        shown, ok = calibration_data(mine, shown=True)
+        if not ok:
+            continue
+        raw, _ = calibration_data(mine)
+        calibrated = sum(bool(r.get("calibrated")) for r in mine)
+        png = out_md.with_name(f"{out_md.stem}.reliability-{safe_name(s.method)}.png")
+        reliability_diagram(shown, ok, png, compare=(raw, "raw") if calibrated else None,
+                            title=f"{s.method}: {len(ok)} answers")
+        before = f"{expected_calibration_error(raw, ok):.3f}" if calibrated else "–"
+        lines.append(f"| {s.method} | {len(ok)} | {_pct(sum(ok) / len(ok))} | {sum(shown) / len(shown):.2f} | "
+                     f"{expected_calibration_error(shown, ok):.3f} | {before} | "
+                     f"{'yes' if calibrated == len(mine) else 'no' if not calibrated else f'{calibrated}/{len(mine)}'} | "
+                     f"{sum(bool(r.get('abstained')) and not r.get('guess') for r in mine)} | "
+                     f"{sum(bool(r.get('guess')) for r in mine)} | [{png.name}]({png.name}) |")
+    return lines if len(lines) > 2 else []
+
+
 def plot_accuracy_vs_captions(summaries: list[MethodSummary], png: Path) -> Path:
     import matplotlib
 
@@ -189,7 +218,8 @@ def _write(files: list[ResultsFile], sources_text: str, out_md: str | os.PathLik
     for heading, table in (("Accuracy per question type", type_table(summaries)),
                            ("Answer-letter prior (share of each letter)", prior_table(summaries)),
                            ("Captions per question by level", level_table(summaries)),
-                           ("Speech: accuracy with and without it, and its cost", speech_table(summaries))):
+                           ("Speech: accuracy with and without it, and its cost", speech_table(summaries)),
+                           ("Confidence: calibration and abstention", confidence_table(rows, summaries, out_md))):
         if table:
             parts += [f"## {heading}", "", *table, ""]
     decided = [f"- {s.method}: " + ", ".join(f"{k} {v}" for k, v in sorted(s.decided_by.items()))

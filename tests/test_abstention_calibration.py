@@ -58,6 +58,7 @@ def test_an_open_answer_nothing_backs_is_not_found_and_says_what_was_searched(st
     assert searched.levels["fine"] == [(60.0, 120.0)] and searched.zoomed == [(60.0, 120.0)]
     assert searched.speech_source == "off" and searched.captions == 3 + 7
     assert "'a red umbrella'" in answer.reason and not answer.evidence  # the withheld answer is kept, as the reason
+    assert answer.withheld == "a red umbrella"  # and as itself (what `abstain_below: 0` would have answered)
     assert answer.trajectory[-1].message.startswith("not found in the video (searched the whole video")
 
 
@@ -82,6 +83,7 @@ def test_multiple_choice_keeps_a_letter_marked_as_a_guess(store_dir, embedder):
     assert answer.reason.startswith("a guess: nothing the search read names option D")
     assert "guess — not found in the video; confidence 0.00, uncalibrated" in answer.summary()
     assert answer.trajectory[-1].message.startswith("guess answer: D. Yellow")
+    assert answer.withheld == ""  # the letter is kept: nothing was replaced
 
 
 def test_the_not_mentioned_option_is_chosen_when_no_other_option_has_evidence(store_dir, embedder):
@@ -93,6 +95,7 @@ def test_the_not_mentioned_option_is_chosen_when_no_other_option_has_evidence(st
     assert answer.option == "E" and answer.abstained and not answer.guess
     assert answer.searched is not None and answer.searched.none_option == "E"
     assert answer.trust_label() == "not found in the video" and "the model had said 'B. Green'" in answer.reason
+    assert answer.withheld == "B. Green"
 
 
 def test_the_search_strategy_abstains_through_the_shared_finish(store_dir, embedder):
@@ -194,8 +197,22 @@ def test_a_fit_on_overconfident_rows_lowers_the_error_on_held_out_rows(method, t
 
 
 def test_isotonic_is_pool_adjacent_violators_and_ece_counts_bins():
-    xs, ys = fit_isotonic(*map(__import__("numpy").asarray, ([0.1, 0.2, 0.3, 0.4], [1.0, 0.0, 1.0, 1.0])))
+    p, y = map(__import__("numpy").asarray, ([0.1, 0.2, 0.3, 0.4], [1.0, 0.0, 1.0, 1.0]))
+    xs, ys = fit_isotonic(p, y)
     assert xs == [0.15, 0.3, 0.4] and ys == [0.5, 1.0, 1.0]
+    # shrunk: two pseudo-answers at the overall accuracy (0.75) in each step, so no step says "always"
+    assert fit_isotonic(p, y, shrink=2.0)[1] == [0.625, 0.833333, 0.833333]
+
+
+def test_auto_picks_isotonic_for_discrete_confidences_out_of_order():
+    # a judge's few levels, the higher one right less often (issue 31's runs: 0.9 right 8/8, 1.0 right 10/12)
+    conf = [0.4] * 6 + [0.9] * 16 + [1.0] * 24
+    ok = [False] * 6 + [True] * 16 + [True] * 20 + [False] * 4
+    cal = fit_calibration(conf, ok)
+    cv = cal.fitted_on["cv_brier"]
+    assert cal.method == "isotonic" and cv["isotonic"] < cv["temperature"], cv
+    assert cal.fitted_on["ece_after"] < cal.fitted_on["ece_before"]
+    assert apply_calibration(cal, 0.4) < 0.2 and 0.85 < apply_calibration(cal, 0.95) < 0.95
     assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, False, False, False]) == pytest.approx(0.4 * 0.5 + 0.1 * 0.5)
     assert expected_calibration_error([], []) == 0.0
 
@@ -240,8 +257,13 @@ def test_vidrecall_calibrate_fits_a_file_from_runs(tmp_path, capsys):
     assert main(["calibrate", str(runs), "-o", str(out), "--diagram", str(png)]) == 0
     said = capsys.readouterr().out
     assert "fitted on 60 scored answers" in said and "ECE on them" in said and png.stat().st_size > 1000
+    assert "chosen by 5-fold cross-validated Brier score: temperature 0." in said
     cal = load_calibration(out)
-    assert cal.method == "temperature" and cal.temperature > 1 and cal.fitted_on["runs"] == ["default.jsonl"]
+    assert cal.method in ("temperature", "isotonic") and cal.fitted_on["runs"] == ["default.jsonl"]
+    assert set(cal.fitted_on["cv_brier"]) == {"temperature", "isotonic"}
+    assert main(["calibrate", str(runs), "-o", str(out), "--method", "temperature"]) == 0
+    cal = load_calibration(out)
+    assert cal.method == "temperature" and cal.temperature > 1 and "cv_brier" not in cal.fitted_on
     assert main(["calibrate", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
     assert reliability_diagram(conf, ok, tmp_path / "plain.png").exists()
 
@@ -278,5 +300,14 @@ def test_the_cards_show_a_guess_unlike_a_found_answer():
     assert 'class="vr vr-answer vr-abstained"' in guess and "guess — not found in the video" in guess
     assert "searched: the whole video" in guess and "uncalibrated" in guess
     assert 'class="vr vr-answer"' in found and "not found" not in found and "uncalibrated" not in found
+    from vidrecall.display.html import compare_html, eval_row_html
+
+    side_by_side = compare_html({"guessing": shown_answer(), "found": shown_answer(abstained=False, grounded=True)},
+                                cards=False)
+    assert "guess — not found in the video" in side_by_side and "backed by what it read" in side_by_side
+    assert "0.12 (uncalibrated)" in side_by_side
+    row = {"id": "q1", "method": "default", "option": "D", "gold": "B", "correct": False, "confidence": 0.12,
+           "abstained": True, "guess": True}
+    assert "vr-guess\">guess</span>" in eval_row_html(row)
     chat = (Path(__file__).resolve().parents[1] / "vidrecall" / "web" / "static" / "chat.js").read_text()
     assert "guess — not found in the video" in chat and "uncalibrated" in chat and "answer abstained" in chat

@@ -71,4 +71,7 @@ def test_open_answers_are_grounded_by_words_or_a_calibrated_similarity(embedder)
     assert not answer_grounded("a white rabbit", ["Colours: white 70%, grey 20%. Bright. Still."], "", embedder)
     assert not answer_grounded("a red car", ["a man strums a ukulele on stage"], "", embedder)
     assert not answer_grounded("Green", ["Frames 0:00-1:00 (2 sampled). No on-screen text."], "", embedder)
+    # a lone letter (an open question answered as if it had options) names nothing, however close it embeds
+    for letter in ("B", "A.", " c "):
+        assert not answer_grounded(letter, ["B. The ferry leaves from pier B.", "b"], "Who hosts the show?", embedder)
     assert SUPPORT_MIN_SIMILARITY > 0.3

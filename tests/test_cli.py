@@ -54,6 +54,9 @@ def test_profiles_lists_bundled_profiles(store_dir):
     assert res.returncode == 0
     for name in ("offline", "local", "openai", "vllm", "videolucy"):
         assert name in res.stdout
+    lines = {line.split()[0]: line for line in res.stdout.splitlines()}
+    assert lines["videolucy"].endswith("uncalibrated confidence, never abstains")
+    assert "abstains below 0.6" in lines["offline"]
 
 
 def test_index_then_memory_shows_captions(store_dir):

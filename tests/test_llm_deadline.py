@@ -129,3 +129,47 @@ def test_a_loopback_llamacpp_server_stops_generating_at_the_deadline_and_the_pro
     assert answer["cost"]["llm_calls"] >= 1
     assert answer["cost"]["seconds"] < BUDGET_S + MARGIN_S and took < BUDGET_S + 2 * MARGIN_S, \
         f"the question took {answer['cost']['seconds']:.1f} s with a {BUDGET_S:g} s budget (process {took:.0f} s)"
+
+
+# A call abandoned while llama.cpp still reads its prompt (a long memory listing on 2 CPU cores: minutes).
+# Before the fix the one slot kept reading it for nobody, so the next question's first call queued behind it,
+# and a process exiting with it in flight hung for good (the server's teardown waited on the request).
+ABANDONED_PROMPT = """
+import sys, time
+from langchain_core.messages import HumanMessage
+from vidrecall.tools.llm.factory import make_chat_model
+from vidrecall.tools.llm.structured import _invoke
+
+llm = make_chat_model("llamacpp:smollm2", {"max_tokens": 4})
+llm.invoke([HumanMessage("Say hi")])  # the server is up
+def listing(tag):  # ~2,700 tokens (~10 s), a different prefix each time (no KV cache reuse between them)
+    return tag + ": " + " ".join(str(i) for i in range(600)) + "\\nWhich number comes first?"
+t = time.monotonic(); llm.invoke([HumanMessage(listing("Alpha"))]); full = time.monotonic() - t
+reply = _invoke(llm, [HumanMessage(listing("Beta"))], role="answer", meter=None, deadline=time.monotonic() + 0.2)
+t = time.monotonic(); llm.invoke([HumanMessage("Reply ok.")]); after = time.monotonic() - t
+_invoke(llm, [HumanMessage(listing("Gamma"))], role="answer", meter=None, deadline=time.monotonic() + 0.2)
+print(f"{full:.3f} {after:.3f} {reply.out_of_time}", flush=True)
+"""
+
+
+@pytest.mark.slow  # a subprocess with a real loopback llama.cpp server (SmolLM2 GGUF): three long prompts
+def test_a_call_abandoned_mid_prompt_frees_the_llamacpp_slot_and_the_exit() -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", ABANDONED_PROMPT], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline()
+        printed = time.monotonic()
+        rc = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    exit_s = time.monotonic() - printed
+    assert rc == 0 and line.strip(), proc.stderr.read()[-2000:]
+    full, after, out_of_time = line.split()
+    assert out_of_time == "True"
+    full_s, after_s = float(full), float(after)
+    assert full_s > 4, f"the reference prompt took only {full_s:.1f} s: too short to tell a queue from none"
+    # Not queued behind the abandoned prompt (that would take about `full` again): the server cancelled it
+    # when the client closed the connection (it polls each second, and stops between 512-token batches).
+    assert after_s < 0.6 * full_s, f"the next call took {after_s:.1f} s; a whole prompt takes {full_s:.1f} s"
+    assert exit_s < 30, f"the process took {exit_s:.0f} s to exit with an abandoned call in flight"

@@ -92,6 +92,10 @@ def test_the_folder_report_rebuilds_the_run_time_tables_without_models(world, em
     assert all(r["trajectory"] is None and r["provenance"] is None and r["error"] for r in errors)
     results = [json.loads(line) for line in (out / "default.jsonl").read_text().splitlines()]
     assert results[0]["provenance"] == p  # the results rows carry it too
+    for row in (results[0], q1):  # and whether it was backed, abstained, guessed, calibrated
+        assert {k: row[k] for k in ("raw_confidence", "calibrated", "abstained", "guess")} == {
+            "raw_confidence": saved.raw_confidence, "calibrated": False, "abstained": False, "guess": False}
+        assert row["grounded"] is saved.grounded
 
     no_models(monkeypatch)
     again = tmp_path / "again" / "report.md"
@@ -100,6 +104,9 @@ def test_the_folder_report_rebuilds_the_run_time_tables_without_models(world, em
     assert "the tables match the ones the run wrote" in err
     ran = (out / "report.md").read_text()
     assert tables_of(again.read_text()) == tables_of(ran) and "| default | 3 | 3 | 33.3%" in ran
+    assert "## Confidence: calibration and abstention" in ran and "| handmade | 2 | 50.0% | 0.40 | 0.100 | – | no |" in ran
+    assert (out / "report.reliability-default.png").stat().st_size > 1000
+    assert (again.parent / "report.reliability-handmade.png").stat().st_size > 1000
     assert json.loads(again.with_suffix(".json").read_text()) == json.loads((out / "report.json").read_text())
 
     # a trajectory file replays like an `ask --json` answer

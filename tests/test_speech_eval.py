@@ -38,7 +38,7 @@ def test_with_and_without_speech_runs_and_the_report_shows_it(speech_clip, embed
     assert prompts_deaf and not any("Speech" in p or "vault is pineapple" in p.lower() for p in prompts_deaf)
 
     report = write_report([tmp_path / "default.jsonl", tmp_path / "deaf.jsonl"], tmp_path / "report.md").read_text()
-    section = report.split("## Speech")[1]
+    section = report.split("## Speech")[1].split("\n## ")[0]
     rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| default")}
     assert set(rows) == {"default", "default-nospeech"}
     audio = lambda row: float(row.split("|")[4].replace(",", ""))  # noqa: E731

@@ -272,7 +272,7 @@ def _answer(state: AgentState, question: str, options: list[str], record, meter:
         question=question, options=options, answer=clean_answer(verdict.answer), option=verdict.option,
         confidence=apply_calibration(calibration, verdict.confidence), raw_confidence=verdict.confidence,
         calibrated=calibration is not None, grounded=supported(verdict) if state["result"] else False,
-        abstained=verdict.abstained, searched=verdict.searched,
+        abstained=verdict.abstained, searched=verdict.searched, withheld=verdict.withheld,
         forced=verdict.forced, decided_by=verdict.decided_by, reason=verdict.reason,
         stop=verdict.stop, evidence=evidence, trajectory=state["trajectory"],
         cost=Cost(**meter.summary()), video=str(record.path), video_id=record.id, strategy=strategy,

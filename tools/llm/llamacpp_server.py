@@ -21,6 +21,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,8 @@ from vidrecall.tools.providers import PLACEHOLDER_KEY
 LOOPBACK = "127.0.0.1"
 DEFAULT_CONTEXT = 8192
 LOCAL_TIMEOUT_S = 900.0  # a long prompt on 2 CPU cores takes minutes; the question's max_seconds still bounds it
+CLOSE_AFTER_DEADLINE_S = 1.0  # an abandoned call's connection is closed this long after the deadline
+DRAIN_AT_EXIT_S = 30.0  # at exit, how long requests still in flight may take before the server is left running
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,20 @@ class LlamaCppServer:
         self.port = _free_port()
         self._server: Any = None
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Around every HTTP request to this server: counted, so that `stop` can wait for them."""
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
 
     @property
     def base_url(self) -> str:
@@ -77,6 +95,9 @@ class LlamaCppServer:
             params.model.path = self.settings.gguf
             params.n_ctx = self.settings.n_ctx
             params.n_parallel = 1
+            # A cancelled request (an abandoned call) is dropped between batches: one ubatch, seconds on a CPU,
+            # not four (prompt throughput on a CPU is the same)
+            params.n_batch = params.n_ubatch
             params.cpuparams.n_threads = threads
             params.cpuparams_batch.n_threads = threads
             params.hostnames = [LOOPBACK]
@@ -92,13 +113,29 @@ class LlamaCppServer:
                 raise BackboneError(f"llama.cpp could not serve {self.settings.gguf} ({first})") from None
             _check_health(self.base_url)
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = DRAIN_AT_EXIT_S) -> None:
+        """Free the model. Tearing the server down while it still answers a request deadlocks (its handler
+        waits for a task the stopped loop never finishes), so requests in flight get `drain_s` to end (an
+        abandoned one is cancelled within seconds of its deadline); one that does not is left to the
+        process's exit, with the server, rather than hang it."""
+        with self._idle:
+            drained = self._idle.wait_for(lambda: self._in_flight == 0, timeout=drain_s)
         with self._lock:
+            if not drained and self._server is not None:
+                _never_destroyed(self._server)
             self._server = None  # its destructor ends the HTTP loop and frees the model
 
 
 _SERVERS: dict[ServerSettings, LlamaCppServer] = {}
 _SERVERS_LOCK = threading.Lock()
+
+
+def _never_destroyed(server: Any) -> None:
+    """Keep `server` alive through interpreter shutdown (which clears module globals, so a list would not): its
+    teardown would wait on a request forever; the process's exit ends its native threads instead."""
+    import ctypes
+
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(server))
 
 
 def server_for(settings: ServerSettings) -> LlamaCppServer:
@@ -137,26 +174,32 @@ class LlamaCppServerChat(ChatOpenAI):
 
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
         self._server.start()
-        return super()._generate(*args, **_until_deadline(kwargs))
+        with self._server.request():
+            return super()._generate(*args, **_until_deadline(kwargs))
 
     def _stream(self, *args: Any, **kwargs: Any) -> Any:
         self._server.start()
-        yield from super()._stream(*args, **_until_deadline(kwargs))
+        with self._server.request():
+            yield from super()._stream(*args, **_until_deadline(kwargs))
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
         self._server.start()
-        return await super()._agenerate(*args, **_until_deadline(kwargs))
+        with self._server.request():
+            return await super()._agenerate(*args, **_until_deadline(kwargs))
 
 
 def _until_deadline(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The request told to stop generating at the question's deadline (llama.cpp's `t_max_predict_ms`): the
-    client abandons a call at the deadline, and the server must not go on generating for nobody (nor keep
-    the process from exiting)."""
+    """The request bounded by the question's deadline. The agent abandons a call at the deadline; the server
+    must not go on working for nobody, or the next call queues behind it in the one slot (and a server torn
+    down with a request in flight hangs the exit). Two bounds: llama.cpp's `t_max_predict_ms` stops the
+    generation, and a client timeout just past the deadline closes the connection, which the server notices
+    (it polls every second) and cancels the task, prompt processing included."""
     deadline = current_deadline()
     if deadline is None:
         return kwargs
-    left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-    return {**kwargs, "extra_body": {**(kwargs.get("extra_body") or {}), "t_max_predict_ms": left_ms}}
+    left = max(0.001, deadline - time.monotonic())
+    return {**kwargs, "timeout": left + CLOSE_AFTER_DEADLINE_S,
+            "extra_body": {**(kwargs.get("extra_body") or {}), "t_max_predict_ms": max(1, int(left * 1000))}}
 
 
 def _free_port() -> int:

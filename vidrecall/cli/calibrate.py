@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
     info = calibration.fitted_on
     what = (f"temperature {calibration.temperature:.3f}, bias {calibration.bias:+.3f}"
             if calibration.method == "temperature" else f"isotonic, {len(calibration.x)} steps")
-    print(safe(f"wrote {written}: {what}; fitted on {info['rows']} scored answers (accuracy {info['accuracy']:.2f}); "
-               f"ECE on them {info['ece_before']:.3f} -> {info['ece_after']:.3f}"))
+    why = (f" (chosen by {info['chosen_by']}: " + ", ".join(f"{m} {v:.3f}" for m, v in info["cv_brier"].items())
+           + ")") if "cv_brier" in info else ""
+    print(safe(f"wrote {written}: {what}{why}; fitted on {info['rows']} scored answers (accuracy "
+               f"{info['accuracy']:.2f}); ECE on them {info['ece_before']:.3f} -> {info['ece_after']:.3f}"))
     if args.diagram:
         from vidrecall.evaluation.calibration import calibrated
 
@@ -57,6 +59,7 @@ def register(sub) -> None:
                     "'eval') and write the JSON file a profile names with `calibration:`", backbones=False)
     p.add_argument("runs", nargs="+", metavar="RUNS.jsonl", help="results files (or run folders) to fit on")
     p.add_argument("-o", "--out", required=True, metavar="FILE.json", help="where to write the calibration")
-    p.add_argument("--method", choices=["temperature", "isotonic"], default="temperature",
-                   help="temperature (default): 2 numbers, safe with tens of rows; isotonic: for hundreds of rows")
+    p.add_argument("--method", choices=["auto", "temperature", "isotonic"], default="auto",
+                   help="auto (default): temperature scaling or isotonic steps, whichever predicts held-out folds "
+                        "of the rows better (5-fold Brier score); or force one")
     p.add_argument("--diagram", default=None, metavar="PNG", help="also write a reliability diagram (raw vs calibrated)")

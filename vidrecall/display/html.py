@@ -254,7 +254,8 @@ def search_html(results: Sequence[tuple[MemoryNode, float]], query: str = "", *,
 
 COMPARE_ROWS: tuple[tuple[str, Any], ...] = (
     ("answer", answer_head),
-    ("confidence", lambda a: f"{a.confidence:.2f}"),
+    ("found", lambda a: a.trust_label() or ("backed by what it read" if a.grounded else "answered")),
+    ("confidence", lambda a: f"{a.confidence:.2f}" + ("" if a.calibrated else " (uncalibrated)")),
     ("forced", lambda a: "yes" if a.forced else "no"),
     ("decided by", lambda a: a.decided_by),
     ("evidence", lambda a: ", ".join(e.label() for e in a.evidence) or "none"),
@@ -328,6 +329,8 @@ def eval_row_html(row: dict[str, Any], item: "QAItem | None" = None, *, duration
     parts.append(f'<div class="vr-ans">predicted <b>{_esc(predicted)}</b> · gold <b>{_esc(gold)}</b> '
                  f'{confidence_bar(float(row.get("confidence") or 0))}'
                  + ('<span class="vr-badge">forced</span>' if row.get("forced") else "")
+                 + ('<span class="vr-badge vr-guess">guess</span>' if row.get("guess") else
+                    '<span class="vr-badge vr-guess">not found</span>' if row.get("abstained") else "")
                  + (f'<span class="vr-badge">{_esc(row["decided_by"])}</span>' if row.get("decided_by") else "") + "</div>")
     if row.get("error"):
         parts.append(f'<div style="color:#C44E52">error: {_esc(row["error"])}</div>')
