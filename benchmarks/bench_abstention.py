@@ -246,6 +246,7 @@ def without_abstention(answer):
 
 
 def row_of(h: dict, q: dict, arm: str, answer, seconds: float) -> dict:
+    from vidrecall.evaluation.predictions import trust_fields
     from vidrecall.evaluation.scoring import is_correct
 
     mc = bool(q["options"])
@@ -257,10 +258,7 @@ def row_of(h: dict, q: dict, arm: str, answer, seconds: float) -> dict:
             "question_type": q["question_type"], "multiple_choice": mc, "kind": q["kind"],
             "seed": h["bench"]["seed"], "haystack": h["name"], "haystack_hash": h["hash"],
             "answer": answer.answer[:200], "option": answer.option, "gold": q["answer"] or q["answer_text"],
-            "correct": correct, "confidence": round(float(answer.confidence), 4),
-            "raw_confidence": round(float(answer.raw_confidence if answer.raw_confidence is not None
-                                          else answer.confidence), 4),
-            "abstained": answer.abstained, "grounded": answer.grounded, "guess": answer.guess,
+            "correct": correct, "confidence": round(float(answer.confidence), 4), **trust_fields(answer),
             "withheld": answer.withheld[:200],
             "decided_by": answer.decided_by, "forced": answer.forced, "error": answer.error,
             "cost": {"seconds": round(seconds, 2), "llm_calls": answer.cost.llm_calls}}
